@@ -1,0 +1,159 @@
+"""The ``dockyard`` command line.
+
+Commands are written Dokku's way (``apps:create``) or as groups (``apps create``). Global
+options are accepted before or after the command. Command modules are imported only when
+their command runs, so ``--help`` and every other command stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from dockyard.core.cli.context import GLOBAL_FLAGS, GLOBAL_OPTIONS, CliContext
+from dockyard.core.cli.registry import COMMANDS, PASSTHROUGH
+from dockyard.core.errors import DockyardError
+
+
+def _all_commands() -> dict[str, tuple[str, str]]:
+    table = dict(COMMANDS)
+    for ep in md.entry_points(group="dockyard.commands"):
+        table.setdefault(ep.name, (ep.value, f"(from {ep.value.split(':')[0]})"))
+    return table
+
+
+def _import(target: str) -> click.Command:
+    module, _, attr = target.partition(":")
+    cmd = getattr(importlib.import_module(module), attr)
+    if not isinstance(cmd, click.Command):
+        raise TypeError(f"{target} is not a click command")
+    return cmd
+
+
+class _Group(click.Group):
+    """One topic (``apps``) whose subcommands come from the table."""
+
+    def __init__(self, topic: str, table: dict[str, tuple[str, str]]) -> None:
+        super().__init__(name=topic, help=f"{topic} commands (also written {topic}:COMMAND)")
+        self._table = {k.split(":", 1)[1]: v for k, v in table.items() if k.startswith(f"{topic}:")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._table)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        entry = self._table.get(name)
+        return _import(entry[0]) if entry else None
+
+
+class DockyardCLI(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_all_commands())
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        table = _all_commands()
+        if name in table:
+            return _import(table[name][0])
+        if any(k.startswith(f"{name}:") for k in table):
+            return _Group(name, table)
+        return None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, help_) in sorted(_all_commands().items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.command(cls=DockyardCLI, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--propstore", metavar="URL", help="Property store URL (file://, redis://, etcd://).")
+@click.option("--scheduler", metavar="NAME", help="Default scheduler for apps that have none selected.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(package_name="dockyard")
+@click.pass_context
+def cli(ctx: click.Context, propstore: str | None, scheduler: str | None, fmt: str, force: bool,
+        debug: bool) -> None:
+    """Dockyard: Dokku's workflow on pluggable property stores, schedulers and proxies."""
+    ctx.obj = CliContext(propstore=propstore, scheduler=scheduler, fmt=fmt, force=force, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """Move global options found after the command to the front, where click expects them.
+
+    Stops at ``--`` and, for commands like ``run`` whose trailing words belong to the
+    user's program, right after the command's own first argument.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    args = list(argv)
+    i = 0
+    command_seen = False
+    positional_after_command = 0
+    passthrough = False
+    while i < len(args):
+        tok = args[i]
+        if tok == "--" or (passthrough and positional_after_command >= 1):
+            rest.extend(args[i:])
+            break
+        name, eq, value = tok.partition("=")
+        if name in GLOBAL_OPTIONS:
+            if eq:
+                front.append(tok)
+            elif i + 1 < len(args):
+                front.extend([tok, args[i + 1]])
+                i += 1
+            else:
+                rest.append(tok)
+        elif tok in GLOBAL_FLAGS:
+            front.append(tok)
+        else:
+            if not tok.startswith("-"):
+                if command_seen:
+                    positional_after_command += 1
+                else:
+                    command_seen = True
+                    passthrough = tok in PASSTHROUGH
+            rest.append(tok)
+        i += 1
+    return front + rest
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args[: len(args)]
+    try:
+        cli.main(args=args, prog_name="dockyard", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DockyardError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+def run_cli(argv: Sequence[str]) -> Any:
+    """Entry for tests: same parsing and error handling as the console script."""
+    return main(argv)

@@ -1,0 +1,134 @@
+"""apps:* commands: the app registry, and app destroy/clone/rename across every plugin."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.errors import NotFound, ValidationError
+from dockyard.core.properties import (
+    APPS_PLUGIN,
+    app_exists,
+    create_app,
+    list_apps,
+    require_app,
+)
+
+log = logging.getLogger("dockyard.apps")
+
+
+@click.command("apps:create")
+@click.argument("app")
+@pass_cli
+def create(c: CliContext, app: str) -> None:
+    """Create APP."""
+    with c.timed(f"Created {app}"):
+        create_app(c.store, app)
+        from dockyard.core.hooks import Hooks
+
+        Hooks().fire("post-create", app=app, store=c.store)
+
+
+@click.command("apps:destroy")
+@click.argument("app")
+@pass_cli
+def destroy(c: CliContext, app: str) -> None:
+    """Destroy APP: its containers, its proxy config and every property it has."""
+    require_app(c.store, app)
+    c.confirm(f"destroy app {app}", app)
+    with c.timed(f"Destroyed {app}"):
+        _teardown(c, app)
+        removed = c.store.destroy_scope(app)
+        log.info("Removed %d properties of %s", removed, app)
+
+
+def _teardown(c: CliContext, app: str) -> None:
+    """Remove what runs for ``app`` before its properties go (containers, proxy config)."""
+    from dockyard.core.hooks import Hooks
+
+    if c.store.get("apps", app, "deployed-image") or c.store.get("release", app, "current"):
+        c.scheduler_for(app).destroy(app)
+    Hooks().fire("post-delete", app=app, store=c.store, cli=c)
+
+
+@click.command("apps:list")
+@pass_cli
+def list_cmd(c: CliContext) -> None:
+    """List apps."""
+    apps = list_apps(c.store)
+    c.emit(apps, lambda a: "=====> My Apps\n" + "\n".join(a))
+
+
+
+
+@click.command("apps:exists")
+@click.argument("app")
+@pass_cli
+def exists(c: CliContext, app: str) -> None:
+    """Exit 0 if APP exists, 1 otherwise."""
+    if not app_exists(c.store, app):
+        raise NotFound(f"app {app} does not exist")
+    click.echo(f"App {app} exists")
+
+
+def _check_target(c: CliContext, new: str) -> None:
+    if app_exists(c.store, new):
+        raise ValidationError(f"app {new} already exists")
+
+
+@click.command("apps:rename")
+@click.argument("old")
+@click.argument("new")
+@pass_cli
+def rename(c: CliContext, old: str, new: str) -> None:
+    """Rename OLD to NEW, moving every property in one batch."""
+    require_app(c.store, old)
+    from dockyard.core.names import validate_app_name
+
+    validate_app_name(new)
+    _check_target(c, new)
+    with c.timed(f"Renamed {old} to {new}"), c.store.lock(f"deploy-{old}"):
+        _teardown(c, old)
+        c.store.rename_scope(old, new)
+
+
+@click.command("apps:clone")
+@click.argument("old")
+@click.argument("new")
+@pass_cli
+def clone(c: CliContext, old: str, new: str) -> None:
+    """Clone OLD's properties into a new app NEW (it is not deployed)."""
+    require_app(c.store, old)
+    from dockyard.core.names import validate_app_name
+
+    validate_app_name(new)
+    _check_target(c, new)
+    with c.timed(f"Cloned {old} to {new}"):
+        c.store.clone_scope(old, new)
+        # the clone is a new app, not a copy of the old one's runtime state
+        c.store.set(APPS_PLUGIN, new, "created-at", str(int(__import__("time").time())))
+        for plugin, key in (("release", "current"), ("apps", "deployed-image")):
+            c.store.delete(plugin, new, key)
+
+
+@click.command("apps:report")
+@click.argument("app", required=False)
+@pass_cli
+def report(c: CliContext, app: str | None) -> None:
+    """Report on APP, or on every app."""
+    apps = [require_app(c.store, app)] if app else list_apps(c.store)
+    reports = {}
+    for name in apps:
+        reports[name] = {
+            "app-created-at": c.store.get(APPS_PLUGIN, name, "created-at") or "",
+            "app-deployed-image": c.store.get(APPS_PLUGIN, name, "deployed-image") or "",
+            "app-scheduler": c.scheduler_name(name),
+            "app-properties": sum(1 for _ in c.store.iter_properties(scope=name)),
+        }
+    if c.json:
+        c.emit(reports if not app else reports[app])
+        return
+    for name, rows in reports.items():
+        c.report(f"{name} app information", rows)

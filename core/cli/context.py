@@ -1,0 +1,173 @@
+"""What every command shares: settings, the store (opened lazily), output and prompts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from dockyard.core.errors import DockyardError
+
+if TYPE_CHECKING:
+    from dockyard.core.settings import Settings
+    from dockyard.propstores.base import PropertyStore
+    from dockyard.proxy.base import Proxy
+    from dockyard.schedulers.base import Scheduler
+
+GLOBAL_OPTIONS = {"--propstore", "--scheduler", "--format"}
+GLOBAL_FLAGS = {"--force", "--debug"}
+
+log = logging.getLogger("dockyard")
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = {"WARNING": " !     ", "ERROR": " !     "}.get(record.levelname, "-----> ")
+        return prefix + record.getMessage()
+
+
+class CliContext:
+    def __init__(self, propstore: str | None, scheduler: str | None, fmt: str, force: bool,
+                 debug: bool) -> None:
+        self.propstore_flag = propstore
+        self.scheduler_flag = scheduler
+        self.fmt = fmt
+        self.force = force
+        self.debug = debug
+        self._settings: Settings | None = None
+        self._store: PropertyStore | None = None
+        self._schedulers: dict[str, Scheduler] = {}
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_Formatter())
+        root = logging.getLogger("dockyard")
+        root.handlers[:] = [handler]
+        root.setLevel(logging.DEBUG if debug else logging.INFO)
+        root.propagate = False
+
+    # ---- backends ----------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from dockyard.core.settings import resolve
+
+            self._settings = resolve(self.propstore_flag, self.scheduler_flag)
+        return self._settings
+
+    @property
+    def store(self) -> PropertyStore:
+        if self._store is None:
+            from dockyard.core import open_propstore
+
+            self._store = open_propstore(self.settings.propstore)
+        return self._store
+
+    def scheduler_name(self, app: str | None) -> str:
+        from dockyard.core.properties import selected_scheduler
+
+        return selected_scheduler(self.store, app, self.settings.scheduler_default)
+
+    def scheduler_for(self, app: str | None) -> Scheduler:
+        """The scheduler selected for ``app`` (app, then global, then the flag/env default)."""
+        return self.scheduler(self.scheduler_name(app))
+
+    def scheduler(self, name: str) -> Scheduler:
+        if name not in self._schedulers:
+            from dockyard.core import load_scheduler
+
+            self._schedulers[name] = load_scheduler(name, self.store)
+        return self._schedulers[name]
+
+    def proxy_for(self, app: str) -> Proxy:
+        from dockyard.core import load_proxy
+        from dockyard.core.properties import computed
+
+        return load_proxy(computed(self.store, "proxy", app, "type", "nginx"), self.store)
+
+    def close(self) -> None:
+        for sched in self._schedulers.values():
+            sched.close()
+        if self._store is not None:
+            self._store.close()
+
+    # ---- output ------------------------------------------------------------------
+    @property
+    def json(self) -> bool:
+        return self.fmt == "json"
+
+    def emit(self, data: Any, text: Callable[[Any], str] | str | None = None) -> None:
+        """Print ``data`` as JSON under --format json, else as ``text`` (or a default rendering)."""
+        if self.json:
+            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+            return
+        if callable(text):
+            out = text(data)
+        elif text is not None:
+            out = text
+        else:
+            out = render_text(data)
+        if out:
+            click.echo(out)
+
+    def report(self, title: str, rows: Mapping[str, Any]) -> None:
+        """Dokku-style report: a header and aligned ``key: value`` rows."""
+        if self.json:
+            self.emit(dict(rows))
+            return
+        width = max((len(k) for k in rows), default=0)
+        click.echo(f"=====> {title}")
+        for key, value in rows.items():
+            click.echo(f"       {key + ':':<{width + 1}} {value}")
+
+    def confirm(self, what: str, name: str) -> None:
+        """Ask on a terminal; without one, require --force. Never block on a prompt."""
+        if self.force:
+            return
+        if not sys.stdin.isatty():
+            raise DockyardError(f"refusing to {what} without a terminal: pass --force")
+        answer = click.prompt(f" !     This will {what}. To proceed, type \"{name}\"", default="",
+                              show_default=False)
+        if answer.strip() != name:
+            raise DockyardError("confirmation did not match; nothing was changed")
+
+    @contextmanager
+    def progress(self, label: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        """A progress bar on a terminal; silent otherwise. Yields an ``advance(n)`` callable."""
+        if sys.stderr.isatty() and not self.json:
+            with click.progressbar(length=total or 0, label=label, file=sys.stderr) as bar:
+                yield bar.update
+        else:
+            yield lambda n: None
+
+    @contextmanager
+    def timed(self, what: str) -> Iterator[None]:
+        """Log what happened and how long it took."""
+        start = time.perf_counter()
+        yield
+        log.info("%s (%.2fs)", what, time.perf_counter() - start)
+
+
+def render_text(data: Any) -> str:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, Mapping):
+        return "\n".join(f"{k}: {v}" for k, v in data.items())
+    if isinstance(data, Iterable):
+        return "\n".join(str(x) for x in data)
+    return str(data)
+
+
+def obj(ctx: click.Context | None = None) -> CliContext:
+    ctx = ctx or click.get_current_context()
+    found = ctx.find_object(CliContext)
+    if found is None:
+        raise RuntimeError("dockyard command run outside the dockyard CLI")
+    return found
+
+
+pass_cli = click.make_pass_decorator(CliContext)

@@ -1,0 +1,87 @@
+"""The table of built-in commands: name -> (module:attribute, one-line help).
+
+The CLI reads this table (and the ``dockyard.commands`` entry points) to list and resolve
+commands, and imports a command's module only when that command runs.
+"""
+
+from __future__ import annotations
+
+M = "dockyard.core.cli"
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # apps and config (core)
+    "apps:create": (f"{M}.apps:create", "Create an app"),
+    "apps:destroy": (f"{M}.apps:destroy", "Destroy an app, its containers and every property"),
+    "apps:list": (f"{M}.apps:list_cmd", "List apps"),
+    "apps:exists": (f"{M}.apps:exists", "Exit 0 if the app exists, 1 otherwise"),
+    "apps:rename": (f"{M}.apps:rename", "Rename an app"),
+    "apps:clone": (f"{M}.apps:clone", "Clone an app's properties to a new app"),
+    "apps:report": (f"{M}.apps:report", "Report on one app or all apps"),
+    "config:set": (f"{M}.config:set_", "Set environment variables: KEY=VALUE…"),
+    "config:get": (f"{M}.config:get", "Print one environment variable"),
+    "config:unset": (f"{M}.config:unset", "Unset environment variables"),
+    "config:show": (f"{M}.config:show", "Show an app's environment"),
+    "plugins:list": (f"{M}.plugins:list_plugins", "List installed drivers with their capabilities"),
+    # property store
+    "props:get": (f"{M}.props:get", "Print a property"),
+    "props:set": (f"{M}.props:set_", "Set a property (or a list with --list)"),
+    "props:unset": (f"{M}.props:unset", "Delete a property"),
+    "props:list": (f"{M}.props:list_props", "List properties"),
+    "props:export": (f"{M}.props:export", "Export every property as JSON Lines"),
+    "props:import": (f"{M}.props:import_", "Import properties from an export file"),
+    "props:backup": (f"{M}.props:backup", "Write a timestamped backup and keep the newest N"),
+    "props:restore": (f"{M}.props:restore", "Restore a backup (import --replace)"),
+    "props:migrate": (f"{M}.props:migrate", "Copy every property to another store and verify it"),
+    # scheduler and deploy
+    "deploy": (f"{M}.deploy:deploy", "Deploy an app from an image or a Dockerfile build"),
+    "git:from-image": (f"{M}.deploy:from_image", "Deploy an app from an existing image"),
+    "run": (f"{M}.deploy:run", "Run a one-off command in a new container"),
+    "logs": (f"{M}.deploy:logs", "Show an app's logs"),
+    "ps:scale": (f"{M}.ps:scale", "Set process counts: TYPE=N…"),
+    "ps:report": (f"{M}.ps:report", "Report on an app's processes"),
+    "ps:start": (f"{M}.ps:start", "Start an app's processes"),
+    "ps:stop": (f"{M}.ps:stop", "Stop an app's processes"),
+    "ps:restart": (f"{M}.ps:restart", "Restart an app's processes"),
+    "ps:rebuild": (f"{M}.ps:rebuild", "Redeploy the current release"),
+    "ps:set": (f"{M}.ps:set_", "Set a ps property (restart-policy)"),
+    "checks:set": (f"{M}.checks:set_", "Set a checks property"),
+    "checks:report": (f"{M}.checks:report", "Report checks settings"),
+    "scheduler:set": (f"{M}.scheduler:set_", "Select an app's (or the global) scheduler"),
+    "scheduler:report": (f"{M}.scheduler:report", "Report scheduler selection"),
+    "network:create": (f"{M}.network:create", "Create an attachable bridge network"),
+    "network:destroy": (f"{M}.network:destroy", "Destroy a network"),
+    "network:exists": (f"{M}.network:exists", "Exit 0 if the network exists"),
+    "network:info": (f"{M}.network:info", "Show a network"),
+    "network:list": (f"{M}.network:list_networks", "List networks"),
+    "network:rebuild": (f"{M}.network:rebuild", "Recompute an app's listeners"),
+    "network:rebuildall": (f"{M}.network:rebuildall", "Recompute every app's listeners"),
+    "network:report": (f"{M}.network:report", "Report network settings"),
+    "network:set": (f"{M}.network:set_", "Set a network property"),
+    # proxy
+    "proxy:build-config": (f"{M}.proxy:build_config", "Rebuild proxy config for an app or --all"),
+    "proxy:clear-config": (f"{M}.proxy:clear_config", "Remove an app's proxy config"),
+    "proxy:report": (f"{M}.proxy:report", "Report proxy settings"),
+    "proxy:set": (f"{M}.proxy:set_", "Set the proxy type of an app"),
+    "ports:add": (f"{M}.ports:add", "Add port mappings"),
+    "ports:set": (f"{M}.ports:set_", "Replace port mappings"),
+    "ports:remove": (f"{M}.ports:remove", "Remove port mappings"),
+    "ports:clear": (f"{M}.ports:clear", "Clear port mappings"),
+    "ports:report": (f"{M}.ports:report", "Report port mappings"),
+    "domains:add": (f"{M}.domains:add", "Add domains"),
+    "domains:remove": (f"{M}.domains:remove", "Remove domains"),
+    "domains:set": (f"{M}.domains:set_", "Replace domains"),
+    "domains:report": (f"{M}.domains:report", "Report domains"),
+    "certs:add": (f"{M}.certs:add", "Add a TLS certificate and key"),
+    "certs:remove": (f"{M}.certs:remove", "Remove the TLS certificate"),
+    "certs:report": (f"{M}.certs:report", "Report the TLS certificate"),
+    "nginx:set": (f"{M}.nginx:set_", "Set an nginx property"),
+    "nginx:report": (f"{M}.nginx:report", "Report nginx settings"),
+    "nginx:show-config": (f"{M}.nginx:show_config", "Print an app's nginx config"),
+    "nginx:validate-config": (f"{M}.nginx:validate_config", "Validate nginx config with nginx -t"),
+    "nginx:start": (f"{M}.nginx:start", "Start a private nginx"),
+    "nginx:stop": (f"{M}.nginx:stop", "Stop the private nginx"),
+    "events:listen": (f"{M}.events:listen", "Follow scheduler events and keep routing right"),
+}
+
+#: commands whose trailing arguments belong to the user's program (no global-option parsing)
+PASSTHROUGH = {"run"}

@@ -1,0 +1,42 @@
+"""Exceptions that the CLI turns into one line on stderr.
+
+Every error a user can cause derives from DockyardError, so the CLI can print it as one
+line and exit 1 without a traceback; anything else is a bug and keeps its traceback under
+``--debug``.
+"""
+
+from __future__ import annotations
+
+
+class DockyardError(Exception):
+    """A failure the user can act on; its message is the whole story."""
+
+    exit_code = 1
+
+
+class ValidationError(DockyardError):
+    """Input (a name, a domain, a port, a file) was malformed or hostile."""
+
+
+class NotFound(DockyardError):
+    """The app, network, property or driver asked for does not exist."""
+
+
+class NotSupported(DockyardError):
+    """A driver lacks a capability that the request needs."""
+
+
+class PluginError(DockyardError):
+    """A driver could not be found or loaded."""
+
+
+class LockHeld(DockyardError):
+    """Another process holds a lock (a deploy of the same app, say)."""
+
+
+class DeployError(DockyardError):
+    """A deploy failed; the old release keeps serving."""
+
+
+class ProxyError(DockyardError):
+    """A proxy config was rejected; the previous config stays active."""

@@ -1,0 +1,93 @@
+"""Name rules shared by every command and store.
+
+App names become container, Kubernetes and nginx names, so they follow DNS-1123 labels.
+Property coordinates become file paths in the file store, so they must never be able to
+escape their directory or hide control characters in a terminal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dockyard.core.errors import ValidationError
+
+GLOBAL_SCOPE = "--global"
+
+_APP_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_NETWORK_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate_app_name(name: str) -> str:
+    """Reject anything that is not a DNS-1123 label starting with a letter."""
+    if not isinstance(name, str) or not _APP_RE.match(name) or name.endswith("-"):
+        raise ValidationError(
+            f"invalid app name {name!r}: use lowercase letters, digits and '-', "
+            "start with a letter, end with a letter or digit, at most 63 characters"
+        )
+    return name
+
+
+def validate_scope(scope: str) -> str:
+    """A scope is an app name or ``--global``."""
+    if scope == GLOBAL_SCOPE:
+        return scope
+    return validate_app_name(scope)
+
+
+def validate_component(kind: str, value: str) -> str:
+    """Check one property coordinate (plugin, scope or key) for the store.
+
+    Stores accept any name Dokku could have written (Dokku's keys include dots and
+    underscores), but never one that is empty, a path, a dot-name or carries control
+    characters: those could escape the file store's directory or forge terminal output.
+    """
+    if not isinstance(value, str) or value == "":
+        raise ValidationError(f"invalid {kind}: empty name")
+    if value in (".", "..") or "/" in value or "\\" in value or _CONTROL_RE.search(value):
+        raise ValidationError(f"invalid {kind} {value!r}: no '/', '..' or control characters allowed")
+    if value.startswith(".") and kind != "scope":
+        raise ValidationError(f"invalid {kind} {value!r}: may not start with '.'")
+    if len(value.encode()) > 255:
+        raise ValidationError(f"invalid {kind}: longer than 255 bytes")
+    return value
+
+
+def validate_value(value: str) -> str:
+    """Values are text; NUL can never be stored faithfully in a file or terminal."""
+    if not isinstance(value, str):
+        raise ValidationError(f"invalid value: expected text, got {type(value).__name__}")
+    if "\x00" in value:
+        raise ValidationError("invalid value: contains a NUL byte")
+    return value
+
+
+def validate_list_item(value: str) -> str:
+    """List items are lines, so they cannot contain a newline."""
+    validate_value(value)
+    if "\n" in value or "\r" in value:
+        raise ValidationError(f"invalid list item {value!r}: contains a line break")
+    return value
+
+
+def validate_dns_name(name: str) -> str:
+    """A domain: dot-separated DNS labels, optionally a leading '*.' wildcard."""
+    candidate = name.lower()
+    labels = candidate[2:].split(".") if candidate.startswith("*.") else candidate.split(".")
+    if (
+        not candidate
+        or len(candidate) > 253
+        or not all(_DNS_LABEL_RE.match(label) for label in labels)
+    ):
+        raise ValidationError(f"invalid domain {name!r}: not a DNS name")
+    return candidate
+
+
+def validate_network_name(name: str) -> str:
+    """Docker's own rule for network names, applied before docker sees them."""
+    if not _NETWORK_RE.match(name or ""):
+        raise ValidationError(
+            f"invalid network name {name!r}: use letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
+    return name

@@ -1,0 +1,87 @@
+"""Property lookups with Dokku's precedence, and the app registry.
+
+Dokku resolves a setting as the app's value, then ``--global``, then a built-in default,
+and reports all three. Every plugin here does the same through ``computed``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from dockyard.core.errors import NotFound, ValidationError
+from dockyard.core.names import GLOBAL_SCOPE, validate_app_name
+from dockyard.propstores.base import PropertyStore
+
+APPS_PLUGIN = "apps"
+
+
+def computed(store: PropertyStore, plugin: str, app: str | None, key: str, default: str = "") -> str:
+    if app and app != GLOBAL_SCOPE:
+        value = store.get(plugin, app, key)
+        if value:
+            return value
+    value = store.get(plugin, GLOBAL_SCOPE, key)
+    return value if value else default
+
+
+def report_triplet(
+    store: PropertyStore, plugin: str, app: str, key: str, default: str = ""
+) -> tuple[str, str, str]:
+    """(app value, global value, computed value), as Dokku's reports show them."""
+    app_value = store.get(plugin, app, key) or ""
+    global_value = store.get(plugin, GLOBAL_SCOPE, key) or ""
+    return app_value, global_value, app_value or global_value or default
+
+
+def as_bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def set_or_unset(store: PropertyStore, plugin: str, scope: str, key: str, value: str | None) -> bool:
+    """Dokku's rule: an empty value unsets. Returns True if something was set."""
+    if value:
+        store.set(plugin, scope, key, value)
+        return True
+    store.delete(plugin, scope, key)
+    return False
+
+
+def check_property(plugin: str, key: str, allowed: Iterable[str], scope: str,
+                   global_allowed: Iterable[str] | None = None) -> None:
+    allowed = sorted(allowed)
+    if key not in allowed:
+        raise ValidationError(
+            f"invalid {plugin} property {key!r}; valid properties: {', '.join(allowed)}"
+        )
+    if scope == GLOBAL_SCOPE and global_allowed is not None and key not in set(global_allowed):
+        raise ValidationError(f"{plugin} property {key!r} cannot be set globally")
+
+
+# ---- the app registry -------------------------------------------------------------
+def app_exists(store: PropertyStore, app: str) -> bool:
+    return store.exists(APPS_PLUGIN, validate_app_name(app), "created-at")
+
+
+def require_app(store: PropertyStore, app: str) -> str:
+    validate_app_name(app)
+    if not app_exists(store, app):
+        raise NotFound(f"app {app} does not exist")
+    return app
+
+
+def create_app(store: PropertyStore, app: str) -> None:
+    validate_app_name(app)
+    with store.lock("app-registry"):
+        if app_exists(store, app):
+            raise ValidationError(f"app {app} already exists")
+        store.set(APPS_PLUGIN, app, "created-at", str(int(time.time())))
+
+
+def list_apps(store: PropertyStore) -> list[str]:
+    return [s for s in store.scopes(APPS_PLUGIN) if s != GLOBAL_SCOPE]
+
+
+def selected_scheduler(store: PropertyStore, app: str | None, fallback: str) -> str:
+    """Scheduler precedence: app selection, global selection, then --scheduler/env default."""
+    return computed(store, "scheduler", app, "selected", fallback)

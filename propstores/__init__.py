@@ -1,0 +1,1 @@
+"""Property stores: the contract in ``base``, drivers beside it, the export format in ``export``."""

@@ -1,0 +1,282 @@
+"""The PropertyStore contract.
+
+A property is ``(plugin, scope, key)`` holding either a text value or an ordered list of
+text items, as in Dokku. Drivers implement a handful of primitives (read one, apply a
+batch, iterate, lock); every public operation Dokku's ``prop`` library offers is built
+here on top of them, so list semantics and scope clone/rename behave the same on every
+backend and no driver repeats them.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from dockyard.core.errors import NotSupported, ValidationError
+from dockyard.core.names import validate_component, validate_list_item, validate_value
+
+Value = str | list[str]
+
+
+class StoreCapability(enum.StrEnum):
+    WATCH = "watch"
+    ATOMIC_BATCH = "atomic-batch"
+    CROSS_HOST_LOCK = "cross-host-lock"
+    DOKKU_LAYOUT = "dokku-layout"
+
+
+@dataclass(frozen=True, order=True)
+class Property:
+    """One stored property; exactly one of ``value`` and ``items`` is set."""
+
+    plugin: str
+    scope: str
+    key: str
+    value: str | None = None
+    items: tuple[str, ...] | None = None
+
+    @property
+    def is_list(self) -> bool:
+        return self.items is not None
+
+    def data(self) -> Value:
+        return list(self.items) if self.items is not None else (self.value or "")
+
+
+@dataclass(frozen=True)
+class Put:
+    plugin: str
+    scope: str
+    key: str
+    data: Value
+
+
+@dataclass(frozen=True)
+class Delete:
+    plugin: str
+    scope: str
+    key: str
+
+
+Op = Put | Delete
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """A change seen by ``watch``; ``data`` is None for a delete."""
+
+    plugin: str
+    scope: str
+    key: str
+    data: Value | None
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for output, logs and export headers."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{user}:***@{host}" if user else f":***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def check_coordinates(plugin: str, scope: str, key: str) -> None:
+    validate_component("plugin", plugin)
+    validate_component("scope", scope)
+    validate_component("key", key)
+
+
+def check_op(op: Op) -> None:
+    check_coordinates(op.plugin, op.scope, op.key)
+    if isinstance(op, Put):
+        if isinstance(op.data, list):
+            for item in op.data:
+                validate_list_item(item)
+        else:
+            validate_value(op.data)
+
+
+class PropertyStore(abc.ABC):
+    """Abstract store. Subclasses set ``scheme``/``capabilities`` and the primitives."""
+
+    capabilities: ClassVar[frozenset[StoreCapability]] = frozenset()
+    #: the extra that installs this driver's dependencies, named in import errors
+    extra: ClassVar[str | None] = None
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+    # ---- primitives every driver implements -------------------------------------
+    @abc.abstractmethod
+    def read(self, plugin: str, scope: str, key: str) -> Value | None:
+        """The stored value or list, or None if the property does not exist."""
+
+    @abc.abstractmethod
+    def _apply(self, ops: Sequence[Op]) -> None:
+        """Apply validated operations, atomically where the backend can."""
+
+    @abc.abstractmethod
+    def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
+        """Stream properties, optionally restricted to one plugin and/or scope."""
+
+    @abc.abstractmethod
+    def plugins(self) -> list[str]:
+        """Sorted plugin names that hold at least one property."""
+
+    @abc.abstractmethod
+    def scopes(self, plugin: str | None = None) -> list[str]:
+        """Sorted scopes holding at least one property (in ``plugin`` if given)."""
+
+    @abc.abstractmethod
+    def lock(self, name: str, timeout: float = 0.0) -> AbstractContextManager[None]:
+        """A named exclusive lock; raises LockHeld after ``timeout`` seconds."""
+
+    def watch(self, prefix: str = "") -> Iterator[WatchEvent]:
+        """Changes under ``plugin[/scope[/key]]`` prefix, as they happen."""
+        raise NotSupported(f"the {type(self).__name__} store cannot watch for changes")
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    # ---- batches -----------------------------------------------------------------
+    def apply(self, ops: Iterable[Op]) -> None:
+        """Validate every operation, then apply them all (atomically where supported)."""
+        batch = list(ops)
+        for op in batch:
+            check_op(op)
+        # an empty list is never stored: Dokku deletes a list that becomes empty
+        batch = [Delete(o.plugin, o.scope, o.key) if isinstance(o, Put) and o.data == [] else o for o in batch]
+        if batch:
+            self._apply(batch)
+
+    # ---- single values -----------------------------------------------------------
+    def get(self, plugin: str, scope: str, key: str, default: str | None = None) -> str | None:
+        check_coordinates(plugin, scope, key)
+        data = self.read(plugin, scope, key)
+        if data is None:
+            return default
+        return "".join(f"{i}\n" for i in data) if isinstance(data, list) else data
+
+    def set(self, plugin: str, scope: str, key: str, value: str) -> None:
+        self.apply([Put(plugin, scope, key, value)])
+
+    def delete(self, plugin: str, scope: str, key: str) -> bool:
+        check_coordinates(plugin, scope, key)
+        if self.read(plugin, scope, key) is None:
+            return False
+        self.apply([Delete(plugin, scope, key)])
+        return True
+
+    def exists(self, plugin: str, scope: str, key: str) -> bool:
+        check_coordinates(plugin, scope, key)
+        return self.read(plugin, scope, key) is not None
+
+    def get_all(self, plugin: str, scope: str) -> dict[str, Value]:
+        validate_component("plugin", plugin)
+        validate_component("scope", scope)
+        return {p.key: p.data() for p in self.iter_properties(plugin, scope)}
+
+    # ---- lists (Dokku's semantics) -----------------------------------------------
+    def list_get(self, plugin: str, scope: str, key: str) -> list[str]:
+        check_coordinates(plugin, scope, key)
+        data = self.read(plugin, scope, key)
+        if data is None:
+            return []
+        if isinstance(data, list):
+            return data
+        return [data] if data else []
+
+    def list_write(self, plugin: str, scope: str, key: str, items: Sequence[str]) -> None:
+        self.apply([Put(plugin, scope, key, list(items))])
+
+    def list_add(self, plugin: str, scope: str, key: str, item: str, index: int = 0) -> None:
+        """Dokku's PropertyListAdd: index 0 (or past the end) appends; otherwise 1-based insert."""
+        items = self.list_get(plugin, scope, key)
+        item = item.strip()
+        if index <= 0 or index > len(items):
+            items.append(item)
+        else:
+            items.insert(index - 1, item)
+        self.list_write(plugin, scope, key, items)
+
+    def list_set(self, plugin: str, scope: str, key: str, index: int, item: str) -> None:
+        """Dokku's PropertyListSet: 0-based replace; an index past the end appends."""
+        items = self.list_get(plugin, scope, key)
+        item = item.strip()
+        if 0 <= index < len(items):
+            items[index] = item
+        else:
+            items.append(item)
+        self.list_write(plugin, scope, key, items)
+
+    def list_remove(self, plugin: str, scope: str, key: str, item: str) -> int:
+        items = self.list_get(plugin, scope, key)
+        kept = [i for i in items if i != item]
+        if len(kept) != len(items):
+            self.list_write(plugin, scope, key, kept)
+        return len(items) - len(kept)
+
+    def list_remove_prefix(self, plugin: str, scope: str, key: str, prefix: str) -> int:
+        items = self.list_get(plugin, scope, key)
+        kept = [i for i in items if not i.startswith(prefix)]
+        if len(kept) != len(items):
+            self.list_write(plugin, scope, key, kept)
+        return len(items) - len(kept)
+
+    def list_length(self, plugin: str, scope: str, key: str) -> int:
+        return len(self.list_get(plugin, scope, key))
+
+    # ---- scopes ------------------------------------------------------------------
+    def iter_all(self) -> Iterator[Property]:
+        return self.iter_properties()
+
+    def count(self) -> int:
+        return sum(1 for _ in self.iter_properties())
+
+    def destroy_scope(self, scope: str) -> int:
+        """Delete every property of ``scope`` in every plugin (apps:destroy)."""
+        validate_component("scope", scope)
+        ops: list[Op] = [Delete(p.plugin, p.scope, p.key) for p in self.iter_properties(scope=scope)]
+        self.apply(ops)
+        return len(ops)
+
+    def clone_scope(self, src: str, dst: str) -> int:
+        """Copy every property of ``src`` to ``dst`` (apps:clone)."""
+        validate_component("scope", src)
+        validate_component("scope", dst)
+        if src == dst:
+            raise ValidationError("cannot clone a scope onto itself")
+        ops: list[Op] = [Put(p.plugin, dst, p.key, p.data()) for p in self.iter_properties(scope=src)]
+        self.apply(ops)
+        return len(ops)
+
+    def rename_scope(self, src: str, dst: str) -> int:
+        """Move every property of ``src`` to ``dst`` in one batch (apps:rename)."""
+        validate_component("scope", src)
+        validate_component("scope", dst)
+        if src == dst:
+            raise ValidationError("cannot rename a scope onto itself")
+        props = list(self.iter_properties(scope=src))
+        ops: list[Op] = [Put(p.plugin, dst, p.key, p.data()) for p in props]
+        ops += [Delete(p.plugin, p.scope, p.key) for p in props]
+        self.apply(ops)
+        return len(props)
+
+    def __enter__(self) -> PropertyStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

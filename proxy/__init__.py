@@ -1,0 +1,1 @@
+"""Proxies: the contract in ``base``, drivers (nginx, null) beside it."""

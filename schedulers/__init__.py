@@ -1,0 +1,1 @@
+"""Schedulers: the contract in ``base``, drivers beside it."""

@@ -1,0 +1,192 @@
+"""The Scheduler contract.
+
+The core builds a ``DeployPlan`` from properties, checks it against the driver's declared
+capabilities (``check_plan``) before anything changes, then hands it to ``deploy``. The
+driver carries out the phases and fires the hooks at the points Dokku fires its triggers:
+``post-container-create`` (after create, before start) and ``core-post-deploy`` (new
+instances passed their checks and are on their post-deploy networks; the old ones have not
+retired yet), which is where the proxy switches.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from dockyard.core.errors import NotSupported
+from dockyard.core.hooks import Hooks
+from dockyard.core.models import (
+    DeployPlan,
+    Instance,
+    Listener,
+    NetworkInfo,
+    NetworkSettings,
+    Phase,
+    PortMapping,
+    ProcessSpec,
+    SchedulerEvent,
+)
+from dockyard.propstores.base import PropertyStore
+
+__all__ = [
+    "Capability",
+    "DeployPlan",
+    "Instance",
+    "Listener",
+    "NetworkInfo",
+    "Phase",
+    "PortMapping",
+    "ProcessSpec",
+    "Progress",
+    "Scheduler",
+    "SchedulerEvent",
+    "check_plan",
+]
+
+#: progress callback: (message, done, total); total 0 means unknown
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(message: str, done: int, total: int) -> None:
+    return None
+
+
+class Capability(enum.StrEnum):
+    ATTACH_POST_CREATE = "attach-post-create"
+    ATTACH_POST_DEPLOY = "attach-post-deploy"
+    MULTIPLE_NETWORKS = "multiple-networks"
+    INITIAL_NETWORK = "initial-network"
+    BUILD = "build"
+    RUN = "run"
+    LOGS = "logs"
+    EVENTS = "events"
+    ZERO_DOWNTIME = "zero-downtime"
+    TCP_LISTENERS = "tcp-listeners"
+    UDP_LISTENERS = "udp-listeners"
+
+
+def required_capabilities(networks: NetworkSettings, ports: Sequence[PortMapping] = ()) -> dict[str, Capability]:
+    """Setting name -> the capability it needs, for the settings a plan actually uses."""
+    need: dict[str, Capability] = {}
+    if networks.attach_post_create:
+        need["attach-post-create"] = Capability.ATTACH_POST_CREATE
+    if networks.attach_post_deploy:
+        need["attach-post-deploy"] = Capability.ATTACH_POST_DEPLOY
+    if networks.initial_network:
+        need["initial-network"] = Capability.INITIAL_NETWORK
+    total = len(networks.attach_post_create) + len(networks.attach_post_deploy) + bool(networks.initial_network)
+    if len(networks.attach_post_create) > 1 or len(networks.attach_post_deploy) > 1 or total > 1:
+        need["networks (more than one)"] = Capability.MULTIPLE_NETWORKS
+    if any(p.scheme == "tcp" for p in ports):
+        need["ports (tcp)"] = Capability.TCP_LISTENERS
+    if any(p.scheme == "udp" for p in ports):
+        need["ports (udp)"] = Capability.UDP_LISTENERS
+    return need
+
+
+def check_plan(app: str, networks: NetworkSettings, ports: Sequence[PortMapping],
+               scheduler_name: str, capabilities: frozenset[Capability]) -> None:
+    """Refuse, before any change, a setting the scheduler cannot honour."""
+    for setting, cap in required_capabilities(networks, ports).items():
+        if cap not in capabilities:
+            raise NotSupported(
+                f"app {app}: setting {setting} cannot be honoured by the {scheduler_name} scheduler "
+                f"(it lacks the {cap} capability)"
+            )
+
+
+class Scheduler(abc.ABC):
+    """Abstract scheduler. Drivers set ``name`` and ``capabilities``."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: the extra that installs this driver's dependencies
+    extra: ClassVar[str | None] = None
+
+    def __init__(self, store: PropertyStore) -> None:
+        self.store = store
+
+    def require(self, cap: Capability, what: str) -> None:
+        if cap not in self.capabilities:
+            raise NotSupported(f"{what} is not supported by the {self.name} scheduler (no {cap} capability)")
+
+    # ---- networks ----------------------------------------------------------------
+    def network_create(self, name: str) -> NetworkInfo:
+        raise NotSupported(f"the {self.name} scheduler does not manage networks")
+
+    def network_destroy(self, name: str) -> None:
+        raise NotSupported(f"the {self.name} scheduler does not manage networks")
+
+    def network_exists(self, name: str) -> bool:
+        raise NotSupported(f"the {self.name} scheduler does not manage networks")
+
+    def network_list(self) -> list[NetworkInfo]:
+        raise NotSupported(f"the {self.name} scheduler does not manage networks")
+
+    def network_inspect(self, name: str) -> NetworkInfo:
+        raise NotSupported(f"the {self.name} scheduler does not manage networks")
+
+    # ---- lifecycle ---------------------------------------------------------------
+    @abc.abstractmethod
+    def deploy(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+        """Put ``plan`` in place with zero downtime where declared; return the new instances.
+
+        On a failed check the new instances are removed, the old ones keep serving, and a
+        DeployError carrying the failing instance's last log lines is raised.
+        """
+
+    def scale(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+        """Bring the instance counts to the plan's scale; by default a full deploy."""
+        return self.deploy(plan, hooks, progress)
+
+    def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
+            env: dict[str, str] | None = None) -> int:
+        """Run a one-off instance of the release in ``plan``; return its exit code."""
+        raise NotSupported(f"run is not supported by the {self.name} scheduler")
+
+    def build(self, app: str, context: Path, networks: NetworkSettings, hooks: Hooks,
+              progress: Progress = no_progress) -> str:
+        """Build an image from a Dockerfile in ``context``; return its reference."""
+        raise NotSupported(f"build is not supported by the {self.name} scheduler")
+
+    @abc.abstractmethod
+    def stop(self, app: str) -> None: ...
+
+    @abc.abstractmethod
+    def start(self, app: str) -> None: ...
+
+    def restart(self, app: str) -> None:
+        self.stop(app)
+        self.start(app)
+
+    @abc.abstractmethod
+    def destroy(self, app: str) -> None:
+        """Remove every instance and object of ``app``; properties are the core's job."""
+
+    @abc.abstractmethod
+    def status(self, app: str) -> list[Instance]: ...
+
+    @abc.abstractmethod
+    def listeners(self, app: str) -> dict[str, list[Listener]]:
+        """``{process_type: [Listener(host, port)]}`` for every process type, not only web."""
+
+    def logs(self, app: str, process_type: str | None = None, follow: bool = False,
+             tail: int | None = None) -> Iterator[str]:
+        raise NotSupported(f"logs are not supported by the {self.name} scheduler")
+
+    def events(self) -> Iterator[SchedulerEvent]:
+        raise NotSupported(f"events are not supported by the {self.name} scheduler")
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients."""
+
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        """How networks, phases, listeners etc. map onto this platform (docs/schedulers.md)."""
+        return {}
+
+
+__all__ += ["ProcessSpec", "required_capabilities", "no_progress"]
