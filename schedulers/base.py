@@ -189,4 +189,4 @@ class Scheduler(abc.ABC):
         return {}
 
 
-__all__ += ["ProcessSpec", "required_capabilities", "no_progress"]
+__all__ += ["ProcessSpec", "no_progress", "required_capabilities"]

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-
 from dockyard.core.cli.context import GLOBAL_FLAGS, GLOBAL_OPTIONS, CliContext
 from dockyard.core.cli.registry import COMMANDS, PASSTHROUGH
 from dockyard.core.errors import DockyardError
@@ -101,7 +100,7 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
         if tok == "--" or (passthrough and positional_after_command >= 1):
             rest.extend(args[i:])
             break
-        name, eq, value = tok.partition("=")
+        name, eq, _ = tok.partition("=")
         if name in GLOBAL_OPTIONS:
             if eq:
                 front.append(tok)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import click
-
 from dockyard.core.cli.context import CliContext, pass_cli
 
 

@@ -1,0 +1,185 @@
+"""Build a DeployPlan from properties, and record releases.
+
+Every scheduler (and the render commands ``k8s:manifests`` / ``nomad:job``) gets its plan
+from here, so processes, scale, environment, networks and checks mean the same thing on
+docker-local, Kubernetes and Nomad.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+
+from dockyard.core.errors import NotFound, ValidationError
+from dockyard.core.models import ChecksSettings, DeployPlan, NetworkSettings, ProcessSpec
+from dockyard.core.names import GLOBAL_SCOPE, validate_network_name
+from dockyard.core.ports import read_port_map, web_port
+from dockyard.core.procfile import Processes
+from dockyard.core.properties import as_bool, computed
+from dockyard.propstores.base import PropertyStore, Put
+
+log = logging.getLogger("dockyard.plan")
+
+RELEASE = "release"  # plugin holding the current release: image, processes, id
+PS = "ps"  # plugin holding scale (list "scale" of TYPE=N) and restart-policy
+NETWORK = "network"
+CHECKS = "checks"
+
+RESERVED_NETWORKS = ("host", "bridge")
+DEFAULT_RESTART_POLICY = "on-failure:10"
+
+
+# ---- networks -----------------------------------------------------------------------
+def split_networks(value: str) -> tuple[str, ...]:
+    """Dokku 0.31+ stores several networks as one comma-separated value."""
+    return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
+def validate_attach(prop: str, networks: tuple[str, ...], other: tuple[str, ...]) -> None:
+    for net in networks:
+        validate_network_name(net)
+        if net in RESERVED_NETWORKS:
+            raise ValidationError(f"invalid network {net!r} for {prop}: host and bridge cannot be attached")
+        if net in other:
+            raise ValidationError(f"network {net!r} is already associated with this app in the other attach phase")
+
+
+def read_networks(store: PropertyStore, app: str) -> NetworkSettings:
+    create = split_networks(computed(store, NETWORK, app, "attach-post-create"))
+    deploy = split_networks(computed(store, NETWORK, app, "attach-post-deploy"))
+    validate_attach("attach-post-create", create, deploy)
+    validate_attach("attach-post-deploy", deploy, create)
+    initial = computed(store, NETWORK, app, "initial-network") or None
+    if initial:
+        validate_network_name(initial)
+    return NetworkSettings(
+        attach_post_create=create,
+        attach_post_deploy=deploy,
+        initial_network=initial,
+        bind_all_interfaces=as_bool(computed(store, NETWORK, app, "bind-all-interfaces", "false")),
+        tld=computed(store, NETWORK, app, "tld") or None,
+    )
+
+
+# ---- checks -------------------------------------------------------------------------
+def _float(store: PropertyStore, app: str, key: str, default: float) -> float:
+    raw = computed(store, CHECKS, app, key, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValidationError(f"checks property {key} is not a number: {raw!r}") from exc
+    if value < 0:
+        raise ValidationError(f"checks property {key} must not be negative: {raw!r}")
+    return value
+
+
+def read_checks(store: PropertyStore, app: str) -> ChecksSettings:
+    disabled_raw = computed(store, CHECKS, app, "disabled", "")
+    disabled = frozenset(p.strip() for p in disabled_raw.split(",") if p.strip())
+    return ChecksSettings(
+        wait=_float(store, app, "wait", 10.0),
+        wait_to_retire=_float(store, app, "wait-to-retire", 60.0),
+        timeout=_float(store, app, "timeout", 5.0),
+        attempts=int(_float(store, app, "attempts", 5)),
+        path=computed(store, CHECKS, app, "path") or None,
+        disabled=disabled - {"_all_"},
+        skip_all="_all_" in disabled,
+    )
+
+
+# ---- scale --------------------------------------------------------------------------
+def read_scale(store: PropertyStore, app: str) -> dict[str, int]:
+    """Stored scale (``ps/<app>/scale``, one ``TYPE=N`` per line); web=1 is implied."""
+    scale: dict[str, int] = {}
+    for item in store.list_get(PS, app, "scale"):
+        name, _, count = item.partition("=")
+        if count.isdigit():
+            scale[name] = int(count)
+    return scale
+
+
+def write_scale(store: PropertyStore, app: str, changes: Mapping[str, int]) -> dict[str, int]:
+    scale = read_scale(store, app)
+    scale.update(changes)
+    store.list_write(PS, app, "scale", [f"{k}={v}" for k, v in sorted(scale.items())])
+    return scale
+
+
+def effective_scale(stored: Mapping[str, int], processes: Processes) -> dict[str, int]:
+    """Dokku's default: web=1, every other type 0, overridden by ps:scale."""
+    return {name: stored.get(name, 1 if name == "web" else 0) for name in processes}
+
+
+# ---- releases -----------------------------------------------------------------------
+def current_release(store: PropertyStore, app: str) -> tuple[str, str, Processes] | None:
+    release = store.get(RELEASE, app, "current")
+    image = store.get(RELEASE, app, "image")
+    procs = store.get(RELEASE, app, "processes")
+    if not release or not image or procs is None:
+        return None
+    decoded = json.loads(procs)
+    return release, image, {k: (tuple(v) if v is not None else None) for k, v in decoded.items()}
+
+
+def new_release_id() -> str:
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + f"{int(time.time() * 1000) % 1000:03d}"
+
+
+def record_release(store: PropertyStore, app: str, release: str, image: str, processes: Processes) -> None:
+    """Store the release with its parsed process list, so every scheduler uses the same one."""
+    encoded = json.dumps({k: list(v) if v is not None else None for k, v in processes.items()}, sort_keys=True)
+    store.apply([
+        Put(RELEASE, app, "current", release),
+        Put(RELEASE, app, "image", image),
+        Put(RELEASE, app, "processes", encoded),
+    ])
+
+
+# ---- the plan -----------------------------------------------------------------------
+def app_env(store: PropertyStore, app: str) -> dict[str, str]:
+    """Global config overlaid with the app's: the containers' environment."""
+    env = {k: v for k, v in store.get_all("config", GLOBAL_SCOPE).items() if isinstance(v, str)}
+    env.update({k: v for k, v in store.get_all("config", app).items() if isinstance(v, str)})
+    return env
+
+
+def build_plan(
+    store: PropertyStore,
+    app: str,
+    image: str | None = None,
+    processes: Processes | None = None,
+    release: str | None = None,
+    warn: bool = True,
+) -> DeployPlan:
+    """The plan for ``app``: the given image/processes, or the current release's."""
+    current = current_release(store, app)
+    if image is None or processes is None:
+        if current is None:
+            raise NotFound(f"app {app} has not been deployed yet: pass --image")
+        image = image or current[1]
+        processes = processes if processes is not None else current[2]
+        release = release or current[0]
+    stored_scale = read_scale(store, app)
+    if warn:
+        for name in sorted(set(stored_scale) - set(processes)):
+            if stored_scale[name]:
+                log.warning("process type %s is scaled to %d but the Procfile has no such type",
+                            name, stored_scale[name])
+    scale = effective_scale(stored_scale, processes)
+    specs = tuple(ProcessSpec(name, processes[name], scale[name]) for name in sorted(processes))
+    return DeployPlan(
+        app=app,
+        release=release or new_release_id(),
+        image=image,
+        processes=specs,
+        env=app_env(store, app),
+        networks=read_networks(store, app),
+        checks=read_checks(store, app),
+        ports=tuple(read_port_map(store, app)),
+        restart_policy=computed(store, PS, app, "restart-policy", DEFAULT_RESTART_POLICY),
+        web_port=web_port(store, app),
+    )

@@ -1,0 +1,64 @@
+"""The port map: ``scheme:host-port:container-port[:process-type]`` entries.
+
+Stored as a list property ``ports/<app>/map`` (Dokku 0.31+'s ``ports`` plugin). With no
+entries, the default is ``http:80:PORT`` for web, as in Dokku.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dockyard.core.errors import ValidationError
+from dockyard.core.models import DEFAULT_WEB_PORT, PortMapping
+from dockyard.propstores.base import PropertyStore
+
+PLUGIN = "ports"
+KEY = "map"
+SCHEMES = ("http", "https", "grpc", "grpcs", "tcp", "udp")
+HTTP_SCHEMES = ("http", "https", "grpc", "grpcs")
+
+
+def _port(text: str, what: str, entry: str) -> int:
+    if not text.isdigit():
+        raise ValidationError(f"invalid port mapping {entry!r}: {what} {text!r} is not a number")
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValidationError(f"invalid port mapping {entry!r}: {what} {value} is outside 1-65535")
+    return value
+
+
+def parse_mapping(entry: str) -> PortMapping:
+    from dockyard.core.names import validate_component
+
+    parts = entry.strip().split(":")
+    if len(parts) not in (3, 4):
+        raise ValidationError(
+            f"invalid port mapping {entry!r}: expected scheme:host-port:container-port[:process-type]"
+        )
+    scheme = parts[0].lower()
+    if scheme not in SCHEMES:
+        raise ValidationError(f"invalid port mapping {entry!r}: scheme must be one of {', '.join(SCHEMES)}")
+    proc = parts[3] if len(parts) == 4 else "web"
+    if not proc or not all(ch.isalnum() or ch in "-_" for ch in proc):
+        raise ValidationError(f"invalid port mapping {entry!r}: bad process type {proc!r}")
+    validate_component("process type", proc)
+    return PortMapping(scheme, _port(parts[1], "host port", entry), _port(parts[2], "container port", entry), proc)
+
+
+def parse_mappings(entries: Iterable[str]) -> list[PortMapping]:
+    return [parse_mapping(e) for e in entries if e.strip()]
+
+
+def web_port(store: PropertyStore, app: str) -> int:
+    """The PORT web containers listen on: the app's PORT config var, else 5000."""
+    value = store.get("config", app, "PORT")
+    if value and value.isdigit() and 1 <= int(value) <= 65535:
+        return int(value)
+    return DEFAULT_WEB_PORT
+
+
+def read_port_map(store: PropertyStore, app: str) -> list[PortMapping]:
+    stored = store.list_get(PLUGIN, app, KEY)
+    if stored:
+        return parse_mappings(stored)
+    return [PortMapping("http", 80, web_port(store, app), "web")]
