@@ -54,7 +54,7 @@ class Hooks:
         from stevedore import hook
 
         for name in {ep.name for ep in eps}:
-            mgr = hook.HookManager("dockyard.hooks", name, invoke_on_load=False)
+            mgr: hook.HookManager = hook.HookManager("dockyard.hooks", name, invoke_on_load=False)
             for ext in mgr:
                 self._subs[name].append(ext.plugin)
 

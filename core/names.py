@@ -21,7 +21,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 def validate_app_name(name: str) -> str:
     """Reject anything that is not a DNS-1123 label starting with a letter."""
-    if not isinstance(name, str) or not _APP_RE.match(name) or name.endswith("-"):
+    if not isinstance(name, str) or not _APP_RE.fullmatch(name) or name.endswith("-"):
         raise ValidationError(
             f"invalid app name {name!r}: use lowercase letters, digits and '-', "
             "start with a letter, end with a letter or digit, at most 63 characters"
@@ -78,7 +78,7 @@ def validate_dns_name(name: str) -> str:
     if (
         not candidate
         or len(candidate) > 253
-        or not all(_DNS_LABEL_RE.match(label) for label in labels)
+        or not all(_DNS_LABEL_RE.fullmatch(label) for label in labels)
     ):
         raise ValidationError(f"invalid domain {name!r}: not a DNS name")
     return candidate
@@ -86,7 +86,7 @@ def validate_dns_name(name: str) -> str:
 
 def validate_network_name(name: str) -> str:
     """Docker's own rule for network names, applied before docker sees them."""
-    if not _NETWORK_RE.match(name or ""):
+    if not _NETWORK_RE.fullmatch(name or ""):
         raise ValidationError(
             f"invalid network name {name!r}: use letters, digits, '_', '.', '-', starting with a letter or digit"
         )
