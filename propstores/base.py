@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -89,10 +90,72 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+@functools.lru_cache(maxsize=8192)
+def _checked_component(kind: str, value: str) -> None:
+    validate_component(kind, value)
+
+
+def _check_component(kind: str, value: str) -> None:
+    # names repeat a lot in a batch (one plugin, a few scopes), so remember the good ones
+    if type(value) is str:
+        _checked_component(kind, value)
+    else:
+        validate_component(kind, value)
+
+
 def check_coordinates(plugin: str, scope: str, key: str) -> None:
-    validate_component("plugin", plugin)
-    validate_component("scope", scope)
-    validate_component("key", key)
+    _check_component("plugin", plugin)
+    _check_component("scope", scope)
+    _check_component("key", key)
+
+
+def encode_data(data: Value) -> str:
+    """Dokku's bytes for a property: a value as is, a list as lines each ending in ``\\n``.
+
+    Every store keeps this one encoding, so the type travels with the text: whatever ends in
+    a newline is a list and anything else is a single value (see ``decode_data``).
+    """
+    if isinstance(data, list):
+        return "".join(f"{item}\n" for item in data)
+    return data
+
+
+def decode_data(text: str) -> Value:
+    """The inverse of ``encode_data``: the bytes decide the type, as in Dokku's files."""
+    if text.endswith("\n"):
+        return text[:-1].split("\n")
+    return text
+
+
+def canonical_op(op: Op) -> Op:
+    """Give ``op`` the form every store reads back, so stores and exports agree.
+
+    A value that ends in a newline would be read back from Dokku's layout as a list, so it
+    becomes that list here on every store; an empty list is never stored (Dokku deletes a
+    list that becomes empty).
+    """
+    if not isinstance(op, Put):
+        return op
+    if isinstance(op.data, list):
+        return op if op.data else Delete(op.plugin, op.scope, op.key)
+    if isinstance(op.data, str) and op.data.endswith("\n"):
+        return Put(op.plugin, op.scope, op.key, decode_data(op.data))
+    return op
+
+
+def watch_filter(prefix: str) -> tuple[str, ...]:
+    """Split a watch prefix ``plugin[/scope[/key]]`` into the components it pins down."""
+    parts = tuple(p for p in prefix.strip("/").split("/") if p) if prefix else ()
+    if len(parts) > 3:
+        raise ValidationError(f"invalid watch prefix {prefix!r}: expected plugin[/scope[/key]]")
+    for kind, part in zip(("plugin", "scope", "key"), parts, strict=False):
+        validate_component(kind, part)
+    return parts
+
+
+def watch_matches(parts: tuple[str, ...], plugin: str, scope: str, key: str) -> bool:
+    """Whether a change to ``plugin/scope/key`` is under the components from ``watch_filter``."""
+    return (plugin, scope, key)[: len(parts)] == parts
 
 
 def check_op(op: Op) -> None:
@@ -154,11 +217,9 @@ class PropertyStore(abc.ABC):
     # ---- batches -----------------------------------------------------------------
     def apply(self, ops: Iterable[Op]) -> None:
         """Validate every operation, then apply them all (atomically where supported)."""
-        batch = list(ops)
+        batch = [canonical_op(op) for op in ops]
         for op in batch:
             check_op(op)
-        # an empty list is never stored: Dokku deletes a list that becomes empty
-        batch = [Delete(o.plugin, o.scope, o.key) if isinstance(o, Put) and o.data == [] else o for o in batch]
         if batch:
             self._apply(batch)
 

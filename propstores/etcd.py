@@ -1,0 +1,393 @@
+"""The etcd store: ``etcd://host:port?prefix=…`` and ``etcds://`` (TLS, auth), on ``etcd3``.
+
+Keys are ``{prefix}prop/{plugin}/{scope}/{key}`` (default prefix ``/dockyard/``); property
+coordinates never contain ``/``, so no escaping is needed. A value holds Dokku's bytes for the
+property (a value as is, a list as lines each ending in ``\\n``), decoded as the file store does.
+
+Batches: etcd refuses a transaction with more than 128 operations by default
+(``--max-txn-ops``), so a batch is split into transactions of at most ``TXN_OPS`` (100)
+operations, applied in order. Each transaction is atomic; a batch larger than that is atomic
+per chunk only: if the connection fails in between, earlier chunks stay applied. Everything
+the import command writes is validated before the first chunk goes out.
+
+Reads over many keys are paged (``limit`` + the next key) at one revision, so an export sees
+one consistent snapshot and never asks for a reply larger than gRPC's message limit.
+
+Lock: a lease with a TTL, and a key created in a transaction only if it does not exist,
+bound to that lease; the lease is refreshed while held and revoked on release, so a crashed
+holder frees the lock when the lease runs out.
+
+Watch: etcd's own watch on the key prefix, which sees every writer, not only Dockyard.
+
+``etcds://host:port?ca_cert=PATH[&cert_key=PATH&cert_cert=PATH]`` turns on TLS;
+``user:password@`` or ``?user=&password=`` turn on etcd authentication.
+
+protobuf: etcd3 0.12's generated code only loads under the pure-Python protobuf
+implementation when protobuf 4 or later is installed, so this module selects it before
+protobuf is first imported. If something imported protobuf earlier with another
+implementation, the import fails with an error that says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from dockyard.core.errors import DockyardError, LockHeld, PluginError, ValidationError
+from dockyard.core.names import validate_component
+from dockyard.propstores.base import (
+    Delete,
+    Op,
+    Property,
+    PropertyStore,
+    StoreCapability,
+    Value,
+    WatchEvent,
+    decode_data,
+    encode_data,
+    watch_filter,
+    watch_matches,
+)
+
+
+def _import_etcd3() -> Any:
+    if "google.protobuf" not in sys.modules:
+        os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            # etcd3's generated code uses protobuf's deprecated descriptor API; that is known
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import etcd3
+    except ImportError:
+        raise  # a missing package: the plugin loader names the extra to install
+    except Exception as exc:
+        from google.protobuf.internal import api_implementation
+
+        raise PluginError(
+            f"etcd3 could not load its protobuf code ({exc}); protobuf was already imported with the "
+            f"{api_implementation.Type()!r} implementation. Set PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python "
+            "before starting Python, or open the etcd store before anything imports protobuf"
+        ) from exc
+    return etcd3
+
+
+etcd3 = _import_etcd3()
+from etcd3 import etcdrpc  # noqa: E402  (needs the implementation chosen above)
+
+DEFAULT_PREFIX = "/dockyard/"
+#: operations per transaction: below etcd's default --max-txn-ops of 128
+TXN_OPS = 100
+#: keys per range request when paging
+PAGE = 1000
+LOCK_TTL = 30
+
+T = TypeVar("T")
+
+
+def _next_key(key: bytes) -> bytes:
+    return key + b"\x00"
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    return etcd3.utils.increment_last_byte(prefix)  # type: ignore[no-any-return]
+
+
+def client_options(url: str) -> tuple[dict[str, Any], str]:
+    """(keyword arguments for ``etcd3.client``, key prefix) from an etcd/etcds URL."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    prefix = query.pop("prefix", DEFAULT_PREFIX)
+    try:
+        port = parts.port or 2379
+    except ValueError:
+        raise ValidationError(f"invalid etcd URL: bad port in {parts.netloc.rpartition('@')[2]!r}") from None
+    opts: dict[str, Any] = {"host": parts.hostname or "localhost", "port": port}
+    user = unquote(parts.username) if parts.username else query.pop("user", None)
+    password = unquote(parts.password) if parts.password else query.pop("password", None)
+    query.pop("user", None)
+    query.pop("password", None)
+    if user or password:
+        if not (user and password):
+            raise ValidationError("invalid etcd URL: give both a user and a password")
+        opts["user"], opts["password"] = user, password
+    tls: dict[str, str] = {name: query.pop(name) for name in ("ca_cert", "cert_key", "cert_cert") if name in query}
+    if "timeout" in query:
+        try:
+            opts["timeout"] = float(query.pop("timeout"))
+        except ValueError:
+            raise ValidationError("invalid etcd URL: timeout must be a number of seconds") from None
+    if query:
+        raise ValidationError(
+            f"invalid etcd URL: unknown option(s) {', '.join(sorted(query))}; "
+            "known: prefix, ca_cert, cert_key, cert_cert, user, password, timeout"
+        )
+    if parts.scheme == "etcds":
+        if "ca_cert" not in tls:
+            raise ValidationError("etcds:// needs ?ca_cert=PATH (the CA that signed the server's certificate)")
+        if ("cert_key" in tls) != ("cert_cert" in tls):
+            raise ValidationError("etcds://: give cert_key and cert_cert together (client certificate)")
+        opts.update(tls)
+    elif tls:
+        raise ValidationError("TLS options need the etcds:// scheme")
+    return opts, prefix
+
+
+class EtcdStore(PropertyStore):
+    capabilities: ClassVar[frozenset[StoreCapability]] = frozenset(
+        {StoreCapability.WATCH, StoreCapability.CROSS_HOST_LOCK}
+    )
+    extra = "etcd"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        opts, self.prefix = client_options(url)
+        self._data = f"{self.prefix}prop/".encode()
+        try:
+            self.client = etcd3.client(**opts)
+        except Exception as exc:  # auth happens in the constructor
+            raise DockyardError(f"etcd store {self.display_url}: {_message(exc)}") from exc
+        # the thread is started lazily with target=watcher._run, so this replaces it in time
+        self.client.watcher._run = functools.partial(_watch_loop, self.client.watcher)
+
+    # ---- helpers -----------------------------------------------------------------------
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (etcd3.exceptions.Etcd3Exception, OSError) as exc:
+            raise DockyardError(f"etcd store {self.display_url}: {_message(exc)}") from exc
+        except Exception as exc:
+            import grpc
+
+            if isinstance(exc, grpc.RpcError):
+                raise DockyardError(f"etcd store {self.display_url}: {_message(exc)}") from exc
+            raise
+
+    def _key(self, plugin: str, scope: str, key: str) -> bytes:
+        return self._data + f"{plugin}/{scope}/{key}".encode()
+
+    def _range(self, start: bytes, end: bytes, limit: int = 0, revision: int = 0,
+               keys_only: bool = False) -> Any:
+        req = etcdrpc.RangeRequest()
+        req.key = start
+        req.range_end = end
+        req.limit = limit
+        req.revision = revision
+        req.keys_only = keys_only
+        c = self.client
+        return self._call(c.kvstub.Range, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
+
+    def _paged(self, start: bytes, end: bytes) -> Iterator[Any]:
+        """Every key-value in [start, end), a page at a time, all at the first page's revision."""
+        revision = 0
+        while True:
+            resp = self._range(start, end, limit=PAGE, revision=revision)
+            revision = resp.header.revision
+            yield from resp.kvs
+            if not resp.more or not resp.kvs:
+                return
+            start = _next_key(resp.kvs[-1].key)
+
+    def _first_components(self, base: bytes) -> list[str]:
+        """The distinct next path components under ``base`` (which ends in ``/``), by skipping.
+
+        One small request per component found, not one per key: after reading ``base + X/…``
+        the next request starts at ``base + X0`` (``0`` sorts right after ``/``).
+        """
+        found: list[str] = []
+        start, end = base, _prefix_end(base)
+        while True:
+            resp = self._range(start, end, limit=1, keys_only=True)
+            if not resp.kvs:
+                return found
+            rest = resp.kvs[0].key[len(base):]
+            name, slash, _ = rest.partition(b"/")
+            if not slash:  # a stray key with no deeper level: step over it
+                start = _next_key(resp.kvs[0].key)
+                continue
+            found.append(name.decode())
+            start = base + name + b"0"
+
+    # ---- primitives ----------------------------------------------------------------------
+    def read(self, plugin: str, scope: str, key: str) -> Value | None:
+        k = self._key(plugin, scope, key)
+        resp = self._range(k, b"")
+        if not resp.kvs:
+            return None
+        return decode_data(resp.kvs[0].value.decode("utf-8"))
+
+    def _apply(self, ops: Sequence[Op]) -> None:
+        # a transaction may not name a key twice: the last operation on a key wins
+        final: dict[tuple[str, str, str], Op] = {}
+        for op in ops:
+            final[(op.plugin, op.scope, op.key)] = op
+        items = list(final.values())
+        for i in range(0, len(items), TXN_OPS):
+            req = etcdrpc.TxnRequest()
+            for op in items[i:i + TXN_OPS]:
+                request_op = req.success.add()
+                if isinstance(op, Delete):
+                    request_op.request_delete_range.key = self._key(op.plugin, op.scope, op.key)
+                else:
+                    put = request_op.request_put
+                    put.key = self._key(op.plugin, op.scope, op.key)
+                    put.value = encode_data(op.data).encode("utf-8")
+            c = self.client
+            self._call(c.kvstub.Txn, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
+
+    def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
+        if plugin is not None:
+            validate_component("plugin", plugin)
+        if scope is not None:
+            validate_component("scope", scope)
+        if scope is not None and plugin is None:
+            for p in self.plugins():
+                yield from self.iter_properties(p, scope)
+            return
+        base = self._data
+        if plugin is not None:
+            base += f"{plugin}/".encode()
+            if scope is not None:
+                base += f"{scope}/".encode()
+        start = len(self._data)
+        for kv in self._paged(base, _prefix_end(base)):
+            parts = kv.key[start:].decode("utf-8").split("/")
+            if len(parts) != 3:
+                continue
+            raw = kv.value.decode("utf-8")
+            if raw.endswith("\n"):
+                yield Property(parts[0], parts[1], parts[2], items=tuple(raw[:-1].split("\n")))
+            else:
+                yield Property(parts[0], parts[1], parts[2], value=raw)
+
+    def plugins(self) -> list[str]:
+        return sorted(self._first_components(self._data))
+
+    def scopes(self, plugin: str | None = None) -> list[str]:
+        if plugin is not None:
+            validate_component("plugin", plugin)
+            return sorted(self._first_components(self._data + f"{plugin}/".encode()))
+        found: set[str] = set()
+        for p in self.plugins():
+            found.update(self._first_components(self._data + f"{p}/".encode()))
+        return sorted(found)
+
+    @contextmanager
+    def lock(self, name: str, timeout: float = 0.0) -> Iterator[None]:
+        validate_component("lock name", name)
+        key = f"{self.prefix}lock/{name}".encode()
+        token = os.urandom(16).hex().encode()
+        c = self.client
+        tx = c.transactions
+        deadline = time.monotonic() + timeout
+        while True:
+            lease = self._call(c.lease, LOCK_TTL)
+            ok, _ = self._call(c.transaction, compare=[tx.create(key) == 0],
+                               success=[tx.put(key, token, lease=lease)], failure=[])
+            if ok:
+                break
+            self._call(lease.revoke)
+            if time.monotonic() >= deadline:
+                raise LockHeld(f"lock {name!r} is held by another process")
+            time.sleep(0.05)
+        stop = threading.Event()
+
+        def keepalive() -> None:
+            while not stop.wait(LOCK_TTL / 3):
+                try:
+                    lease.refresh()
+                except Exception:
+                    pass  # retried on the next tick; the lease runs out if etcd stays away
+
+        thread = threading.Thread(target=keepalive, name=f"dockyard-lock-{name}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self._call(c.transaction, compare=[tx.value(key) == token], success=[tx.delete(key)], failure=[])
+            self._call(lease.revoke)
+
+    def watch(self, prefix: str = "") -> Iterator[WatchEvent]:
+        """Start watching now (so no later change is missed) and yield changes under ``prefix``."""
+        parts = watch_filter(prefix)
+        base = self._data + "".join(f"{p}/" for p in parts[:2]).encode()
+        if len(parts) == 3:
+            base += parts[2].encode()
+        events, cancel = self._call(self.client.watch_prefix, base)
+        return self._watch_events(events, cancel, parts)
+
+    def _watch_events(self, events: Iterator[Any], cancel: Callable[[], None],
+                      parts: tuple[str, ...]) -> Iterator[WatchEvent]:
+        start = len(self._data)
+        try:
+            for event in events:
+                coords = event.key[start:].decode("utf-8").split("/")
+                if len(coords) != 3 or not watch_matches(parts, *coords):
+                    continue
+                if isinstance(event, etcd3.events.DeleteEvent):
+                    yield WatchEvent(coords[0], coords[1], coords[2], None)
+                else:
+                    yield WatchEvent(coords[0], coords[1], coords[2], decode_data(event.value.decode("utf-8")))
+        finally:
+            cancel()
+
+    def close(self) -> None:
+        watcher = getattr(self.client, "watcher", None)
+        if watcher is not None:
+            watcher._dockyard_closed = True
+        self.client.close()
+
+
+def _watch_loop(watcher: Any) -> None:
+    """etcd3's ``Watcher._run``, but it ends once the store is closed.
+
+    The original loops forever and dies with "Cannot invoke RPC: Channel closed!" after
+    ``close()``; this one checks a flag set by ``close`` and treats a closed channel as the end.
+    """
+    import grpc
+    from etcd3.watch import _new_request_iter, _safe_callback
+
+    while not getattr(watcher, "_dockyard_closed", False):
+        try:
+            response_iter = watcher._watch_stub.Watch(
+                _new_request_iter(watcher._request_queue),
+                credentials=watcher._credentials, metadata=watcher._metadata)
+        except ValueError:  # the channel is closed
+            return
+        try:
+            for rs in response_iter:
+                watcher._handle_response(rs)
+        except (grpc.RpcError, ValueError) as err:
+            with watcher._lock:
+                if watcher._new_watch:
+                    watcher._new_watch.err = err
+                    watcher._new_watch_cond.notify_all()
+                callbacks = watcher._callbacks
+                watcher._callbacks = {}
+                watcher._request_queue.put(None)
+                watcher._request_queue = queue.Queue(maxsize=10)
+            for callback in callbacks.values():
+                _safe_callback(callback, err)
+
+
+def _message(exc: BaseException) -> str:
+    details = getattr(exc, "details", None)
+    if callable(details):
+        try:
+            text = details()
+            if text:
+                return str(text)
+        except Exception:
+            pass
+    return str(exc) or type(exc).__name__

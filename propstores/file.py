@@ -1,0 +1,307 @@
+"""The file store: Dokku's own on-disk layout, ``ROOT/config/<plugin>/<scope>/<key>``.
+
+``file:///var/lib/dokku`` reads a real Dokku server's properties, and what this store writes
+is byte for byte what Dokku writes: a value is the raw text with no trailing newline, a list
+is one item per line, each ending in ``\\n``. The bytes decide the type on the way back.
+
+Durability: every file is written to a temp file in its own directory (``.tmp-…``, a name no
+property can have, so a crash leaves nothing that reads as a property), synced, then moved
+into place with ``os.replace`` and the directory synced. A large batch writes all its temp
+files first, syncs the filesystem once, renames, and syncs once more: the same guarantees at
+a fraction of the cost of one fsync per file. A batch is not atomic as a whole (no
+``ATOMIC_BATCH``), but each property is, and nothing is renamed until every temp file has
+been written.
+
+This module is on the path of every command that uses the default store, so it imports
+nothing heavier than ``os`` and ``fcntl``.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from dockyard.core.errors import LockHeld, ValidationError
+from dockyard.core.names import validate_component
+from dockyard.propstores.base import (
+    Delete,
+    Op,
+    Property,
+    PropertyStore,
+    StoreCapability,
+    Value,
+    decode_data,
+    encode_data,
+)
+
+TMP_PREFIX = ".tmp-"
+#: a batch at least this large is synced with one syncfs() instead of one fsync() per file
+BULK_SYNC_THRESHOLD = 32
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+
+
+def _is_property_name(name: str) -> bool:
+    # temp files, editor droppings and anything a dot-name: never a property (validate_component
+    # rejects keys and plugins starting with "."), so a crashed write is never read back
+    return not name.startswith(".")
+
+
+class FileStore(PropertyStore):
+    capabilities: ClassVar[frozenset[StoreCapability]] = frozenset({StoreCapability.DOKKU_LAYOUT})
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise ValidationError(f"invalid file store URL {url!r}: use file:///absolute/path")
+        path = unquote(parts.path)
+        if not path.startswith("/"):
+            raise ValidationError(f"invalid file store URL {url!r}: the path must be absolute")
+        self.root = path.rstrip("/") or "/"
+        self.config_dir = os.path.join(self.root, "config")
+        self.locks_dir = os.path.join(self.root, "locks")
+
+    # ---- paths -----------------------------------------------------------------------
+    def _path(self, plugin: str, scope: str, key: str) -> str:
+        return f"{self.config_dir}/{plugin}/{scope}/{key}"
+
+    def _listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    # ---- primitives ------------------------------------------------------------------
+    def read(self, plugin: str, scope: str, key: str) -> Value | None:
+        try:
+            with open(self._path(plugin, scope, key), "rb") as fh:
+                raw = fh.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return self._decode(raw, plugin, scope, key)
+
+    def _decode(self, raw: bytes, plugin: str, scope: str, key: str) -> Value:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"property {plugin}/{scope}/{key} in {self.config_dir} is not UTF-8 text ({exc.reason})"
+            ) from None
+        return decode_data(text)
+
+    def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
+        if plugin is not None:
+            validate_component("plugin", plugin)
+        if scope is not None:
+            validate_component("scope", scope)
+        plugins = [plugin] if plugin is not None else self._plugin_dirs()
+        for p in plugins:
+            scopes = [scope] if scope is not None else self._listdir(f"{self.config_dir}/{p}")
+            for s in scopes:
+                yield from self._iter_scope(p, s)
+
+    def _plugin_dirs(self) -> list[str]:
+        return [p for p in self._listdir(self.config_dir) if _is_property_name(p)]
+
+    def _iter_scope(self, plugin: str, scope: str) -> Iterator[Property]:
+        directory = f"{self.config_dir}/{plugin}/{scope}"
+        try:
+            entries = sorted(
+                e.name for e in os.scandir(directory)
+                if _is_property_name(e.name) and e.is_file(follow_symlinks=False)
+            )
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for key in entries:
+            try:
+                with open(f"{directory}/{key}", "rb") as fh:
+                    raw = fh.read()
+            except FileNotFoundError:  # deleted while we iterate
+                continue
+            data = self._decode(raw, plugin, scope, key)
+            if isinstance(data, list):
+                yield Property(plugin, scope, key, items=tuple(data))
+            else:
+                yield Property(plugin, scope, key, value=data)
+
+    def _has_property(self, directory: str) -> bool:
+        try:
+            with os.scandir(directory) as it:
+                return any(_is_property_name(e.name) and e.is_file(follow_symlinks=False) for e in it)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
+    def plugins(self) -> list[str]:
+        return [p for p in self._plugin_dirs() if self.scopes(p)]
+
+    def scopes(self, plugin: str | None = None) -> list[str]:
+        plugins = [validate_component("plugin", plugin)] if plugin is not None else self._plugin_dirs()
+        found: set[str] = set()
+        for p in plugins:
+            base = f"{self.config_dir}/{p}"
+            found.update(s for s in self._listdir(base) if s not in found and self._has_property(f"{base}/{s}"))
+        return sorted(found)
+
+    def _apply(self, ops: Sequence[Op]) -> None:
+        # the last operation on a key wins, as if applied in order
+        final: dict[tuple[str, str, str], Op] = {}
+        for op in ops:
+            final[(op.plugin, op.scope, op.key)] = op
+        bulk = len(final) >= BULK_SYNC_THRESHOLD
+        staged: list[tuple[str, str]] = []  # (temp path, final path)
+        deletes: list[str] = []
+        dirs: set[str] = set()
+        try:
+            for (plugin, scope, key), op in final.items():
+                directory = f"{self.config_dir}/{plugin}/{scope}"
+                if isinstance(op, Delete):
+                    deletes.append(f"{directory}/{key}")
+                    continue
+                tmp = self._write_temp(directory, encode_data(op.data).encode("utf-8"), sync=not bulk)
+                staged.append((tmp, f"{directory}/{key}"))
+                dirs.add(directory)
+        except BaseException:
+            for tmp, _ in staged:
+                _unlink(tmp)
+            raise
+        if bulk and staged:
+            _syncfs(self.config_dir)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        for path in deletes:
+            if _unlink(path):
+                dirs.add(os.path.dirname(path))
+        if bulk:
+            _syncfs(self.config_dir)
+        else:
+            for directory in dirs:
+                _fsync_dir(directory)
+        for path in deletes:
+            self._prune(os.path.dirname(path))
+
+    def _write_temp(self, directory: str, payload: bytes, sync: bool) -> str:
+        for attempt in range(3):
+            tmp = f"{directory}/{TMP_PREFIX}{os.urandom(8).hex()}"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE)
+            except FileNotFoundError:
+                # the directory is new, or a concurrent delete pruned it: (re)create it
+                if attempt == 2:
+                    raise
+                self._makedirs(directory)
+                continue
+            try:
+                view = memoryview(payload)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                if sync:
+                    os.fsync(fd)
+            except BaseException:
+                os.close(fd)
+                _unlink(tmp)
+                raise
+            os.close(fd)
+            return tmp
+        raise AssertionError("unreachable")
+
+    def _makedirs(self, directory: str) -> None:
+        created: list[str] = []
+        path = directory
+        while not os.path.isdir(path):
+            created.append(path)
+            path = os.path.dirname(path)
+        for new in reversed(created):
+            try:
+                os.mkdir(new, _DIR_MODE)
+            except FileExistsError:
+                continue
+            os.chmod(new, _DIR_MODE)  # whatever the umask says, as Dokku's files are private
+            _fsync_dir(os.path.dirname(new))
+
+    def _prune(self, scope_dir: str) -> None:
+        """Drop a scope (and plugin) directory that no longer holds any file."""
+        for directory in (scope_dir, os.path.dirname(scope_dir)):
+            if directory == self.config_dir:
+                return
+            try:
+                os.rmdir(directory)
+            except OSError:
+                return
+
+    @contextmanager
+    def lock(self, name: str, timeout: float = 0.0) -> Iterator[None]:
+        """``flock`` on ``ROOT/locks/NAME.lock``: outside ``config/``, so never a property."""
+        validate_component("lock name", name)
+        os.makedirs(self.locks_dir, mode=_DIR_MODE, exist_ok=True)
+        fd = os.open(f"{self.locks_dir}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise LockHeld(f"lock {name!r} is held by another process") from None
+                    time.sleep(0.02)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _unlink(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs(path: str) -> None:
+    """Flush the filesystem holding ``path`` (Linux syncfs); ``os.sync`` elsewhere."""
+    global _SYNCFS
+    if _SYNCFS is None:
+        try:
+            import ctypes
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            _SYNCFS = libc.syncfs
+        except (OSError, AttributeError):
+            _SYNCFS = False
+    if _SYNCFS is False:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if _SYNCFS(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+_SYNCFS: Any = None

@@ -1,0 +1,293 @@
+"""The redis store: ``redis://[user:password@]host:port/db?prefix=…`` and ``rediss://`` (TLS).
+
+Layout under the prefix (default ``dockyard:``); property coordinates can never contain
+``/``, so ``/`` separates them without any escaping:
+
+- ``{prefix}prop/{plugin}/{scope}/{key}``: a string holding Dokku's bytes for the property
+  (a value as is, a list as lines each ending in ``\\n``), decoded as the file store does.
+  One GET reads any property, and SCAN + MGET export it all in big round trips.
+- ``{prefix}idx/{plugin}/{scope}``: the set of keys in one scope, ``{prefix}scopes/{plugin}``
+  the set of scopes, ``{prefix}plugins`` the set of plugins. They make a scope's properties
+  (``config:show``, ``apps:destroy``) one SMEMBERS + MGET instead of a scan of everything,
+  and are updated in the same transaction as the data.
+
+Writes: a batch is one MULTI/EXEC transaction, so it is atomic as a whole (``ATOMIC_BATCH``).
+Iteration over everything uses SCAN, never KEYS.
+
+Watch: each batch also PUBLISHes, inside its transaction, what it changed (paths and new
+bytes, as JSON) on ``{prefix}changes``, and ``watch`` subscribes to that channel. This
+needs no ``CONFIG SET notify-keyspace-events`` (often forbidden on managed redis) and costs
+one command per batch, but it only sees changes made through Dockyard.
+
+Lock: ``SET {prefix}lock/NAME TOKEN NX PX ttl``, kept alive by a thread while held and
+released with a compare-and-delete script, so a crashed holder frees it after ``ttl``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+from dockyard.core.errors import DockyardError, LockHeld, ValidationError
+from dockyard.core.names import validate_component
+from dockyard.propstores.base import (
+    Delete,
+    Op,
+    Property,
+    PropertyStore,
+    StoreCapability,
+    Value,
+    WatchEvent,
+    decode_data,
+    encode_data,
+    watch_filter,
+    watch_matches,
+)
+
+DEFAULT_PREFIX = "dockyard:"
+#: keys per MGET / MSET / SCAN round trip
+BATCH = 2000
+LOCK_TTL_MS = 30_000
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+# after deletes: forget a scope whose index set is gone, and a plugin with no scope left
+_PRUNE = """
+if redis.call('exists', KEYS[1]) == 0 then
+  redis.call('srem', KEYS[2], ARGV[1])
+  if redis.call('exists', KEYS[2]) == 0 then redis.call('srem', KEYS[3], ARGV[2]) end
+end
+return 0
+"""
+
+T = TypeVar("T")
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{ch}" if ch in "*?[]\\" else ch for ch in text)
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """(URL for redis-py without our ``prefix`` option, key prefix)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = DEFAULT_PREFIX
+    rest = []
+    for name, value in query:
+        if name == "prefix":
+            prefix = value
+        else:
+            rest.append((name, value))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), "")), prefix
+
+
+class RedisStore(PropertyStore):
+    capabilities: ClassVar[frozenset[StoreCapability]] = frozenset(
+        {StoreCapability.WATCH, StoreCapability.ATOMIC_BATCH, StoreCapability.CROSS_HOST_LOCK}
+    )
+    extra = "redis"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        client_url, self.prefix = split_url(url)
+        try:
+            self.client: Any = redis.Redis.from_url(client_url, decode_responses=True)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(f"invalid redis URL {self.display_url}: {exc}") from None
+        self._data = f"{self.prefix}prop/"
+        self.channel = f"{self.prefix}changes"
+        self._plugins_key = f"{self.prefix}plugins"
+        self._prune = self.client.register_script(_PRUNE)
+
+    # ---- helpers -----------------------------------------------------------------------
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise DockyardError(f"redis store {self.display_url}: {exc}") from exc
+
+    def _key(self, plugin: str, scope: str, key: str) -> str:
+        return f"{self._data}{plugin}/{scope}/{key}"
+
+    def _idx(self, plugin: str, scope: str) -> str:
+        return f"{self.prefix}idx/{plugin}/{scope}"
+
+    def _scopes_key(self, plugin: str) -> str:
+        return f"{self.prefix}scopes/{plugin}"
+
+    # ---- primitives ----------------------------------------------------------------------
+    def read(self, plugin: str, scope: str, key: str) -> Value | None:
+        raw = self._call(self.client.get, self._key(plugin, scope, key))
+        return None if raw is None else decode_data(raw)
+
+    def _apply(self, ops: Sequence[Op]) -> None:
+        final: dict[tuple[str, str, str], Op] = {}
+        for op in ops:
+            final[(op.plugin, op.scope, op.key)] = op
+        puts: dict[str, str] = {}
+        deletes: list[str] = []
+        added: dict[tuple[str, str], list[str]] = {}
+        removed: dict[tuple[str, str], list[str]] = {}
+        changes: list[tuple[str, str | None]] = []
+        for (plugin, scope, key), op in final.items():
+            path = f"{plugin}/{scope}/{key}"
+            if isinstance(op, Delete):
+                deletes.append(self._data + path)
+                removed.setdefault((plugin, scope), []).append(key)
+                changes.append((path, None))
+            else:
+                raw = puts[self._data + path] = encode_data(op.data)
+                added.setdefault((plugin, scope), []).append(key)
+                changes.append((path, raw))
+
+        def run() -> None:
+            pipe = self.client.pipeline(transaction=True)
+            if len(puts) == 1:
+                ((k, v),) = puts.items()
+                pipe.set(k, v)
+            elif puts:
+                items = list(puts.items())
+                for i in range(0, len(items), BATCH):
+                    pipe.mset(dict(items[i:i + BATCH]))
+            for i in range(0, len(deletes), BATCH):
+                pipe.delete(*deletes[i:i + BATCH])
+            plugins: set[str] = set()
+            for (plugin, scope), keys in added.items():
+                pipe.sadd(self._idx(plugin, scope), *keys)
+                pipe.sadd(self._scopes_key(plugin), scope)
+                plugins.add(plugin)
+            if plugins:
+                pipe.sadd(self._plugins_key, *plugins)
+            for (plugin, scope), keys in removed.items():
+                idx = self._idx(plugin, scope)
+                pipe.srem(idx, *keys)
+                self._prune(keys=[idx, self._scopes_key(plugin), self._plugins_key], args=[scope, plugin],
+                            client=pipe)
+            pipe.publish(self.channel, json.dumps(changes, ensure_ascii=False, separators=(",", ":")))
+            pipe.execute()
+
+        self._call(run)
+
+    def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
+        if plugin is not None:
+            validate_component("plugin", plugin)
+        if scope is not None:
+            validate_component("scope", scope)
+        if plugin is None and scope is None:
+            yield from self._iter_scan()
+            return
+        for p in [plugin] if plugin is not None else self.plugins():
+            for s in [scope] if scope is not None else self.scopes(p):
+                keys = sorted(self._call(self.client.smembers, self._idx(p, s)))
+                for i in range(0, len(keys), BATCH):
+                    chunk = keys[i:i + BATCH]
+                    values = self._call(self.client.mget, [self._key(p, s, k) for k in chunk])
+                    for k, raw in zip(chunk, values, strict=True):
+                        if raw is not None:
+                            yield _property(p, s, k, raw)
+
+    def _iter_scan(self) -> Iterator[Property]:
+        pattern = _glob_escape(self._data) + "*"
+        start = len(self._data)
+        cursor: Any = 0
+        while True:
+            cursor, keys = self._call(self.client.scan, cursor, match=pattern, count=BATCH)
+            if keys:
+                values = self._call(self.client.mget, keys)
+                for k, raw in zip(keys, values, strict=True):
+                    if raw is None:
+                        continue
+                    parts = k[start:].split("/")
+                    if len(parts) == 3:
+                        yield _property(parts[0], parts[1], parts[2], raw)
+            if not cursor:
+                return
+
+    def plugins(self) -> list[str]:
+        return sorted(self._call(self.client.smembers, self._plugins_key))
+
+    def scopes(self, plugin: str | None = None) -> list[str]:
+        if plugin is not None:
+            validate_component("plugin", plugin)
+            return sorted(self._call(self.client.smembers, self._scopes_key(plugin)))
+        plugins = self.plugins()
+        if not plugins:
+            return []
+        return sorted(self._call(self.client.sunion, [self._scopes_key(p) for p in plugins]))
+
+    @contextmanager
+    def lock(self, name: str, timeout: float = 0.0) -> Iterator[None]:
+        validate_component("lock name", name)
+        key = f"{self.prefix}lock/{name}"
+        token = os.urandom(16).hex()
+        deadline = time.monotonic() + timeout
+        while not self._call(self.client.set, key, token, nx=True, px=LOCK_TTL_MS):
+            if time.monotonic() >= deadline:
+                raise LockHeld(f"lock {name!r} is held by another process")
+            time.sleep(0.02)
+        stop = threading.Event()
+
+        def keepalive() -> None:
+            while not stop.wait(LOCK_TTL_MS / 3000):
+                try:
+                    self.client.eval(_RENEW, 1, key, token, LOCK_TTL_MS)
+                except redis.RedisError:
+                    pass  # retried on the next tick; the lock expires if redis stays away
+
+        thread = threading.Thread(target=keepalive, name=f"dockyard-lock-{name}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self._call(self.client.eval, _RELEASE, 1, key, token)
+
+    def watch(self, prefix: str = "") -> Iterator[WatchEvent]:
+        """Subscribe now (so no later change is missed) and yield changes under ``prefix``."""
+        parts = watch_filter(prefix)
+        pubsub = self.client.pubsub()
+
+        def subscribe() -> None:
+            pubsub.subscribe(self.channel)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                msg = pubsub.get_message(timeout=1.0)
+                if msg and msg.get("type") == "subscribe":
+                    return
+            raise DockyardError(f"redis store {self.display_url}: no reply to SUBSCRIBE")
+
+        self._call(subscribe)
+        return self._watch_events(pubsub, parts)
+
+    def _watch_events(self, pubsub: Any, parts: tuple[str, ...]) -> Iterator[WatchEvent]:
+        try:
+            while True:
+                msg = self._call(pubsub.get_message, timeout=1.0, ignore_subscribe_messages=True)
+                if not msg or msg.get("type") != "message":
+                    continue
+                for path, raw in json.loads(msg["data"]):
+                    coords = path.split("/")
+                    if len(coords) == 3 and watch_matches(parts, *coords):
+                        yield WatchEvent(coords[0], coords[1], coords[2], None if raw is None else decode_data(raw))
+        finally:
+            try:
+                pubsub.close()
+            except redis.RedisError:
+                pass
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _property(plugin: str, scope: str, key: str, raw: str) -> Property:
+    if raw.endswith("\n"):
+        return Property(plugin, scope, key, items=tuple(raw[:-1].split("\n")))
+    return Property(plugin, scope, key, value=raw)
