@@ -1,0 +1,60 @@
+"""``dockyard k8s:manifests APP [--image IMAGE]``: what deploy would apply, as YAML.
+
+It renders through the same ``render_manifests`` and the same capability check as
+``deploy``, whichever scheduler the app has selected, and needs no cluster: nothing here
+creates a Kubernetes client.
+"""
+
+from __future__ import annotations
+
+import click
+from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.models import DeployPlan
+from dockyard.propstores.base import PropertyStore
+
+
+def plan_for_render(store: PropertyStore, app: str, image: str | None) -> DeployPlan:
+    """The plan deploy would use: the given image (its Procfile read through the local docker
+    engine when it is there) or the app's last deployed release."""
+    import logging
+
+    from dockyard.core.errors import DockyardError
+    from dockyard.core.plan import build_plan, current_release
+    from dockyard.core.properties import require_app
+
+    require_app(store, app)
+    if image is None:
+        return build_plan(store, app)
+    current = current_release(store, app)
+    try:
+        from dockyard.core.images import image_processes
+
+        processes = image_processes(image)
+    except DockyardError as exc:
+        fallback = current[2] if current else {"web": None}
+        logging.getLogger("dockyard").warning(
+            "cannot read the Procfile of %s (%s); using the %s", image, exc,
+            "last release's process types" if current else "image's CMD as web")
+        processes = fallback
+    return build_plan(store, app, image=image, processes=processes)
+
+
+@click.command("k8s:manifests")
+@click.argument("app")
+@click.option("--image", metavar="IMAGE", help="Image to render (default: the app's last deployed one).")
+@pass_cli
+def manifests(c: CliContext, app: str, image: str | None) -> None:
+    """Print the Kubernetes objects a deploy of APP would apply, as YAML documents."""
+    import yaml
+    from dockyard.schedulers.base import check_plan
+    from dockyard.schedulers.kubernetes.client import read_settings
+    from dockyard.schedulers.kubernetes.driver import KubernetesScheduler
+    from dockyard.schedulers.kubernetes.render import render_manifests
+
+    plan = plan_for_render(c.store, app, image)
+    check_plan(app, plan.networks, plan.ports, KubernetesScheduler.name, KubernetesScheduler.capabilities)
+    docs = render_manifests(plan, read_settings(c.store, app))
+    if c.json:
+        c.emit(docs)
+        return
+    click.echo(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True), nl=False)

@@ -1,0 +1,688 @@
+"""The kubernetes scheduler: render (``render.py``), apply, wait for the rollout, roll back.
+
+Deploy:
+
+1. refuse a plan the driver cannot honour (``check_plan``) before any API call;
+2. apply every rendered object: create, and on 409 AlreadyExists read it and replace it
+   (a Service keeps its ClusterIP);
+3. wait for every Deployment's rollout, reporting progress. A rollout fails when the API
+   server reports ``ProgressDeadlineExceeded``, when a new pod crash-loops, restarts or
+   cannot pull its image (Dokku's check: the container must run without restarts), or
+   after ``rollout-timeout`` seconds;
+4. on failure, every Deployment this deploy changed goes back to its previous ReplicaSet:
+   the previous ReplicaSet's pod template is written back into the Deployment, as
+   ``kubectl rollout undo`` does (a Deployment that this deploy created is deleted), and a
+   DeployError carries the failing pod's last log lines. With ``maxUnavailable: 0`` the old
+   pods never stopped serving;
+5. only then are the ``attach-post-deploy`` networks applied: their NetworkPolicies, and the
+   new pods relabelled from ``pending`` to ``true`` (see ``render.py``);
+6. objects of process types that left the Procfile or the port map are deleted, and
+   ``core-post-deploy`` fires.
+
+``listeners`` come from the app's Services (ClusterIP, or the cluster DNS name for a
+headless one, and the Service port, which is the container port). ``events`` watches the
+app pods of every namespace in use; ``status`` and ``logs`` read pods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import queue
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from dockyard.core.errors import DeployError, DockyardError, NotFound, ValidationError
+from dockyard.core.hooks import Hooks
+from dockyard.core.models import DeployPlan, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
+from dockyard.core.names import validate_network_name
+from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
+from dockyard.schedulers.kubernetes import render as R
+from dockyard.schedulers.kubernetes.client import ApiError, KubeClient, float_setting, read_settings
+
+log = logging.getLogger("dockyard.kubernetes")
+
+REVISION = "deployment.kubernetes.io/revision"
+FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError",
+                 "CreateContainerError", "InvalidImageName", "RunContainerError"}
+
+Obj = dict[str, Any]
+
+
+def _meta(obj: Obj) -> Obj:
+    meta: Obj = obj.get("metadata") or {}
+    return meta
+
+
+def _labels(obj: Obj) -> dict[str, str]:
+    labels: dict[str, str] = _meta(obj).get("labels") or {}
+    return labels
+
+
+def _revision(obj: Obj) -> int:
+    try:
+        return int((_meta(obj).get("annotations") or {}).get(REVISION, "0"))
+    except ValueError:
+        return 0
+
+
+def rollout_state(dep: Obj) -> tuple[str, str]:
+    """("complete" | "progressing" | "failed", detail), the way ``kubectl rollout status`` reads it."""
+    spec = dep.get("spec") or {}
+    status = dep.get("status") or {}
+    want = int(spec.get("replicas", 1))
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            return "failed", cond.get("message") or "progress deadline exceeded"
+    if int(status.get("observedGeneration") or 0) < int(_meta(dep).get("generation") or 0):
+        return "progressing", "waiting for the rollout to be observed"
+    updated = int(status.get("updatedReplicas") or 0)
+    total = int(status.get("replicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    if updated < want:
+        return "progressing", f"{updated} of {want} new replicas updated"
+    if total > updated:
+        return "progressing", f"{total - updated} old replicas pending termination"
+    if available < updated:
+        return "progressing", f"{available} of {updated} updated replicas available"
+    return "complete", f"{available} of {want} replicas available"
+
+
+class KubernetesScheduler(Scheduler):
+    name = "kubernetes"
+    extra = "kubernetes"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.ATTACH_POST_CREATE,
+        Capability.ATTACH_POST_DEPLOY,
+        Capability.MULTIPLE_NETWORKS,
+        Capability.RUN,
+        Capability.LOGS,
+        Capability.EVENTS,
+        Capability.ZERO_DOWNTIME,
+        Capability.TCP_LISTENERS,
+        Capability.UDP_LISTENERS,
+    })
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        self._kube: KubeClient | None = None
+
+    # ---- plumbing ----------------------------------------------------------------
+    @property
+    def kube(self) -> KubeClient:
+        if self._kube is None:
+            retries = int(float_setting(self.store, None, "retries", 5))
+            backoff = float_setting(self.store, None, "retry-backoff", 0.2)
+            self._kube = KubeClient(retries=max(1, retries), backoff=backoff)
+        return self._kube
+
+    def close(self) -> None:
+        if self._kube is not None:
+            self._kube.close()
+            self._kube = None
+
+    def _poll(self, app: str | None) -> float:
+        return float_setting(self.store, app, "poll-interval", 1.0)
+
+    def _ns(self, app: str | None) -> str:
+        return read_settings(self.store, app).namespace
+
+    def _kind_api(self, kind: str) -> tuple[Any, str]:
+        k = self.kube
+        return {
+            "Deployment": (k.apps, "namespaced_deployment"),
+            "Service": (k.core, "namespaced_service"),
+            "NetworkPolicy": (k.networking, "namespaced_network_policy"),
+            "Pod": (k.core, "namespaced_pod"),
+            "ReplicaSet": (k.apps, "namespaced_replica_set"),
+        }[kind]
+
+    def _read(self, kind: str, name: str, ns: str) -> Obj | None:
+        api, suffix = self._kind_api(kind)
+        found = self.kube.maybe(f"read {kind} {ns}/{name}", getattr(api, f"read_{suffix}"), name, ns)
+        return self.kube.sanitize(found) if found is not None else None
+
+    def _list(self, kind: str, ns: str, selector: str) -> list[Obj]:
+        api, suffix = self._kind_api(kind)
+        listed = self.kube.call(f"list {kind}s in {ns}", getattr(api, f"list_{suffix}"), ns,
+                                label_selector=selector)
+        items: list[Obj] = self.kube.sanitize(listed).get("items") or []
+        return items
+
+    def _delete(self, kind: str, name: str, ns: str) -> bool:
+        api, suffix = self._kind_api(kind)
+        return self.kube.maybe(f"delete {kind} {ns}/{name}", getattr(api, f"delete_{suffix}"), name, ns) is not None
+
+    def _replace(self, kind: str, name: str, ns: str, body: Obj) -> Obj:
+        api, suffix = self._kind_api(kind)
+        done = self.kube.call(f"replace {kind} {ns}/{name}", getattr(api, f"replace_{suffix}"), name, ns, body)
+        result: Obj = self.kube.sanitize(done)
+        return result
+
+    def apply(self, manifest: Obj) -> Obj:
+        """Create; on 409 AlreadyExists, replace the live object (keeping what the API owns)."""
+        kind = manifest["kind"]
+        name = manifest["metadata"]["name"]
+        ns = manifest["metadata"]["namespace"]
+        api, suffix = self._kind_api(kind)
+        try:
+            created = self.kube.call(f"create {kind} {ns}/{name}", getattr(api, f"create_{suffix}"), ns, manifest)
+            result: Obj = self.kube.sanitize(created)
+            return result
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+        for _attempt in range(5):  # a 409 on replace is a resourceVersion race: read again
+            live = self._read(kind, name, ns)
+            if live is None:
+                return self.apply(manifest)
+            body = copy.deepcopy(manifest)
+            body["metadata"]["resourceVersion"] = _meta(live).get("resourceVersion")
+            if kind == "Service":
+                for key in ("clusterIP", "clusterIPs"):
+                    if key in (live.get("spec") or {}):
+                        body["spec"][key] = live["spec"][key]
+            try:
+                return self._replace(kind, name, ns, body)
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+        raise DockyardError(f"kubernetes: {kind} {ns}/{name} kept changing while it was replaced")
+
+    # ---- deploy ------------------------------------------------------------------
+    def deploy(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+        check_plan(plan.app, plan.networks, plan.ports, self.name, self.capabilities)
+        settings = read_settings(self.store, plan.app)
+        manifests = R.render_manifests(plan, settings)
+        post_names = {R.network_policy_name(n) for n in plan.networks.attach_post_deploy}
+        now = [m for m in manifests if m["metadata"]["name"] not in post_names or m["kind"] != "NetworkPolicy"]
+        later = [m for m in manifests if m["kind"] == "NetworkPolicy" and m["metadata"]["name"] in post_names]
+        ns = settings.namespace
+        deployments = [m["metadata"]["name"] for m in manifests if m["kind"] == "Deployment"]
+        before = {name: self._read("Deployment", name, ns) for name in deployments}
+        for manifest in now:
+            progress(f"apply {manifest['kind']} {manifest['metadata']['name']}", 0, 0)
+            self.apply(manifest)
+        failure = self._wait_rollouts(plan, ns, deployments, progress)
+        if failure is not None:
+            rolled = self._roll_back(ns, before)
+            raise DeployError(f"app {plan.app}: rollout failed: {failure}; {rolled}")
+        for manifest in later:
+            self.apply(manifest)
+        self._promote_pending(plan.app, ns, plan.release)
+        self._prune(plan, ns, {(m["kind"], m["metadata"]["name"]) for m in manifests})
+        instances = self.status(plan.app)
+        hooks.fire("core-post-deploy", app=plan.app, release=plan.release, plan=plan, scheduler=self,
+                   instances=instances)
+        return instances
+
+    def _wait_rollouts(self, plan: DeployPlan, ns: str, names: Sequence[str], progress: Progress) -> str | None:
+        """None once every rollout is complete, else why it failed."""
+        timeout = float_setting(self.store, plan.app, "rollout-timeout", 900.0)
+        poll = self._poll(plan.app)
+        deadline = time.monotonic() + timeout
+        total = sum(p.scale for p in plan.processes)
+        pending = list(names)
+        done: dict[str, int] = {}
+        while True:
+            for name in list(pending):
+                dep = self._read("Deployment", name, ns)
+                if dep is None:
+                    return f"Deployment {name} disappeared during the rollout"
+                state, detail = rollout_state(dep)
+                proc = _labels(dep).get(R.PROC_LABEL, "")
+                crash = self._crashing_pod(plan, ns, proc)
+                if state == "failed" or crash:
+                    reason = crash[1] if crash else detail
+                    pod = crash[0] if crash else None
+                    return f"Deployment {name}: {reason}{self._last_lines(ns, pod, plan, proc)}"
+                done[name] = int((dep.get("status") or {}).get("availableReplicas") or 0)
+                progress(f"rollout {name}: {detail}", min(sum(done.values()), total), total)
+                if state == "complete":
+                    pending.remove(name)
+            if not pending:
+                return None
+            if time.monotonic() > deadline:
+                return f"{', '.join(pending)} did not finish rolling out within {timeout:.0f}s"
+            time.sleep(poll)
+
+    def _crashing_pod(self, plan: DeployPlan, ns: str, proc: str) -> tuple[str, str] | None:
+        """A pod of the new release that fails Dokku's check: waiting on a fatal reason, or restarted."""
+        selector = f"{R.APP_LABEL}={plan.app},{R.PROC_LABEL}={proc},{R.RELEASE_LABEL}={plan.release}"
+        for pod in self._list("Pod", ns, selector):
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (cs.get("state") or {}).get("waiting") or {}
+                name = _meta(pod).get("name", "")
+                if waiting.get("reason") in FATAL_WAITING:
+                    return name, f"pod {name} is {waiting['reason']}: {waiting.get('message') or ''}".rstrip(": ")
+                if plan.checks.enabled_for(proc) and int(cs.get("restartCount") or 0) > 0:
+                    return name, f"pod {name} restarted {cs['restartCount']} time(s)"
+        return None
+
+    def _last_lines(self, ns: str, pod: str | None, plan: DeployPlan, proc: str) -> str:
+        if pod is None:
+            selector = f"{R.APP_LABEL}={plan.app},{R.PROC_LABEL}={proc},{R.RELEASE_LABEL}={plan.release}"
+            pods = self._list("Pod", ns, selector)
+            if not pods:
+                return ""
+            pod = _meta(pods[0]).get("name", "")
+        try:
+            text = self.kube.call(f"read the log of pod {pod}", self.kube.core.read_namespaced_pod_log,
+                                  pod, ns, tail_lines=10)
+        except DockyardError:
+            return ""
+        lines = [line for line in str(text).splitlines() if line.strip()]
+        return f"; last log lines of {pod}: " + " | ".join(lines) if lines else ""
+
+    def _roll_back(self, ns: str, before: dict[str, Obj | None]) -> str:
+        """Every Deployment back to the ReplicaSet it had before this deploy."""
+        notes: list[str] = []
+        for name, old in before.items():
+            live = self._read("Deployment", name, ns)
+            if live is None:
+                continue
+            if old is None:
+                self._delete("Deployment", name, ns)
+                notes.append(f"{name} removed (it had no previous release)")
+                continue
+            replicas = (old.get("spec") or {}).get("replicas", 1)
+            if _revision(live) == _revision(old):  # same template: only the scale changed
+                self.kube.call(f"scale {name} back", self.kube.apps.patch_namespaced_deployment, name, ns,
+                               {"spec": {"replicas": replicas}})
+                notes.append(f"{name} scaled back to {replicas}")
+                continue
+            previous = self._previous_replica_set(ns, live, _revision(old))
+            if previous is None:
+                continue
+            template = copy.deepcopy(previous["spec"]["template"])
+            (template.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
+            body = copy.deepcopy(live)
+            body.pop("status", None)
+            body["spec"]["template"] = template
+            body["spec"]["replicas"] = replicas
+            body["metadata"]["annotations"] = {**(_meta(old).get("annotations") or {}),
+                                               REVISION: (_meta(live).get("annotations") or {}).get(REVISION, "")}
+            self._replace("Deployment", name, ns, body)
+            notes.append(f"{name} rolled back to ReplicaSet {_meta(previous).get('name')}")
+        return "; ".join(notes) if notes else "nothing to roll back"
+
+    def _previous_replica_set(self, ns: str, dep: Obj, old_revision: int) -> Obj | None:
+        """The ReplicaSet that served before this deploy: ``old_revision`` if it still exists,
+        else the newest one older than the current revision."""
+        uid = _meta(dep).get("uid")
+        selector = ",".join(f"{k}={v}" for k, v in dep["spec"]["selector"]["matchLabels"].items())
+        owned = [rs for rs in self._list("ReplicaSet", ns, selector)
+                 if any(o.get("uid") == uid for o in _meta(rs).get("ownerReferences") or [])]
+        current = _revision(dep)
+        exact = [rs for rs in owned if _revision(rs) == old_revision and old_revision != current]
+        if exact:
+            return exact[0]
+        # the API server renumbers a ReplicaSet it reuses; fall back to the newest older one
+        older = [rs for rs in owned if _revision(rs) < current]
+        return max(older, key=_revision) if older else None
+
+    def _promote_pending(self, app: str, ns: str, release: str | None = None) -> int:
+        """attach-post-deploy: ``pending`` network labels become ``true`` on ready pods."""
+        selector = f"{R.APP_LABEL}={app}" + (f",{R.RELEASE_LABEL}={release}" if release else "")
+        promoted = 0
+        for pod in self._list("Pod", ns, selector):
+            pending = {k: R.MEMBER for k, v in _labels(pod).items()
+                       if k.startswith(R.NETWORK_LABEL_PREFIX) and v == R.PENDING}
+            if not pending or not _pod_ready(pod):
+                continue
+            name = _meta(pod)["name"]
+            self.kube.call(f"label pod {ns}/{name}", self.kube.core.patch_namespaced_pod, name, ns,
+                           {"metadata": {"labels": pending}})
+            promoted += 1
+        return promoted
+
+    def _prune(self, plan: DeployPlan, ns: str, keep: set[tuple[str, str]]) -> None:
+        selector = f"{R.APP_LABEL}={plan.app}"
+        for kind in ("Deployment", "Service"):
+            for obj in self._list(kind, ns, selector):
+                name = _meta(obj)["name"]
+                if (kind, name) not in keep:
+                    log.info("removing %s %s: no longer in the app's plan", kind, name)
+                    self._delete(kind, name, ns)
+        baseline = R.baseline_policy_name(plan.app)
+        if ("NetworkPolicy", baseline) not in keep:
+            self._delete("NetworkPolicy", baseline, ns)
+
+    # ---- lifecycle ---------------------------------------------------------------
+    def _app_deployments(self, app: str) -> tuple[str, list[Obj]]:
+        ns = self._ns(app)
+        return ns, self._list("Deployment", ns, f"{R.APP_LABEL}={app}")
+
+    def stop(self, app: str) -> None:
+        ns, deps = self._app_deployments(app)
+        for dep in deps:
+            name = _meta(dep)["name"]
+            self.kube.call(f"scale {name} to 0", self.kube.apps.patch_namespaced_deployment, name, ns,
+                           {"spec": {"replicas": 0}})
+
+    def start(self, app: str) -> None:
+        from dockyard.core.plan import build_plan
+
+        self.deploy(build_plan(self.store, app, warn=False), Hooks())
+
+    def restart(self, app: str) -> None:
+        """``kubectl rollout restart``: a template annotation change, then the same wait."""
+        from dockyard.core.plan import build_plan
+
+        plan = build_plan(self.store, app, warn=False)
+        ns, deps = self._app_deployments(app)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        names = []
+        for dep in deps:
+            name = _meta(dep)["name"]
+            names.append(name)
+            patch = {"spec": {"template": {"metadata": {"annotations": {"dockyard.io/restarted-at": stamp}}}}}
+            self.kube.call(f"restart {name}", self.kube.apps.patch_namespaced_deployment, name, ns, patch)
+        failure = self._wait_rollouts(plan, ns, names, no_progress)
+        if failure:
+            raise DeployError(f"app {app}: restart failed: {failure}")
+        self._promote_pending(app, ns)
+
+    def destroy(self, app: str) -> None:
+        ns = self._ns(app)
+        selector = f"{R.APP_LABEL}={app}"
+        for kind in ("Deployment", "Service", "NetworkPolicy", "Pod"):
+            for obj in self._list(kind, ns, selector):
+                self._delete(kind, _meta(obj)["name"], ns)
+
+    def status(self, app: str) -> list[Instance]:
+        ns = self._ns(app)
+        pods = [p for p in self._list("Pod", ns, f"{R.APP_LABEL}={app}")
+                if _labels(p).get(R.PROC_LABEL) != "run" and not _meta(p).get("deletionTimestamp")]
+        out: list[Instance] = []
+        by_type: dict[str, list[Obj]] = {}
+        for pod in pods:
+            by_type.setdefault(_labels(pod).get(R.PROC_LABEL, ""), []).append(pod)
+        for proc, group in sorted(by_type.items()):
+            group.sort(key=lambda p: (_meta(p).get("creationTimestamp") or "", _meta(p).get("name", "")))
+            for index, pod in enumerate(group, 1):
+                out.append(_instance(app, proc, index, pod))
+        return out
+
+    def listeners(self, app: str) -> dict[str, list[Listener]]:
+        ns = self._ns(app)
+        out: dict[str, list[Listener]] = {}
+        for svc in self._list("Service", ns, f"{R.APP_LABEL}={app}"):
+            proc = _labels(svc).get(R.PROC_LABEL, "")
+            spec = svc.get("spec") or {}
+            ip = spec.get("clusterIP")
+            host = ip if ip and ip != "None" else f"{_meta(svc)['name']}.{ns}.svc.cluster.local"
+            out.setdefault(proc, []).extend(Listener(host, int(p["port"])) for p in spec.get("ports") or [])
+        return out
+
+    # ---- run ---------------------------------------------------------------------
+    def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
+            env: dict[str, str] | None = None) -> int:
+        check_plan(plan.app, plan.networks, (), self.name, self.capabilities)
+        argv = list(command)
+        if not argv:
+            raise ValidationError("run needs a command")
+        spec = plan.process(argv[0])
+        if spec is not None and spec.command is not None:
+            argv = list(spec.command) + argv[1:]
+        settings = read_settings(self.store, plan.app)
+        ns = settings.namespace
+        name = f"{plan.app}-run-{secrets.token_hex(3)}"[:63]
+        pod = R.render_run_pod(plan, argv, settings, name, {**(env or {}), "DYNO": "run.1"})
+        self.apply(pod)
+        try:
+            hooks.fire("post-container-create", container_type="app", container_id=name, app=plan.app,
+                       phase=Phase.RUN, process_type="run", scheduler=self)
+            poll = self._poll(plan.app)
+            timeout = float_setting(self.store, plan.app, "run-timeout", 3600.0)
+            deadline = time.monotonic() + timeout
+            live = self._wait_pod(ns, name, {"Running", "Succeeded", "Failed"}, poll, deadline)
+            self._stream_log(ns, name)
+            live = self._wait_pod(ns, name, {"Succeeded", "Failed"}, poll, deadline)
+            return _exit_code(live)
+        finally:
+            self._delete("Pod", name, ns)
+
+    def _wait_pod(self, ns: str, name: str, phases: set[str], poll: float, deadline: float) -> Obj:
+        while True:
+            pod = self._read("Pod", name, ns)
+            if pod is None:
+                raise DockyardError(f"kubernetes: pod {ns}/{name} disappeared")
+            if (pod.get("status") or {}).get("phase") in phases:
+                return pod
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (cs.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") in FATAL_WAITING:
+                    raise DockyardError(f"kubernetes: pod {name} cannot start: {waiting['reason']}")
+            if time.monotonic() > deadline:
+                raise DockyardError(f"kubernetes: pod {ns}/{name} did not finish in time")
+            time.sleep(poll)
+
+    def _stream_log(self, ns: str, name: str) -> None:
+        resp = self.kube.call(f"follow the log of pod {name}", self.kube.core.read_namespaced_pod_log,
+                              name, ns, follow=True, _preload_content=False)
+        try:
+            for chunk in resp.stream(1024, decode_content=False):
+                sys.stdout.write(chunk.decode(errors="replace"))
+                sys.stdout.flush()
+        finally:
+            resp.release_conn()
+
+    # ---- logs and events -----------------------------------------------------------
+    def logs(self, app: str, process_type: str | None = None, follow: bool = False,
+             tail: int | None = None) -> Iterator[str]:
+        ns = self._ns(app)
+        targets = [(i.name, f"{app}[{i.process_type}.{i.index}]") for i in self.status(app)
+                   if process_type is None or i.process_type == process_type]
+        if not follow:
+            for pod, prefix in targets:
+                text = self.kube.call(f"read the log of pod {pod}", self.kube.core.read_namespaced_pod_log,
+                                      pod, ns, tail_lines=tail)
+                for line in str(text).splitlines():
+                    yield f"{prefix}: {line}"
+            return
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump(pod: str, prefix: str) -> None:
+            try:
+                resp = self.kube.call(f"follow the log of pod {pod}", self.kube.core.read_namespaced_pod_log,
+                                      pod, ns, follow=True, tail_lines=tail, _preload_content=False)
+                pending = b""
+                for chunk in resp.stream(1024, decode_content=False):
+                    pending += chunk
+                    *complete, pending = pending.split(b"\n")
+                    for line in complete:
+                        lines.put(f"{prefix}: {line.decode(errors='replace')}")
+                if pending:
+                    lines.put(f"{prefix}: {pending.decode(errors='replace')}")
+            except DockyardError as exc:
+                lines.put(f"{prefix}: [log stream ended: {exc}]")
+            finally:
+                lines.put(None)
+
+        for pod, prefix in targets:
+            threading.Thread(target=pump, args=(pod, prefix), daemon=True).start()
+        remaining = len(targets)
+        while remaining:
+            item = lines.get()
+            if item is None:
+                remaining -= 1
+            else:
+                yield item
+
+    def _namespaces(self) -> list[str]:
+        from dockyard.core.properties import list_apps, selected_scheduler
+
+        namespaces = {self._ns(None)}
+        for app in list_apps(self.store):
+            if selected_scheduler(self.store, app, "") == self.name:
+                namespaces.add(self._ns(app))
+        return sorted(namespaces)
+
+    def events(self) -> Iterator[SchedulerEvent]:
+        """A watch on Dockyard's pods in every namespace in use, as start/restart/die/destroy."""
+        from kubernetes import watch
+
+        out: queue.Queue[SchedulerEvent | BaseException] = queue.Queue()
+        stop = threading.Event()
+        watchers: list[Any] = []
+
+        def follow(ns: str) -> None:
+            seen: dict[str, tuple[bool, int]] = {}
+            version: str | None = None
+            delay = 0.5
+            while not stop.is_set():
+                w = watch.Watch()
+                watchers.append(w)
+                try:
+                    kwargs: dict[str, Any] = {"label_selector": R.APP_LABEL, "timeout_seconds": 300}
+                    if version:
+                        kwargs["resource_version"] = version
+                    for raw in w.stream(self.kube.core.list_namespaced_pod, ns, **kwargs):
+                        if stop.is_set():
+                            return
+                        pod = self.kube.sanitize(raw["object"])
+                        version = _meta(pod).get("resourceVersion") or version
+                        for event in pod_events(raw["type"], pod, seen):
+                            out.put(event)
+                    delay = 0.5
+                except Exception as exc:
+                    if stop.is_set():
+                        return
+                    log.warning("kubernetes watch on %s ended (%s); reconnecting in %.1fs", ns, exc, delay)
+                    version = None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+
+        for ns in self._namespaces():
+            threading.Thread(target=follow, args=(ns,), daemon=True, name=f"dockyard-k8s-watch-{ns}").start()
+        try:
+            while True:
+                item = out.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            for w in watchers:
+                with contextlib.suppress(Exception):
+                    w.stop()
+
+    # ---- networks ----------------------------------------------------------------
+    def network_create(self, name: str) -> NetworkInfo:
+        validate_network_name(name)
+        ns = self._ns(None)
+        if self._read("NetworkPolicy", R.network_policy_name(name), ns) is not None:
+            raise ValidationError(f"network {name} already exists")
+        self.apply(R.render_network_policy(name, ns))
+        return self.network_inspect(name)
+
+    def network_destroy(self, name: str) -> None:
+        ns = self._ns(None)
+        if not self._delete("NetworkPolicy", R.network_policy_name(name), ns):
+            raise NotFound(f"network {name} does not exist")
+
+    def network_exists(self, name: str) -> bool:
+        return self._read("NetworkPolicy", R.network_policy_name(name), self._ns(None)) is not None
+
+    def network_list(self) -> list[NetworkInfo]:
+        ns = self._ns(None)
+        infos = []
+        for pol in self._list("NetworkPolicy", ns, R.NETWORK_POLICY_LABEL):
+            original = (_meta(pol).get("annotations") or {}).get("dockyard.io/network-name")
+            if original:
+                infos.append(self.network_inspect(original))
+        return sorted(infos, key=lambda i: i.name)
+
+    def network_inspect(self, name: str) -> NetworkInfo:
+        ns = self._ns(None)
+        pol = self._read("NetworkPolicy", R.network_policy_name(name), ns)
+        if pol is None:
+            raise NotFound(f"network {name} does not exist")
+        members = self._list("Pod", ns, f"{R.network_label(name)}={R.MEMBER}")
+        return NetworkInfo(name=name, id=str(_meta(pol).get("uid", "")), driver="networkpolicy", managed=True,
+                           containers=tuple(sorted(_meta(p)["name"] for p in members)))
+
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        return {
+            "networks": "a pod label `dockyard.io/network-NET` plus a NetworkPolicy `dockyard-network-NET` "
+                        "admitting ingress between members; a per-app baseline policy keeps every other "
+                        "path as it was (property `ingress`: allow-all or namespace)",
+            "attach-post-create": "label `true` in the pod template: pods are members from creation",
+            "attach-post-deploy": "label `pending` in the template, relabelled `true` on the new pods only "
+                                  "after the rollout completed; the network's policy is applied then too",
+            "initial-network": "not supported: a pod has exactly one network (refused before any API call)",
+            "listeners": "the app's Services: ClusterIP (or cluster DNS name) and the container port",
+            "run": "a Pod with restartPolicy Never; its log is streamed and its exit code returned",
+            "logs": "pod logs (`read_namespaced_pod_log`, followed in parallel)",
+            "events": "a watch on the app pods of every namespace in use",
+            "zero downtime": "RollingUpdate with maxUnavailable 0; checks wait = minReadySeconds, checks "
+                             "path = readiness probe; a failed rollout goes back to the previous ReplicaSet",
+        }
+
+
+def _pod_ready(pod: Obj) -> bool:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
+def _instance(app: str, proc: str, index: int, pod: Obj) -> Instance:
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    restarts = sum(int(cs.get("restartCount") or 0) for cs in statuses)
+    state = str(status.get("phase") or "Unknown").lower()
+    for cs in statuses:
+        waiting = (cs.get("state") or {}).get("waiting")
+        if waiting:
+            state = str(waiting.get("reason") or "waiting").lower()
+    addresses = {"pod": status["podIP"]} if status.get("podIP") else {}
+    return Instance(app=app, process_type=proc, index=index, id=str(_meta(pod).get("uid", "")),
+                    name=_meta(pod).get("name", ""), state=state, restart_count=restarts,
+                    release=_labels(pod).get(R.RELEASE_LABEL, ""), addresses=addresses)
+
+
+def _exit_code(pod: Obj) -> int:
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated")
+        if term is not None:
+            return int(term.get("exitCode", 1))
+    return 0 if (pod.get("status") or {}).get("phase") == "Succeeded" else 1
+
+
+def pod_events(kind: str, pod: Obj, seen: dict[str, tuple[bool, int]]) -> list[SchedulerEvent]:
+    """Watch events for one pod -> normalised lifecycle events, using what was seen before."""
+    labels = _labels(pod)
+    app = labels.get(R.APP_LABEL, "")
+    proc = labels.get(R.PROC_LABEL, "")
+    uid = str(_meta(pod).get("uid", ""))
+    base = {"app": app, "process_type": proc, "instance_id": uid, "time": time.time(),
+            "restart_policy": "always"}
+    if kind == "DELETED":
+        seen.pop(uid, None)
+        return [SchedulerEvent(action="destroy", **base)]  # type: ignore[arg-type]
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    running = bool(statuses) and all((cs.get("state") or {}).get("running") for cs in statuses)
+    restarts = sum(int(cs.get("restartCount") or 0) for cs in statuses)
+    was_running, was_restarts = seen.get(uid, (False, 0))
+    seen[uid] = (running, restarts)
+    events: list[SchedulerEvent] = []
+    if restarts > was_restarts:
+        events.append(SchedulerEvent(action="restart", restart_count=restarts, **base))  # type: ignore[arg-type]
+    elif running and not was_running:
+        events.append(SchedulerEvent(action="start", restart_count=restarts, **base))  # type: ignore[arg-type]
+    if not running and was_running:
+        code = None
+        for cs in statuses:
+            term = (cs.get("state") or {}).get("terminated") or (cs.get("lastState") or {}).get("terminated")
+            if term:
+                code = int(term.get("exitCode", 1))
+        events.append(SchedulerEvent(action="die", exit_code=code, restart_count=restarts, **base))  # type: ignore[arg-type]
+    return events
