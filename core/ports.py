@@ -62,3 +62,55 @@ def read_port_map(store: PropertyStore, app: str) -> list[PortMapping]:
     if stored:
         return parse_mappings(stored)
     return [PortMapping("http", 80, web_port(store, app), "web")]
+
+
+# ---- writing, with conflict checks (ports:add/set/remove/clear) --------------------------
+def _listen_key(entry: PortMapping) -> tuple[str, int]:
+    """What nginx binds for an entry: udp and tcp sockets of the same number do not collide."""
+    return ("udp" if entry.scheme == "udp" else "tcp", entry.host_port)
+
+
+def check_conflicts(store: PropertyStore, app: str, entries: list[PortMapping]) -> None:
+    """Refuse a map nginx could not serve.
+
+    Within one app a host port is used once. Across apps, only name-based virtual hosting
+    may share a port: both entries http-family with the same scheme. A tcp/udp port, or a
+    port used with different schemes, belongs to one app.
+    """
+    from dockyard.core.properties import list_apps
+
+    seen: dict[tuple[str, int], PortMapping] = {}
+    for entry in entries:
+        key = _listen_key(entry)
+        if key in seen and seen[key] != entry:
+            raise ValidationError(
+                f"port mappings {seen[key]} and {entry} of app {app} both use host port {entry.host_port}"
+            )
+        seen[key] = entry
+    for other in list_apps(store):
+        if other == app:
+            continue
+        try:
+            theirs = read_port_map(store, other)
+        except ValidationError:
+            continue  # a broken map elsewhere is reported where it lives
+        for their in theirs:
+            mine = seen.get(_listen_key(their))
+            if mine is None:
+                continue
+            shareable = mine.scheme == their.scheme and mine.scheme in HTTP_SCHEMES
+            if not shareable:
+                raise ValidationError(
+                    f"host port {mine.host_port} ({mine.scheme}) conflicts with app {other}'s {their}"
+                )
+
+
+def write_port_map(store: PropertyStore, app: str, entries: list[PortMapping]) -> list[PortMapping]:
+    """Store ``entries`` (deduplicated) after checking them against every other app."""
+    unique: list[PortMapping] = []
+    for entry in entries:
+        if entry not in unique:
+            unique.append(entry)
+    check_conflicts(store, app, unique)
+    store.list_write(PLUGIN, app, KEY, [str(e) for e in unique])
+    return unique

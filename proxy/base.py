@@ -2,7 +2,11 @@
 
 A proxy turns an app's listeners (read only through ``scheduler.listeners(app)``, so it
 works whichever scheduler is loaded), port map, domains, certificate and proxy properties
-into configuration, and applies it safely.
+into configuration, and applies it safely: a rejected config never replaces a working one.
+
+The core reaches every driver through these methods only. Driver-specific commands
+(``nginx:set``, ``nginx:start`` …) go through the optional methods at the bottom, which
+raise ``NotSupported`` unless a driver implements them, so the core never imports a driver.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from dockyard.core.models import Listener
+from dockyard.core.errors import NotSupported
+from dockyard.core.models import Listener, PortMapping
 from dockyard.propstores.base import PropertyStore
 
 Listeners = Mapping[str, Sequence[Listener]]
@@ -20,10 +25,38 @@ Listeners = Mapping[str, Sequence[Listener]]
 
 @dataclass(frozen=True)
 class ApplyResult:
+    """What happened to one app's config.
+
+    ``changed``: a new config replaced the old one. ``active``: the proxy is running and
+    serves what is on disk (False means routing is not active, e.g. nginx is stopped).
+    ``ok``: False when this app's config was rejected and its previous one kept.
+    """
+
     app: str
     changed: bool
     active: bool
     message: str = ""
+    ok: bool = True
+
+
+@dataclass(frozen=True)
+class TlsPair:
+    """Files holding the app's certificate and key, and the names the certificate covers."""
+
+    certificate: str
+    certificate_key: str
+    hostnames: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppRoutes:
+    """Everything a proxy needs for one app, gathered (and validated) by the core."""
+
+    app: str
+    listeners: Mapping[str, Sequence[Listener]]
+    ports: tuple[PortMapping, ...]
+    domains: tuple[str, ...]
+    tls: TlsPair | None = None
 
 
 class Proxy(abc.ABC):
@@ -34,16 +67,46 @@ class Proxy(abc.ABC):
         self.store = store
 
     @abc.abstractmethod
-    def build_config(self, app: str, listeners: Listeners) -> ApplyResult:
-        """Render, validate and (only if valid) apply and reload one app's config."""
+    def build_config(self, app: str, listeners: Listeners, force: bool = True) -> ApplyResult:
+        """Render, validate and (only if valid) apply and reload one app's config.
 
-    def build_all(self, listeners_by_app: Mapping[str, Listeners]) -> list[ApplyResult]:
+        With ``force`` False an unchanged rendering is left alone (no validation, no reload);
+        the event listener relies on that to stay cheap.
+        """
+
+    def build_all(self, listeners_by_app: Mapping[str, Listeners], force: bool = True) -> list[ApplyResult]:
         """Rebuild many apps; drivers should validate and reload once, not per app."""
-        return [self.build_config(app, ls) for app, ls in listeners_by_app.items()]
+        return [self.build_config(app, ls, force) for app, ls in listeners_by_app.items()]
 
     @abc.abstractmethod
     def clear_config(self, app: str) -> None:
         """Remove the app's config and reload."""
 
+    def routes(self, app: str, listeners: Listeners) -> AppRoutes:
+        """The app's port map, domains and certificate, read from the store by the core."""
+        from dockyard.core.routing import gather
+
+        return gather(self.store, app, listeners)
+
     def report(self, app: str) -> dict[str, str]:
         return {}
+
+    def status(self) -> tuple[bool, str]:
+        """(routing active?, why not) for the proxy as a whole."""
+        return True, ""
+
+    # ---- optional, driver-specific commands ---------------------------------------------
+    def show_config(self, app: str) -> str:
+        raise NotSupported(f"the {self.name} proxy has no config to show")
+
+    def validate(self, app: str | None = None) -> str:
+        raise NotSupported(f"the {self.name} proxy cannot validate configs")
+
+    def set_property(self, scope: str, key: str, value: str) -> None:
+        raise NotSupported(f"the {self.name} proxy has no properties")
+
+    def start(self) -> str:
+        raise NotSupported(f"the {self.name} proxy cannot be started by dockyard")
+
+    def stop(self) -> str:
+        raise NotSupported(f"the {self.name} proxy cannot be stopped by dockyard")

@@ -1,1 +1,209 @@
-"""Driver package."""
+"""The nginx proxy driver: one file per app, validated by the real ``nginx -t`` before use.
+
+Properties (plugin ``nginx``) carry Dokku's names and defaults; ``main-conf``, ``conf-dir``,
+``binary`` and ``reload-command`` are global-only and say where nginx and its files are,
+so a private nginx (tests, users who are not root) works the same as the system one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar
+
+from dockyard.core.errors import DockyardError, ProxyError, ValidationError
+from dockyard.core.names import GLOBAL_SCOPE
+from dockyard.proxy.base import ApplyResult, Listeners, Proxy
+from dockyard.proxy.nginx import apply as applier
+from dockyard.proxy.nginx import server
+from dockyard.proxy.nginx.render import Hsts, NginxValues, Rendered, build_context, render, ssl_dir_for
+from dockyard.proxy.nginx.server import Layout
+from dockyard.proxy.nginx.validate import PROPERTIES, quote, validate_property, validate_stored
+
+__all__ = ["NginxProxy"]
+
+PLUGIN = "nginx"
+
+
+class NginxProxy(Proxy):
+    name: ClassVar[str] = "nginx"
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"http", "https", "grpc", "grpcs", "tcp", "udp", "hsts", "validate", "templates"})
+
+    def __init__(self, store):  # type: ignore[no-untyped-def]
+        super().__init__(store)
+        from dockyard.core.settings import default_root
+
+        self.root: Path = default_root()
+        self._global: dict[str, str] | None = None
+
+    # ---- properties -----------------------------------------------------------------------
+    def _globals(self) -> dict[str, str]:
+        if self._global is None:
+            self._global = {k: v for k, v in self.store.get_all(PLUGIN, GLOBAL_SCOPE).items() if isinstance(v, str)}
+        return self._global
+
+    def default(self, key: str, app: str) -> str:
+        default = PROPERTIES[key][0]
+        if default is not None:
+            return default
+        if key == "conf-dir":
+            return str(self.root / "nginx")
+        conf_dir = self.computed("conf-dir", app)
+        return {
+            "access-log-path": f"{conf_dir}/logs/{app}-access.log",
+            "error-log-path": f"{conf_dir}/logs/{app}-error.log",
+            "main-conf": f"{conf_dir}/nginx.conf",
+            "conf-dir": str(self.root / "nginx"),
+        }[key]
+
+    def computed(self, key: str, app: str = GLOBAL_SCOPE, own: Mapping[str, object] | None = None) -> str:
+        """App value, then global, then default; stored values are re-validated."""
+        if app != GLOBAL_SCOPE and PROPERTIES[key][2]:
+            value = own.get(key) if own is not None else self.store.get(PLUGIN, app, key)
+            if isinstance(value, str) and value:
+                return validate_stored(key, value)
+        value = self._globals().get(key, "")
+        if value:
+            return validate_stored(key, value)
+        return self.default(key, app)
+
+    def layout(self) -> Layout:
+        return Layout(Path(self.computed("conf-dir")), Path(self.computed("main-conf")),
+                      self.computed("binary"), self.computed("reload-command"))
+
+    def set_property(self, scope: str, key: str, value: str) -> None:
+        value = validate_property(key, value, scope == GLOBAL_SCOPE)
+        if value:
+            self.store.set(PLUGIN, scope, key, value)
+        else:
+            self.store.delete(PLUGIN, scope, key)
+        self._global = None
+
+    # ---- rendering ------------------------------------------------------------------------
+    def render(self, app: str, listeners: Listeners, http2_directive: bool | None = None) -> Rendered:
+        own = self.store.get_all(PLUGIN, app)
+        try:
+            def get(key: str) -> str:
+                return self.computed(key, app, own)
+
+            if http2_directive is None:
+                binary = server.find_binary(self.computed("binary"))
+                http2_directive = bool(binary) and server.version(binary) >= (1, 25, 1)
+            values = NginxValues(
+                access_log=quote(get("access-log-path")),
+                error_log=quote("/dev/null" if get("error-log-path") == "off" else get("error-log-path")),
+                client_max_body_size=get("client-max-body-size"),
+                proxy_read_timeout=get("proxy-read-timeout"),
+                bind_address_ipv4=get("bind-address-ipv4"),
+                bind_address_ipv6=get("bind-address-ipv6"),
+                x_forwarded_for=quote(get("x-forwarded-for-value")),
+                x_forwarded_port=quote(get("x-forwarded-port-value")),
+                x_forwarded_proto=quote(get("x-forwarded-proto-value")),
+                x_forwarded_ssl=get("x-forwarded-ssl"),
+                http2_directive=http2_directive,
+            )
+            hsts = Hsts.build(get("hsts") == "true", int(get("hsts-max-age")),
+                              get("hsts-include-subdomains") == "true", get("hsts-preload") == "true")
+            routes = self.routes(app, listeners)
+            ctx = build_context(routes, values, hsts, ssl_dir_for(self.root, app))
+        except ValidationError as exc:
+            raise ProxyError(f"cannot build the nginx config of {app}: {exc}") from exc
+        http, stream = render(get("template-path") or None, ctx)
+        return Rendered(app, http, stream, tuple(ctx["notes"]))
+
+    # ---- the contract ---------------------------------------------------------------------
+    def build_config(self, app: str, listeners: Listeners, force: bool = True) -> ApplyResult:
+        results = self.build_all({app: listeners}, force)
+        result = results[0]
+        if not result.ok:
+            raise ProxyError(f"nginx rejected the new config of {app}; the previous one stays active:\n"
+                             f"{result.message}")
+        return result
+
+    def build_all(self, listeners_by_app: Mapping[str, Listeners], force: bool = True) -> list[ApplyResult]:
+        layout = self.layout()
+        binary = server.find_binary(layout.binary)
+        http2_directive = bool(binary) and server.version(binary) >= (1, 25, 1)
+        rendered: list[Rendered] = []
+        failed: dict[str, str] = {}
+        for app, listeners in listeners_by_app.items():
+            try:
+                rendered.append(self.render(app, listeners, http2_directive))
+            except DockyardError as exc:
+                failed[app] = str(exc)
+        outcome = applier.apply(layout, rendered, force)
+        failed.update(outcome.failed)
+        results = []
+        notes = {r.app: r.notes for r in rendered}
+        for app in listeners_by_app:
+            if app in failed:
+                results.append(ApplyResult(app, False, outcome.active, failed[app], ok=False))
+                continue
+            message = "; ".join([*notes.get(app, ()), outcome.message] if outcome.message else notes.get(app, ()))
+            results.append(ApplyResult(app, outcome.changed.get(app, False), outcome.active, message))
+        return results
+
+    def clear_config(self, app: str) -> None:
+        applier.remove(self.layout(), app)
+
+    def status(self) -> tuple[bool, str]:
+        layout = self.layout()
+        binary = server.find_binary(layout.binary)
+        if binary is None:
+            return False, f"nginx is not installed (no {layout.binary!r} binary)"
+        if layout.reload_command:
+            return True, ""
+        pid = server.running_pid(Layout(layout.conf_dir, layout.main_conf, binary))
+        if pid is None:
+            return False, "nginx is not running (start it with `dockyard nginx:start`)"
+        return True, f"running (pid {pid})"
+
+    def report(self, app: str) -> dict[str, str]:
+        rows: dict[str, str] = {}
+        scope_app = app != GLOBAL_SCOPE
+        own = self.store.get_all(PLUGIN, app) if scope_app else {}
+        for key, (_, _, per_app, _) in sorted(PROPERTIES.items()):
+            if scope_app and per_app:
+                value = own.get(key)
+                rows[f"nginx-{key}"] = value if isinstance(value, str) else ""
+            rows[f"nginx-global-{key}"] = self._globals().get(key, "")
+            try:
+                rows[f"nginx-computed-{key}"] = self.computed(key, app, own)
+            except ValidationError as exc:
+                rows[f"nginx-computed-{key}"] = f"invalid: {exc}"
+        layout = self.layout()
+        active, why = self.status()
+        rows["nginx-running"] = "true" if active else f"false ({why})"
+        if scope_app:
+            rows["nginx-http-file"] = str(layout.http_file(app)) if layout.http_file(app).exists() else ""
+            rows["nginx-stream-file"] = str(layout.stream_file(app)) if layout.stream_file(app).exists() else ""
+        return rows
+
+    def show_config(self, app: str) -> str:
+        http, stream = applier.current(self.layout(), app)
+        if not http and not stream:
+            raise ProxyError(f"app {app} has no nginx config (proxy:build-config {app})")
+        parts = []
+        if http:
+            parts.append(f"# http {{}}: {self.layout().http_file(app)}\n{http}")
+        if stream:
+            parts.append(f"# stream {{}}: {self.layout().stream_file(app)}\n{stream}")
+        return "\n".join(parts).rstrip("\n")
+
+    def validate(self, app: str | None = None) -> str:
+        layout = self.layout()
+        if app is not None and not any(applier.current(layout, app)):
+            raise ProxyError(f"app {app} has no nginx config (proxy:build-config {app})")
+        applier.validate_tree(layout)
+        return f"nginx config {layout.main_conf} is valid"
+
+    def start(self) -> str:
+        layout = self.layout()
+        binary = server.find_binary(layout.binary)
+        if binary is None:
+            raise ProxyError(f"nginx is not installed (no {layout.binary!r} binary)")
+        return server.start(Layout(layout.conf_dir, layout.main_conf, binary, layout.reload_command))
+
+    def stop(self) -> str:
+        return server.stop(self.layout())

@@ -1,0 +1,211 @@
+"""TLS certificates: checking a pair, storing it, and the http -> https port-map conversion.
+
+The PEM text of both the certificate and the key is kept as properties
+(``certs/<app>/crt`` and ``certs/<app>/key``) so ``props:export``, backups and
+``props:migrate`` carry them to another host. That means **the private key lives in the
+property store**: 0600 files for the file store, but plain values in redis or etcd, which
+must be protected accordingly. The proxy materialises the pair as 0600 files under
+``$DOCKYARD_ROOT/tls/<app>/`` (nginx can only read files), rewriting them only when the
+stored text differs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard.core.errors import ValidationError
+from dockyard.core.models import PortMapping
+from dockyard.propstores.base import Delete, PropertyStore, Put
+
+PLUGIN = "certs"
+CRT = "crt"
+KEY = "key"
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    subject: str
+    issuer: str
+    hostnames: tuple[str, ...]
+    not_before: dt.datetime
+    not_after: dt.datetime
+    fingerprint: str
+
+    @property
+    def expired(self) -> bool:
+        return self.not_after < dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    certificate: Path
+    certificate_key: Path
+    hostnames: tuple[str, ...]
+
+
+def _load_cert(crt_pem: str):  # type: ignore[no-untyped-def]
+    from cryptography import x509
+
+    try:
+        return x509.load_pem_x509_certificate(crt_pem.encode())
+    except ValueError as exc:
+        raise ValidationError(f"the certificate is not a PEM X.509 certificate: {exc}") from exc
+
+
+def inspect(crt_pem: str) -> CertInfo:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    cert = _load_cert(crt_pem)
+    names: list[str] = []
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
+    except x509.ExtensionNotFound:
+        pass
+    for attr in cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME):
+        value = attr.value if isinstance(attr.value, str) else attr.value.decode()
+        if value not in names:
+            names.append(value)
+    return CertInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        hostnames=tuple(names),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        fingerprint=cert.fingerprint(hashes.SHA256()).hex(":"),
+    )
+
+
+def check_pair(crt_pem: str, key_pem: str, now: dt.datetime | None = None) -> CertInfo:
+    """Refuse a pair nginx would reject or browsers would: mismatched, expired or not yet valid."""
+    from cryptography.hazmat.primitives import serialization
+
+    info = inspect(crt_pem)
+    cert = _load_cert(crt_pem)
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"the key is not an unencrypted PEM private key: {exc}") from exc
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
+        raise ValidationError("the key does not match the certificate")
+    now = now or dt.datetime.now(dt.UTC)
+    if info.not_after < now:
+        raise ValidationError(f"the certificate expired on {info.not_after:%Y-%m-%d %H:%M:%S} UTC")
+    if info.not_before > now:
+        raise ValidationError(f"the certificate is not valid before {info.not_before:%Y-%m-%d %H:%M:%S} UTC")
+    return info
+
+
+# ---- the port-map conversion (Dokku's post-certs-update / post-certs-remove) --------------
+def with_https(entries: list[PortMapping]) -> list[PortMapping]:
+    """Each ``http:80:X`` gains ``https:443:X``; the 80 entry stays and becomes a redirect.
+
+    Existing ``https:443`` entries are replaced, as Dokku does; other entries are kept.
+    """
+    added = [PortMapping("https", 443, e.container_port, e.process_type)
+             for e in entries if e.scheme == "http" and e.host_port == 80]
+    if not added:
+        return list(entries)
+    kept = [e for e in entries if not (e.scheme == "https" and e.host_port == 443)]
+    out: list[PortMapping] = []
+    for entry in kept + added:
+        if entry not in out:
+            out.append(entry)
+    return out
+
+
+def without_https(entries: list[PortMapping]) -> list[PortMapping]:
+    return [e for e in entries if not (e.scheme == "https" and e.host_port == 443)]
+
+
+# ---- storing --------------------------------------------------------------------------------
+def has_cert(store: PropertyStore, app: str) -> bool:
+    return bool(store.get(PLUGIN, app, CRT)) and bool(store.get(PLUGIN, app, KEY))
+
+
+def add_cert(store: PropertyStore, app: str, crt_pem: str, key_pem: str) -> CertInfo:
+    """Check the pair, then store it and the converted port map in one batch."""
+    from dockyard.core.ports import KEY as MAP_KEY
+    from dockyard.core.ports import PLUGIN as PORTS
+    from dockyard.core.ports import read_port_map
+
+    info = check_pair(crt_pem, key_pem)
+    ports = with_https(read_port_map(store, app))
+    store.apply([
+        Put(PLUGIN, app, CRT, crt_pem),
+        Put(PLUGIN, app, KEY, key_pem),
+        Put(PORTS, app, MAP_KEY, [str(p) for p in ports]),
+    ])
+    return info
+
+
+def remove_cert(store: PropertyStore, app: str, root: Path) -> None:
+    from dockyard.core.ports import KEY as MAP_KEY
+    from dockyard.core.ports import PLUGIN as PORTS
+
+    ops: list[Put | Delete] = [Delete(PLUGIN, app, CRT), Delete(PLUGIN, app, KEY)]
+    stored = store.list_get(PORTS, app, MAP_KEY)
+    if stored:
+        from dockyard.core.ports import parse_mappings
+
+        ops.append(Put(PORTS, app, MAP_KEY, [str(p) for p in without_https(parse_mappings(stored))]))
+    store.apply(ops)
+    for name in ("server.crt", "server.key"):
+        try:
+            (tls_dir(root, app) / name).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def tls_dir(root: Path, app: str) -> Path:
+    return root / "tls" / app
+
+
+def _write_private(path: Path, text: str) -> None:
+    if path.exists() and path.read_text() == text:
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def materialize(store: PropertyStore, app: str, root: Path) -> TlsFiles | None:
+    """Write the stored pair to 0600 files nginx can read; None when the app has no cert."""
+    crt = store.get(PLUGIN, app, CRT)
+    key = store.get(PLUGIN, app, KEY)
+    if not crt or not key:
+        return None
+    directory = tls_dir(root, app)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    crt_path, key_path = directory / "server.crt", directory / "server.key"
+    _write_private(crt_path, crt)
+    _write_private(key_path, key)
+    return TlsFiles(crt_path, key_path, inspect(crt).hostnames)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def matches(hostname: str, pattern: str) -> bool:
+    """Does ``hostname`` match a certificate name (``*.example.com`` covers one label)?"""
+    hostname, pattern = hostname.lower(), pattern.lower()
+    if pattern.startswith("*."):
+        head, _, rest = hostname.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return hostname == pattern

@@ -1,0 +1,44 @@
+"""App domains (Dokku's ``domains`` plugin), kept as list properties.
+
+``domains/<app>/vhosts`` holds the app's own names; ``domains/--global/vhosts`` holds the
+server's global domains, from which an app without names of its own gets ``APP.DOMAIN``
+as Dokku does. Every name is validated as a DNS name when stored *and* when read, because
+a store can be written by ``props:import`` or another host: a name reaches nginx's
+``server_name`` and must never carry a directive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dockyard.core.names import GLOBAL_SCOPE, validate_dns_name
+from dockyard.propstores.base import PropertyStore
+
+PLUGIN = "domains"
+KEY = "vhosts"
+
+
+def validate_domains(names: Iterable[str]) -> list[str]:
+    """Validated, lower-cased, de-duplicated names in their given order."""
+    seen: dict[str, None] = {}
+    for name in names:
+        seen.setdefault(validate_dns_name(name.strip()), None)
+    return list(seen)
+
+
+def stored_domains(store: PropertyStore, scope: str) -> list[str]:
+    return validate_domains(store.list_get(PLUGIN, scope, KEY))
+
+
+def read_domains(store: PropertyStore, app: str) -> list[str]:
+    """The names an app answers to: its own, else ``APP.<global domain>`` for each global one."""
+    own = stored_domains(store, app)
+    if own:
+        return own
+    return validate_domains(f"{app}.{d}" for d in stored_domains(store, GLOBAL_SCOPE) if not d.startswith("*."))
+
+
+def write_domains(store: PropertyStore, scope: str, names: Iterable[str]) -> list[str]:
+    items = validate_domains(names)
+    store.list_write(PLUGIN, scope, KEY, items)
+    return items

@@ -1,0 +1,285 @@
+"""Safe apply: a config replaces the old one only after the real ``nginx -t`` accepts it.
+
+Candidates are written to a private directory inside the conf dir. A test copy of the main
+config, written beside it so its relative includes still resolve, includes every other
+app's *current* file and the candidates in place of the include globs; ``nginx -t`` runs
+on that. Only then are the candidates moved over the old files (``os.replace``, atomic on
+one filesystem) and nginx reloaded once. If nginx rejects one app's candidate, that app
+keeps its old file, the others go ahead, and the caller gets nginx's own message. If the
+master then refuses the reload (a port already bound, say), every file is put back.
+
+Many apps go through one validation and one reload: ``proxy:build-config --all`` on 1,000
+apps is one ``nginx -t``, where Dokku runs one per app.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.core.errors import ProxyError
+from dockyard.proxy.nginx import server
+from dockyard.proxy.nginx.render import Rendered
+from dockyard.proxy.nginx.server import Layout
+
+_INCLUDE = re.compile(r"^([ \t]*)include\s+(['\"]?)([^;'\"]+)\2\s*;[ \t]*$", re.M)
+
+
+@dataclass
+class Outcome:
+    changed: dict[str, bool] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    active: bool = False
+    message: str = ""
+
+
+@contextmanager
+def locked(layout: Layout) -> Iterator[None]:
+    """One writer per host: a deploy and the event listener may rebuild at the same time."""
+    layout.conf_dir.mkdir(parents=True, exist_ok=True)
+    with open(layout.conf_dir / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
+def current(layout: Layout, app: str) -> tuple[str, str]:
+    return _read(layout.http_file(app)), _read(layout.stream_file(app))
+
+
+def _main_text(layout: Layout) -> str:
+    try:
+        return layout.main_conf.read_text()
+    except FileNotFoundError:
+        return server.main_conf_text(layout)
+    except OSError as exc:
+        raise ProxyError(f"cannot read nginx main config {layout.main_conf}: {exc.strerror}") from exc
+
+
+def _replace_include(text: str, glob: str, files: Sequence[Path]) -> tuple[str, bool]:
+    found = False
+
+    def sub(match: re.Match[str]) -> str:
+        nonlocal found
+        if match.group(3).strip() != glob:
+            return match.group(0)
+        found = True
+        indent = match.group(1)
+        return "\n".join(f"{indent}include '{f}';" for f in files) or f"{indent}# no files"
+
+    return _INCLUDE.sub(sub, text), found
+
+
+def has_stream_include(layout: Layout) -> bool:
+    return _replace_include(_main_text(layout), layout.stream_include(), [])[1]
+
+
+def _tree(layout: Layout, kind: str, overrides: dict[str, Path | None]) -> list[Path]:
+    """Every app's file of ``kind`` as it would be: current ones, with candidates swapped in."""
+    directory = layout.http_dir if kind == "http" else layout.stream_dir
+    files: dict[str, Path] = {}
+    if directory.is_dir():
+        for entry in os.scandir(directory):
+            if entry.name.endswith(".conf") and not entry.name.startswith("."):
+                files[entry.name[:-5]] = Path(entry.path)
+    for app, path in overrides.items():
+        if path is None:
+            files.pop(app, None)
+        else:
+            files[app] = path
+    return [files[name] for name in sorted(files)]
+
+
+def _test_main(layout: Layout, http: dict[str, Path | None], stream: dict[str, Path | None],
+               scratch: Path) -> Path:
+    text, found_http = _replace_include(_main_text(layout), layout.http_include(), _tree(layout, "http", http))
+    if not found_http:
+        raise ProxyError(
+            f"nginx main config {layout.main_conf} does not include {layout.http_include()} inside http {{}}: "
+            f"add `include {layout.http_include()};`"
+        )
+    text, _ = _replace_include(text, layout.stream_include(), _tree(layout, "stream", stream))
+    directory = layout.main_conf.parent if layout.main_conf.exists() else scratch
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".dockyard-test-", suffix=".conf")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return Path(name)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+def _put_back(path: Path, old: str) -> None:
+    if old:
+        tmp = path.with_name(f".{path.name}.restore")
+        _write(tmp, old)
+        os.replace(tmp, path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _clean_output(output: str, scratch: Path, layout: Layout, test_main: Path) -> str:
+    output = output.replace(str(test_main), str(layout.main_conf))
+    output = output.replace(str(scratch / "http"), f"{layout.http_dir} (candidate)")
+    output = output.replace(str(scratch / "stream"), f"{layout.stream_dir} (candidate)")
+    return output
+
+
+def apply(layout: Layout, rendered: Sequence[Rendered], force: bool = True) -> Outcome:
+    """Validate and install ``rendered`` (one ``nginx -t``, one reload); see the module doc."""
+    outcome = Outcome()
+    binary = server.find_binary(layout.binary)
+    with locked(layout):
+        pending = {r.app: r for r in rendered if force or (r.http, r.stream) != current(layout, r.app)}
+        for r in rendered:
+            outcome.changed[r.app] = False
+        if binary is None:
+            outcome.message = f"nginx is not installed (no {layout.binary!r} binary): routing is not active"
+            return outcome
+        layout = Layout(layout.conf_dir, layout.main_conf, binary, layout.reload_command)
+        running = layout.reload_command != "" or server.running_pid(layout) is not None
+        outcome.active = running
+        if not running:
+            outcome.message = "nginx is not running (start it with `dockyard nginx:start`): routing is not active"
+        if not pending:
+            return outcome
+        server.ensure_dirs(layout)
+        scratch = Path(tempfile.mkdtemp(dir=layout.conf_dir, prefix=".candidate-"))
+        try:
+            _validate(layout, pending, scratch, outcome)
+            _install(layout, pending, scratch, outcome, running)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return outcome
+
+
+def _candidates(pending: dict[str, Rendered], scratch: Path) -> tuple[dict[str, Path | None],
+                                                                          dict[str, Path | None]]:
+    http: dict[str, Path | None] = {}
+    stream: dict[str, Path | None] = {}
+    for app, r in pending.items():
+        for kind, text, table in (("http", r.http, http), ("stream", r.stream, stream)):
+            if text:
+                path = scratch / kind / f"{app}.conf"
+                if not path.exists():
+                    _write(path, text)
+                table[app] = path
+            else:
+                table[app] = None
+    return http, stream
+
+
+def _validate(layout: Layout, pending: dict[str, Rendered], scratch: Path, outcome: Outcome) -> None:
+    """Drop from ``pending`` every app whose candidate nginx rejects; raise if the tree itself is broken."""
+    if any(r.stream for r in pending.values()) and not has_stream_include(layout):
+        for app in [a for a, r in pending.items() if r.stream]:
+            outcome.failed[app] = (
+                f"tcp/udp entries need nginx's stream module: {layout.main_conf} has no "
+                f"`include {layout.stream_include()};` inside stream {{}}"
+            )
+            del pending[app]
+    culprit_re = re.compile(re.escape(str(scratch)) + r"/(?:http|stream)/([a-z0-9-]+)\.conf")
+    while pending:
+        http, stream = _candidates(pending, scratch)
+        test_main = _test_main(layout, http, stream, scratch)
+        try:
+            ok, output = server.test_config(layout, test_main)
+        finally:
+            test_main.unlink(missing_ok=True)
+        if ok:
+            return
+        culprit = culprit_re.search(output)
+        message = _clean_output(output, scratch, layout, test_main)
+        if culprit is None or culprit.group(1) not in pending:
+            raise ProxyError(f"nginx -t fails on the current config, not on a new one:\n{message}")
+        outcome.failed[culprit.group(1)] = message
+        del pending[culprit.group(1)]
+
+
+def _install(layout: Layout, pending: dict[str, Rendered], scratch: Path, outcome: Outcome,
+             running: bool) -> None:
+    if not pending:
+        return
+    previous: list[tuple[Path, str]] = []
+    for app, r in pending.items():
+        files = (("http", r.http, layout.http_file(app)), ("stream", r.stream, layout.stream_file(app)))
+        for kind, text, target in files:
+            old = _read(target)
+            if text == old:
+                continue
+            previous.append((target, old))
+            if text:
+                os.replace(scratch / kind / f"{app}.conf", target)
+            else:
+                target.unlink(missing_ok=True)
+            outcome.changed[app] = True
+    for directory in (layout.http_dir, layout.stream_dir):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    if not running:
+        return
+    try:
+        server.reload(layout)
+    except ProxyError:
+        for target, old in previous:
+            _put_back(target, old)
+        for app in pending:
+            outcome.changed[app] = False
+        raise
+
+
+def remove(layout: Layout, app: str) -> bool:
+    """Delete an app's files and reload; removing never makes a valid tree invalid."""
+    with locked(layout):
+        removed = False
+        for path in (layout.http_file(app), layout.stream_file(app)):
+            if path.exists():
+                path.unlink()
+                removed = True
+        binary = server.find_binary(layout.binary)
+        if removed and binary and (layout.reload_command or server.running_pid(layout)):
+            server.reload(Layout(layout.conf_dir, layout.main_conf, binary, layout.reload_command))
+        return removed
+
+
+def validate_tree(layout: Layout) -> str:
+    """``nginx -t`` of the main config as it is on disk."""
+    binary = server.find_binary(layout.binary)
+    if binary is None:
+        raise ProxyError(f"nginx is not installed (no {layout.binary!r} binary)")
+    layout = Layout(layout.conf_dir, layout.main_conf, binary, layout.reload_command)
+    if not layout.main_conf.exists():
+        scratch = Path(tempfile.mkdtemp(dir=layout.conf_dir, prefix=".candidate-"))
+        try:
+            test_main = _test_main(layout, {}, {}, scratch)
+            ok, output = server.test_config(layout, test_main)
+            output = output.replace(str(test_main), f"{layout.main_conf} (as nginx:start would write it)")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    else:
+        ok, output = server.test_config(layout, layout.main_conf)
+    if not ok:
+        raise ProxyError(output)
+    return output

@@ -1,0 +1,210 @@
+"""Every user-supplied value that reaches an nginx file is validated or quoted here.
+
+Two layers keep a domain, header value or path from ever injecting a directive:
+
+1. each property has a strict validator, applied on ``nginx:set`` *and* again when the
+   config is rendered (a store can be written by ``props:import`` or another host);
+2. before a template runs, ``check_context`` walks every value it can see and refuses
+   any plain string holding ``; { } " ' \\ #`` or a control character. Values that need
+   such characters (the HSTS header) are passed as ``Quoted`` tokens, built by ``quote``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from dockyard.core.errors import ValidationError
+from dockyard.core.names import validate_dns_name
+
+_UNSAFE = re.compile(r"[;{}\"'\\#`\x00-\x1f\x7f]")
+_PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
+_SIZE = re.compile(r"^[0-9]{1,9}[kKmMgG]?$")
+_TIME = re.compile(r"^[0-9]{1,9}(ms|s|m|h|d|w|M|y)?$")
+_HEADER = re.compile(r"^[A-Za-z0-9_$.:,/+-]{1,200}$")
+_BINARY = re.compile(r"^[A-Za-z0-9._/+-]+$")
+
+
+class Quoted(str):
+    """A complete double-quoted nginx string token, safe to place anywhere a value goes."""
+
+
+def quote(value: str) -> Quoted:
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValidationError(f"refusing to put {value!r} in an nginx config: it holds a control character")
+    return Quoted('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+
+
+def check_context(value: Any, where: str = "template variables") -> None:
+    """Refuse the rendering if any value a template can print could break out of a token."""
+    if isinstance(value, Quoted) or value is None or isinstance(value, bool | int | float):
+        return
+    if isinstance(value, str):
+        if _UNSAFE.search(value):
+            raise ValidationError(f"refusing to render {where} = {value!r}: it could inject an nginx directive")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            check_context(key, where)
+            check_context(item, f"{where}[{key!r}]")
+        return
+    if isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            check_context(item, f"{where}[{index}]")
+        return
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            check_context(getattr(value, f.name), f"{where}.{f.name}")
+        return
+    raise ValidationError(f"refusing to render {where}: unexpected {type(value).__name__}")
+
+
+# ---- validators ---------------------------------------------------------------------------
+def _bool(key: str, value: str) -> str:
+    if value not in ("true", "false"):
+        raise ValidationError(f"nginx property {key} must be true or false, not {value!r}")
+    return value
+
+
+def _int(key: str, value: str) -> str:
+    if not value.isdigit() or len(value) > 10:
+        raise ValidationError(f"nginx property {key} must be a whole number of seconds, not {value!r}")
+    return value
+
+
+def _size(key: str, value: str) -> str:
+    if not _SIZE.match(value):
+        raise ValidationError(f"nginx property {key} must be a size such as 1m or 512k, not {value!r}")
+    return value
+
+
+def _time(key: str, value: str) -> str:
+    if not _TIME.match(value):
+        raise ValidationError(f"nginx property {key} must be a time such as 60s or 5m, not {value!r}")
+    return value
+
+
+def safe_path(key: str, value: str) -> str:
+    if not _PATH.match(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+        raise ValidationError(
+            f"nginx property {key} must be an absolute path of letters, digits and ._/@+-, not {value!r}"
+        )
+    return value
+
+
+def _log_path(key: str, value: str) -> str:
+    return value if value == "off" else safe_path(key, value)
+
+
+def _ipv4(key: str, value: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError as exc:
+        raise ValidationError(f"nginx property {key} must be an IPv4 address, not {value!r}") from exc
+
+
+def _ipv6(key: str, value: str) -> str:
+    try:
+        return str(ipaddress.IPv6Address(value.strip("[]")))
+    except ValueError as exc:
+        raise ValidationError(f"nginx property {key} must be an IPv6 address, not {value!r}") from exc
+
+
+def _header(key: str, value: str) -> str:
+    if not _HEADER.match(value):
+        raise ValidationError(
+            f"nginx property {key} must be an nginx variable or a token of letters, digits and _$.:,/+-, "
+            f"not {value!r}"
+        )
+    return value
+
+
+def _on_off(key: str, value: str) -> str:
+    if value not in ("on", "off"):
+        raise ValidationError(f"nginx property {key} must be on or off, not {value!r}")
+    return value
+
+
+def _template(key: str, value: str) -> str:
+    safe_path(key, value)
+    if not Path(value).is_file():
+        raise ValidationError(f"nginx property {key}: {value} is not a readable file")
+    return value
+
+
+def _binary(key: str, value: str) -> str:
+    if not _BINARY.match(value):
+        raise ValidationError(f"nginx property {key} must be a program name or path, not {value!r}")
+    return value
+
+
+def _command(key: str, value: str) -> str:
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValidationError(f"nginx property {key} must not contain control characters")
+    return value
+
+
+Validator = Callable[[str, str], str]
+
+#: property -> (default, validator, settable per app, settable globally); a default of
+#: None means "computed" (paths under DOCKYARD_ROOT, see NginxProxy.defaults)
+PROPERTIES: dict[str, tuple[str | None, Validator, bool, bool]] = {
+    "hsts": ("true", _bool, True, True),
+    "hsts-include-subdomains": ("true", _bool, True, True),
+    "hsts-max-age": ("15724800", _int, True, True),
+    "hsts-preload": ("false", _bool, True, True),
+    "client-max-body-size": ("1m", _size, True, True),
+    "proxy-read-timeout": ("60s", _time, True, True),
+    "access-log-path": (None, _log_path, True, True),
+    "error-log-path": (None, _log_path, True, True),
+    "bind-address-ipv4": ("", _ipv4, True, True),
+    "bind-address-ipv6": ("::", _ipv6, True, True),
+    "x-forwarded-for-value": ("$remote_addr", _header, True, True),
+    "x-forwarded-port-value": ("$server_port", _header, True, True),
+    "x-forwarded-proto-value": ("$scheme", _header, True, True),
+    "x-forwarded-ssl": ("", _on_off, True, True),
+    "template-path": ("", _template, True, True),
+    # global only: where nginx and its files are
+    "main-conf": (None, safe_path, False, True),
+    "conf-dir": (None, safe_path, False, True),
+    "binary": ("nginx", _binary, False, True),
+    "reload-command": ("", _command, False, True),
+}
+
+
+def validate_property(key: str, value: str, is_global: bool) -> str:
+    if key not in PROPERTIES:
+        raise ValidationError(f"invalid nginx property {key!r}; valid properties: {', '.join(sorted(PROPERTIES))}")
+    _, validator, per_app, global_ok = PROPERTIES[key]
+    if is_global and not global_ok:
+        raise ValidationError(f"nginx property {key!r} cannot be set globally")
+    if not is_global and not per_app:
+        raise ValidationError(f"nginx property {key!r} can only be set with --global")
+    return validator(key, value) if value else value
+
+
+def validate_stored(key: str, value: str) -> str:
+    """Re-check a stored value at render time (the template file need not exist yet here)."""
+    validator = PROPERTIES[key][1]
+    if validator is _template:
+        return safe_path(key, value)
+    return validator(key, value)
+
+
+def validate_host(host: str) -> str:
+    """A listener host: an IP address or a DNS name (a Kubernetes Service, say)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return validate_dns_name(host)
+
+
+def upstream_server(host: str, port: int) -> str:
+    host = validate_host(host)
+    if not 1 <= int(port) <= 65535:
+        raise ValidationError(f"invalid upstream port {port}")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
