@@ -30,7 +30,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from dockyard.core.errors import DockyardError, ValidationError
 from dockyard.core.names import validate_component, validate_list_item, validate_value
@@ -138,7 +138,11 @@ def export_store(store: PropertyStore, dest: str | Path | IO[bytes], progress: P
     return ExportResult(count, sha, str(path))
 
 
-def _write_lines(out: IO[bytes], head: bytes, lines: list[bytes]) -> None:
+class _Writer(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+def _write_lines(out: _Writer, head: bytes, lines: list[bytes]) -> None:
     out.write(head)
     out.write(b"".join(lines))
 
