@@ -19,7 +19,7 @@ from dockyard.core.properties import computed
 if TYPE_CHECKING:
     from dockyard.core.hooks import Hooks
     from dockyard.propstores.base import PropertyStore
-    from dockyard.proxy.base import AppRoutes, ApplyResult, Listeners, Proxy
+    from dockyard.proxy.base import ApplyResult, AppRoutes, Listeners, Proxy
     from dockyard.schedulers.base import Scheduler
 
 log = logging.getLogger("dockyard.routing")

@@ -106,7 +106,6 @@ def main_conf_text(layout: Layout) -> str:
     return f"""# Written by `dockyard nginx:start`. Dockyard only adds and removes files under
 # {layout.conf_dir}/{{http,stream}}; edit this file freely, but keep the two includes.
 {load}worker_processes auto;
-worker_rlimit_nofile 65535;
 pid {q(str(layout.run_dir / 'nginx.pid'))};
 error_log {q(str(layout.log_dir / 'error.log'))};
 

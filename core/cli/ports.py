@@ -1,0 +1,100 @@
+"""ports:* commands: the app's port map, ``scheme:host-port:container-port[:process-type]``."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from dockyard.core.cli._routing import rebuild_if_deployed
+from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.errors import ValidationError
+from dockyard.core.ports import KEY, PLUGIN, parse_mapping, read_port_map, write_port_map
+from dockyard.core.properties import require_app
+
+log = logging.getLogger("dockyard.ports")
+
+
+def _show(c: CliContext, app: str) -> None:
+    entries = [str(p) for p in read_port_map(c.store, app)]
+    c.emit(entries, lambda e: "\n".join(e))
+
+
+@click.command("ports:add")
+@click.argument("app")
+@click.argument("entries", nargs=-1, required=True)
+@pass_cli
+def add(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
+    """Add SCHEME:HOST-PORT:CONTAINER-PORT[:PROCESS-TYPE] entries."""
+    require_app(c.store, app)
+    new = [parse_mapping(e) for e in entries]
+    with c.store.lock(f"ports-{app}", timeout=5):
+        write_port_map(c.store, app, read_port_map(c.store, app) + new)
+    rebuild_if_deployed(c, app)
+    _show(c, app)
+
+
+@click.command("ports:set")
+@click.argument("app")
+@click.argument("entries", nargs=-1, required=True)
+@pass_cli
+def set_(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
+    """Replace the port map."""
+    require_app(c.store, app)
+    new = [parse_mapping(e) for e in entries]
+    with c.store.lock(f"ports-{app}", timeout=5):
+        write_port_map(c.store, app, new)
+    rebuild_if_deployed(c, app)
+    _show(c, app)
+
+
+@click.command("ports:remove")
+@click.argument("app")
+@click.argument("entries", nargs=-1, required=True)
+@pass_cli
+def remove(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
+    """Remove entries, given whole or as a bare host port (every entry on that port)."""
+    require_app(c.store, app)
+    with c.store.lock(f"ports-{app}", timeout=5):
+        current = read_port_map(c.store, app)
+        kept = list(current)
+        for entry in entries:
+            if entry.isdigit():
+                port = int(entry)
+                match = [p for p in kept if p.host_port == port]
+            else:
+                wanted = parse_mapping(entry)
+                match = [p for p in kept if p == wanted]
+            if not match:
+                raise ValidationError(f"app {app} has no port mapping {entry!r}")
+            kept = [p for p in kept if p not in match]
+        if kept:
+            write_port_map(c.store, app, kept)
+        else:
+            c.store.delete(PLUGIN, app, KEY)
+    rebuild_if_deployed(c, app)
+    _show(c, app)
+
+
+@click.command("ports:clear")
+@click.argument("app")
+@pass_cli
+def clear(c: CliContext, app: str) -> None:
+    """Forget the stored map; the default (http:80:PORT for web) applies again."""
+    require_app(c.store, app)
+    c.store.delete(PLUGIN, app, KEY)
+    rebuild_if_deployed(c, app)
+    _show(c, app)
+
+
+@click.command("ports:report")
+@click.argument("app")
+@pass_cli
+def report(c: CliContext, app: str) -> None:
+    """Report the port map (stored, or the default)."""
+    require_app(c.store, app)
+    stored = c.store.list_get(PLUGIN, app, KEY)
+    c.report(f"{app} ports information", {
+        "ports-map": " ".join(str(p) for p in read_port_map(c.store, app)),
+        "ports-map-stored": " ".join(stored),
+        "ports-map-is-default": str(not stored).lower(),
+    })

@@ -1,0 +1,134 @@
+"""proxy:* commands: the proxy type of an app, and rebuilding or clearing its config."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from dockyard.core.cli._routing import is_deployed, scope_of
+from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.errors import DockyardError, ValidationError
+from dockyard.core.names import GLOBAL_SCOPE
+from dockyard.core.properties import list_apps, require_app
+
+log = logging.getLogger("dockyard.proxy")
+
+
+def _targets(c: CliContext, app: str | None, all_apps: bool) -> list[str]:
+    if all_apps == bool(app):
+        raise click.UsageError("specify APP or --all")
+    if app:
+        return [require_app(c.store, app)]
+    return [a for a in list_apps(c.store) if is_deployed(c, a)]
+
+
+@click.command("proxy:build-config")
+@click.argument("app", required=False)
+@click.option("--all", "all_apps", is_flag=True, help="Every deployed app: one validation, one reload.")
+@click.option("--parallel", type=int, default=None, hidden=True, help="Accepted for Dokku compatibility.")
+@pass_cli
+def build_config(c: CliContext, app: str | None, all_apps: bool, parallel: int | None) -> None:
+    """Rebuild the proxy config of APP, or of every deployed app with --all."""
+    from dockyard.core.routing import rebuild_many
+
+    apps = _targets(c, app, all_apps)
+    if not apps:
+        log.info("No deployed apps")
+        return
+    with c.timed(f"Built proxy config for {len(apps)} app(s)"):
+        results = rebuild_many(c.store, apps, c.scheduler_for, force=True)
+    failed = [r for r in results if not r.ok]
+    c.emit([{"app": r.app, "changed": r.changed, "active": r.active, "ok": r.ok, "message": r.message}
+            for r in results],
+           lambda rows: "\n".join(f"{r['app']}: {'changed' if r['changed'] else 'unchanged'}"
+                                  + ("" if r["ok"] else " (rejected)") for r in rows))
+    for r in failed:
+        click.echo(f" !     {r.app}: {r.message}", err=True)
+    if failed:
+        raise DockyardError(f"nginx rejected the config of {', '.join(r.app for r in failed)}; "
+                            "their previous config stays active")
+
+
+@click.command("proxy:clear-config")
+@click.argument("app", required=False)
+@click.option("--all", "all_apps", is_flag=True)
+@pass_cli
+def clear_config(c: CliContext, app: str | None, all_apps: bool) -> None:
+    """Remove the proxy config of APP (or of every app)."""
+    from dockyard.core.routing import proxy_for
+
+    apps = [require_app(c.store, app)] if app and not all_apps else list_apps(c.store)
+    if all_apps == bool(app):
+        raise click.UsageError("specify APP or --all")
+    for name in apps:
+        proxy_for(c.store, name).clear_config(name)
+        log.info("Cleared the proxy config of %s", name)
+
+
+@click.command("proxy:report")
+@click.argument("app", required=False)
+@pass_cli
+def report(c: CliContext, app: str | None) -> None:
+    """Report the proxy type, port map and whether routing is active."""
+    from dockyard.core.ports import read_port_map
+    from dockyard.core.routing import DEFAULT_TYPE, PLUGIN, proxy_for, proxy_type
+
+    apps = [require_app(c.store, app)] if app else list_apps(c.store)
+    out = {}
+    for name in apps:
+        kind = proxy_type(c.store, name)
+        active, why = proxy_for(c.store, name).status()
+        out[name] = {
+            "proxy-enabled": str(kind != "null").lower(),
+            "proxy-type": kind,
+            "proxy-app-type": c.store.get(PLUGIN, name, "type") or "",
+            "proxy-global-type": c.store.get(PLUGIN, GLOBAL_SCOPE, "type") or "",
+            "proxy-computed-type": kind or DEFAULT_TYPE,
+            "proxy-port-map": " ".join(str(p) for p in read_port_map(c.store, name)),
+            "proxy-routing-active": "true" if active else f"false ({why})",
+        }
+    if c.json:
+        c.emit(out[app] if app else out)
+        return
+    for name, rows in out.items():
+        c.report(f"{name} proxy information", rows)
+
+
+@click.command("proxy:set")
+@click.option("--global", "is_global", is_flag=True, help="Set the default for every app.")
+@click.argument("app", required=False)
+@click.argument("args", nargs=-1)
+@pass_cli
+def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...]) -> None:
+    """Set the proxy type: proxy:set APP|--global type NAME (an empty NAME unsets)."""
+    from dockyard.core.plugins import PROXIES, installed_names
+    from dockyard.core.routing import PLUGIN, proxy_for
+
+    if is_global and app is not None:
+        args = (app, *args)
+        app = None
+    if len(args) == 1 and args[0] != "type":
+        key, value = "type", args[0]  # Dokku's older form: proxy:set APP NAME
+    elif len(args) in (1, 2) and args[0] == "type":
+        key, value = "type", (args[1] if len(args) == 2 else "")
+    else:
+        raise click.UsageError("usage: proxy:set APP|--global type NAME")
+    scope = scope_of(c, app, is_global)
+    if value and value not in installed_names(PROXIES):
+        raise ValidationError(f"unknown proxy {value!r}; installed: {', '.join(installed_names(PROXIES))}")
+    affected = [scope] if scope != GLOBAL_SCOPE else list_apps(c.store)
+    before = {a: proxy_for(c.store, a) for a in affected}
+    if value:
+        c.store.set(PLUGIN, scope, key, value)
+    else:
+        c.store.delete(PLUGIN, scope, key)
+    for name, old in before.items():
+        new = proxy_for(c.store, name)
+        if new.name == old.name:
+            continue
+        old.clear_config(name)
+        if is_deployed(c, name):
+            from dockyard.core.routing import rebuild
+
+            rebuild(c.store, c.scheduler_for(name), name)
+        log.info("Proxy of %s is now %s%s", name, new.name, " (routing off)" if new.name == "null" else "")
