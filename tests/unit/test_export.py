@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from dockyard.core import open_propstore
 from dockyard.core.errors import DockyardError, ValidationError
 from dockyard.propstores.base import Property, PropertyStore, Put
@@ -227,7 +226,8 @@ def _bad_files(tmp: Path, good_export: Path) -> dict[str, tuple[Path, str]]:
         "list-not-text": ({"plugin": "config", "scope": "web", "key": "K", "list": ["a", 1]}, "expected text"),
         "list-newline": ({"plugin": "config", "scope": "web", "key": "K", "list": ["a\nb"]}, "line break"),
         "list-empty": ({"plugin": "config", "scope": "web", "key": "K", "list": []}, "non-empty"),
-        "both-fields": ({"plugin": "c", "scope": "web", "key": "K", "value": "x", "list": ["x"]}, "expected the fields"),
+        "both-fields": ({"plugin": "c", "scope": "web", "key": "K", "value": "x", "list": ["x"]},
+                        "expected the fields"),
         "extra-field": ({"plugin": "c", "scope": "web", "key": "K", "value": "x", "x": 1}, "expected the fields"),
         "not-object": (b"[1,2]\n", "expected a JSON object"),
         "bad-json": (b"{nope\n", "not valid JSON"),

@@ -14,7 +14,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from dockyard.core import open_propstore
 from dockyard.core.errors import LockHeld, ValidationError
 from dockyard.propstores.base import Property, Put
@@ -184,7 +183,7 @@ def test_non_utf8_file_is_a_clear_error(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\xff\xfe")
     store = open_propstore(f"file://{tmp_path}")
-    with pytest.raises(ValidationError, match="nginx/web/bad .*not UTF-8"):
+    with pytest.raises(ValidationError, match=r"nginx/web/bad .*not UTF-8"):
         store.get("nginx", "web", "bad")
 
 
