@@ -1,0 +1,126 @@
+"""Reaching Nomad through python-nomad: settings, retries, error messages.
+
+Settings come from properties under ``scheduler-nomad`` (the app's, then ``--global``):
+``address``, ``region``, ``namespace``, ``token``, ``datacenters`` (comma-separated). An unset
+``address`` or ``token`` falls back to ``NOMAD_ADDR`` / ``NOMAD_TOKEN``, as the nomad CLI
+does, then to ``http://127.0.0.1:4646``. Creating the client makes no request.
+
+python-nomad has no call for a job's service registrations nor a streaming log reader, so
+those two go through its own ``Requester`` (same address, token, namespace and region).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from dockyard.core.errors import DockyardError, NotFound, ValidationError
+from dockyard.core.properties import computed
+from dockyard.propstores.base import PropertyStore
+from dockyard.schedulers.nomad.render import NomadSettings
+
+log = logging.getLogger("dockyard.nomad")
+
+PLUGIN = "scheduler-nomad"
+T = TypeVar("T")
+
+
+def read_settings(store: PropertyStore, app: str | None) -> NomadSettings:
+    address = computed(store, PLUGIN, app, "address") or os.environ.get("NOMAD_ADDR") or "http://127.0.0.1:4646"
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"invalid {PLUGIN} property address {address!r}: expected http(s)://HOST:PORT")
+    datacenters = tuple(d.strip() for d in computed(store, PLUGIN, app, "datacenters", "*").split(",") if d.strip())
+    return NomadSettings(
+        address=address.rstrip("/"),
+        region=computed(store, PLUGIN, app, "region") or None,
+        namespace=computed(store, PLUGIN, app, "namespace") or None,
+        token=computed(store, PLUGIN, app, "token") or os.environ.get("NOMAD_TOKEN") or None,
+        datacenters=datacenters or ("*",),
+    )
+
+
+def float_setting(store: PropertyStore, app: str | None, key: str, default: float) -> float:
+    raw = computed(store, PLUGIN, app, key, "")
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValidationError(f"invalid {PLUGIN} property {key} {raw!r}: expected a number") from exc
+
+
+class NomadApiError(DockyardError):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _status_of(exc: Any) -> tuple[int, str]:
+    resp = getattr(exc, "nomad_resp", None)
+    status = int(getattr(resp, "status_code", 0) or 0)
+    text = getattr(resp, "text", None)
+    return status, (text.strip() if isinstance(text, str) and text.strip() else str(resp or exc))
+
+
+class NomadClient:
+    def __init__(self, settings: NomadSettings, retries: int = 5, backoff: float = 0.2) -> None:
+        import nomad
+        from nomad.api.base import Requester
+
+        self.settings = settings
+        self.retries = retries
+        self.backoff = backoff
+        parts = urlsplit(settings.address)
+        self.api = nomad.Nomad(address=settings.address, secure=parts.scheme == "https",
+                               token=settings.token, region=settings.region, namespace=settings.namespace,
+                               timeout=30)
+        common = dict(self.api.requester_settings)
+
+        class JobServices(Requester):
+            ENDPOINT = "job"
+
+        class LogStream(Requester):
+            ENDPOINT = "client/fs/logs"
+
+        self.job_services = JobServices(**common)
+        self.log_stream = LogStream(**common)
+
+    def close(self) -> None:
+        for part in (self.api.jobs, self.job_services, self.log_stream):
+            session = getattr(part, "session", None)
+            if session is not None:
+                session.close()
+
+    def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)``; 5xx/429 and connection errors are retried with backoff."""
+        import nomad.api.exceptions as nx
+
+        delay = self.backoff
+        for attempt in range(1, self.retries + 1):
+            try:
+                return fn(*args, **kwargs)
+            except nx.URLNotFoundNomadException as exc:
+                raise NotFound(f"nomad: {what}: not found") from exc
+            except nx.BaseNomadException as exc:
+                status, text = _status_of(exc)
+                retriable = status == 0 or status >= 500 or status == 429
+                if not retriable or attempt == self.retries:
+                    if status == 0:
+                        raise DockyardError(f"cannot reach Nomad at {self.settings.address} to {what}: {text}") from exc
+                    raise NomadApiError(f"nomad API refused to {what}: {text} (HTTP {status})", status) from exc
+                log.warning("nomad answered %s to %s (%s); retry %d/%d in %.1fs",
+                            status or "no connection", what, text, attempt, self.retries - 1, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def maybe(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return self.call(what, fn, *args, **kwargs)
+        except NotFound:
+            return None

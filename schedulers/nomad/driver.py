@@ -1,0 +1,406 @@
+"""The nomad scheduler: render (``render.py``), register, follow, revert.
+
+Deploy:
+
+1. refuse a plan the driver cannot honour (``check_plan``) before any request;
+2. register the job (``POST /v1/jobs``);
+3. follow the evaluation to ``complete`` (a placement failure fails the deploy), then the
+   job version's deployment to ``successful``, reporting healthy/desired allocations as
+   progress. A job change that needs no deployment (only a count of 0, say) is done once
+   its evaluation is;
+4. when the deployment fails, Nomad's ``AutoRevert`` normally sends the job back to its last
+   stable version; if it has not (auto-revert off, or nothing stable yet), Dockyard reverts
+   to the version that ran before this deploy (``POST /v1/job/:id/revert``, guarded by
+   ``EnforcePriorVersion``), or deregisters a job that this deploy created. A DeployError
+   carries the failing allocation's last log lines;
+5. ``core-post-deploy`` fires.
+
+Listeners are the job's Nomad-native service registrations (``/v1/job/:id/services``):
+address and port, host mode by default, the container's address with ``initial-network``.
+``events`` follows ``/v1/event/stream`` (topic Allocation) from the current index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import re
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from dockyard.core.errors import DeployError, DockyardError, ValidationError
+from dockyard.core.hooks import Hooks
+from dockyard.core.models import DeployPlan, Instance, Listener, Phase, SchedulerEvent
+from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
+from dockyard.schedulers.nomad import render as R
+from dockyard.schedulers.nomad.client import NomadClient, float_setting, read_settings
+
+log = logging.getLogger("dockyard.nomad")
+
+Obj = dict[str, Any]
+_INDEX_RE = re.compile(r"\[(\d+)\]$")
+
+
+class NomadScheduler(Scheduler):
+    name = "nomad"
+    extra = "nomad"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.INITIAL_NETWORK,
+        Capability.RUN,
+        Capability.LOGS,
+        Capability.EVENTS,
+        Capability.ZERO_DOWNTIME,
+        Capability.TCP_LISTENERS,
+        Capability.UDP_LISTENERS,
+    })
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        self._clients: dict[R.NomadSettings, NomadClient] = {}
+
+    def client(self, app: str | None) -> NomadClient:
+        settings = read_settings(self.store, app)
+        if settings not in self._clients:
+            retries = int(float_setting(self.store, None, "retries", 5))
+            backoff = float_setting(self.store, None, "retry-backoff", 0.2)
+            self._clients[settings] = NomadClient(settings, retries=max(1, retries), backoff=backoff)
+        return self._clients[settings]
+
+    def close(self) -> None:
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+
+    def _poll(self, app: str | None) -> float:
+        return float_setting(self.store, app, "poll-interval", 1.0)
+
+    # ---- deploy ------------------------------------------------------------------
+    def deploy(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+        check_plan(plan.app, plan.networks, plan.ports, self.name, self.capabilities)
+        settings = read_settings(self.store, plan.app)
+        job = R.render_job(plan, settings)
+        c = self.client(plan.app)
+        before = c.maybe(f"read job {plan.app}", c.api.job.get_job, plan.app)
+        progress(f"register job {plan.app}", 0, 0)
+        registered = c.call(f"register job {plan.app}", c.api.jobs.register_job, job)
+        failure, version = self._follow(plan, c, registered, progress)
+        if failure is not None:
+            reverted = self._revert(plan.app, c, before, version)
+            raise DeployError(f"app {plan.app}: deployment failed: {failure}; {reverted}")
+        instances = self.status(plan.app)
+        hooks.fire("core-post-deploy", app=plan.app, release=plan.release, plan=plan, scheduler=self,
+                   instances=instances)
+        return instances
+
+    def _follow(self, plan: DeployPlan, c: NomadClient, registered: Obj,
+                progress: Progress) -> tuple[str | None, int]:
+        """(why it failed or None, the job version this deploy registered)."""
+        poll = self._poll(plan.app)
+        deadline = time.monotonic() + float_setting(self.store, plan.app, "deploy-timeout", 900.0)
+        eval_id = registered.get("EvalID")
+        if eval_id:
+            while True:
+                ev = c.call(f"read evaluation {eval_id}", c.api.evaluation.get_evaluation, eval_id)
+                status = ev.get("Status")
+                if status in ("failed", "canceled"):
+                    return f"evaluation {eval_id} {status}: {ev.get('StatusDescription', '')}", -1
+                if status == "complete":
+                    failed = ev.get("FailedTGAllocs") or {}
+                    if failed:
+                        return f"could not place task group(s) {', '.join(sorted(failed))}", -1
+                    break
+                if time.monotonic() > deadline:
+                    return f"evaluation {eval_id} did not complete in time", -1
+                time.sleep(poll)
+        version = self._registered_version(plan.app, c, registered)
+        total = sum(p.scale for p in plan.processes)
+        while True:
+            deployments = c.maybe(f"list the deployments of {plan.app}", c.api.job.get_deployments, plan.app) or []
+            dep = max((d for d in deployments if d.get("JobVersion") == version),
+                      key=lambda d: int(d.get("CreateIndex") or 0), default=None)
+            if dep is None:
+                return None, version  # nothing to roll out for this version
+            groups = dep.get("TaskGroups") or {}
+            healthy = sum(int(g.get("HealthyAllocs") or 0) for g in groups.values())
+            status = dep.get("Status")
+            progress(f"deployment {dep.get('ID', '')[:8]}: {status}, {healthy} healthy", min(healthy, total), total)
+            if status == "successful":
+                return None, version
+            if status in ("failed", "cancelled"):
+                return f"{dep.get('StatusDescription') or status}{self._last_lines(c, dep)}", version
+            if time.monotonic() > deadline:
+                with contextlib.suppress(DockyardError):
+                    c.call("fail the deployment", c.api.deployment.fail_deployment, dep["ID"])
+                return "the deployment did not become healthy in time", version
+            time.sleep(poll)
+
+    def _registered_version(self, app: str, c: NomadClient, registered: Obj) -> int:
+        """The job version this register created, found by its JobModifyIndex (Nomad may
+        already have moved on, e.g. auto-reverted, by the time we look)."""
+        versions = c.call(f"read versions of job {app}", c.api.job.get_versions, app)
+        index = registered.get("JobModifyIndex")
+        listed = versions.get("Versions") or []
+        mine = [v for v in listed if v.get("JobModifyIndex") == index]
+        chosen = mine[0] if mine else max(listed, key=lambda v: int(v.get("Version", 0)))
+        return int(chosen.get("Version", 0))
+
+    def _last_lines(self, c: NomadClient, dep: Obj) -> str:
+        allocs = c.maybe("list the deployment's allocations", c.api.deployment.get_deployment_allocations,
+                         dep["ID"]) or []
+        bad = [a for a in allocs if (a.get("DeploymentStatus") or {}).get("Healthy") is False
+               or a.get("ClientStatus") == "failed"]
+        for alloc in bad[:1]:
+            task = next(iter(alloc.get("TaskStates") or {}), alloc.get("TaskGroup", ""))
+            text = self._read_log(c, alloc["ID"], task, "stderr") + self._read_log(c, alloc["ID"], task, "stdout")
+            lines = [line for line in text.splitlines() if line.strip()][-10:]
+            if lines:
+                return f"; last log lines of allocation {alloc['ID'][:8]}: " + " | ".join(lines)
+        return ""
+
+    def _revert(self, app: str, c: NomadClient, before: Obj | None, failed_version: int) -> str:
+        if before is None:
+            c.call(f"deregister job {app}", c.api.job.deregister_job, app)
+            return f"job {app} deregistered (it had no previous version)"
+        old = int(before.get("Version", 0))
+        job = c.call(f"read job {app}", c.api.job.get_job, app)
+        current = int(job.get("Version", 0))
+        if failed_version >= 0 and current > failed_version:
+            return f"Nomad auto-reverted job {app} (now version {current}, a copy of a stable version)"
+        c.call(f"revert job {app}", c.api.job.revert_job, app, old, current)
+        return f"job {app} reverted to version {old}"
+
+    # ---- lifecycle ---------------------------------------------------------------
+    def stop(self, app: str) -> None:
+        c = self.client(app)
+        job = c.call(f"read job {app}", c.api.job.get_job, app)
+        for group in job.get("TaskGroups") or []:
+            group["Count"] = 0
+        c.call(f"scale job {app} to 0", c.api.jobs.register_job, {"Job": job})
+
+    def start(self, app: str) -> None:
+        from dockyard.core.plan import build_plan
+
+        self.deploy(build_plan(self.store, app, warn=False), Hooks())
+
+    def restart(self, app: str) -> None:
+        c = self.client(app)
+        allocs = self._allocs(c, app)
+        for alloc in allocs:
+            c.call(f"restart allocation {alloc['ID'][:8]}", c.api.client.allocation.restart_allocation, alloc["ID"])
+
+    def destroy(self, app: str) -> None:
+        c = self.client(app)
+        c.maybe(f"deregister job {app}", c.api.job.deregister_job, app, purge=True)
+
+    def _allocs(self, c: NomadClient, app: str) -> list[Obj]:
+        allocs = c.maybe(f"list allocations of {app}", c.api.job.get_allocations, app) or []
+        return [a for a in allocs if a.get("DesiredStatus") == "run"]
+
+    def status(self, app: str) -> list[Instance]:
+        c = self.client(app)
+        releases: dict[int, str] = {}
+        versions = c.maybe(f"read versions of job {app}", c.api.job.get_versions, app) or {}
+        for v in versions.get("Versions") or []:
+            releases[int(v.get("Version", 0))] = (v.get("Meta") or {}).get("dockyard.release", "")
+        out = []
+        for alloc in self._allocs(c, app):
+            m = _INDEX_RE.search(alloc.get("Name", ""))
+            states = alloc.get("TaskStates") or {}
+            restarts = sum(int(s.get("Restarts") or 0) for s in states.values())
+            out.append(Instance(
+                app=app, process_type=alloc.get("TaskGroup", ""), index=int(m.group(1)) + 1 if m else 0,
+                id=alloc["ID"], name=alloc.get("Name", ""), state=str(alloc.get("ClientStatus", "")),
+                restart_count=restarts, release=releases.get(int(alloc.get("JobVersion", -1)), ""),
+                addresses={},
+            ))
+        return sorted(out, key=lambda i: (i.process_type, i.index))
+
+    def listeners(self, app: str) -> dict[str, list[Listener]]:
+        c = self.client(app)
+        try:
+            regs = c.call(f"list the services of job {app}",
+                          lambda: c.job_services.request(app, "services", method="get").json())
+        except DockyardError as exc:
+            if "not found" in str(exc):
+                return {}
+            raise
+        live = {a["ID"] for a in self._allocs(c, app)}
+        out: dict[str, list[Listener]] = {}
+        for reg in regs or []:
+            if live and reg.get("AllocID") not in live:
+                continue
+            tags = dict(t.split("=", 1) for t in reg.get("Tags") or [] if "=" in t)
+            proc = tags.get("process-type", "")
+            out.setdefault(proc, []).append(Listener(str(reg["Address"]), int(reg["Port"])))
+        for proc in out:
+            out[proc].sort(key=lambda listener: (listener.host, listener.port))
+        return out
+
+    # ---- run ---------------------------------------------------------------------
+    def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
+            env: dict[str, str] | None = None) -> int:
+        check_plan(plan.app, plan.networks, (), self.name, self.capabilities)
+        argv = list(command)
+        if not argv:
+            raise ValidationError("run needs a command")
+        spec = plan.process(argv[0])
+        if spec is not None and spec.command is not None:
+            argv = list(spec.command) + argv[1:]
+        settings = read_settings(self.store, plan.app)
+        c = self.client(plan.app)
+        job_id = f"{plan.app}-run-{secrets.token_hex(3)}"
+        job = R.render_run_job(plan, argv, settings, job_id, {**(env or {}), "DYNO": "run.1"})
+        c.call(f"register job {job_id}", c.api.jobs.register_job, job)
+        try:
+            hooks.fire("post-container-create", container_type="app", container_id=job_id, app=plan.app,
+                       phase=Phase.RUN, process_type="run", scheduler=self)
+            poll = self._poll(plan.app)
+            deadline = time.monotonic() + float_setting(self.store, plan.app, "run-timeout", 3600.0)
+            while True:
+                allocs = c.call(f"list allocations of {job_id}", c.api.job.get_allocations, job_id)
+                done = [a for a in allocs if a.get("ClientStatus") in ("complete", "failed", "lost")]
+                if done:
+                    alloc = done[0]
+                    break
+                if time.monotonic() > deadline:
+                    raise DockyardError(f"nomad: run job {job_id} did not finish in time")
+                time.sleep(poll)
+            sys.stdout.write(self._read_log(c, alloc["ID"], "run", "stdout"))
+            sys.stderr.write(self._read_log(c, alloc["ID"], "run", "stderr"))
+            sys.stdout.flush()
+            return _exit_code(alloc)
+        finally:
+            with contextlib.suppress(DockyardError):
+                c.call(f"deregister job {job_id}", c.api.job.deregister_job, job_id, purge=True)
+
+    # ---- logs and events -----------------------------------------------------------
+    def _read_log(self, c: NomadClient, alloc_id: str, task: str, kind: str) -> str:
+        try:
+            return str(c.call(f"read the {kind} of allocation {alloc_id[:8]}", c.api.client.stream_logs.stream,
+                              alloc_id, task, kind, plain=True))
+        except DockyardError:
+            return ""
+
+    def logs(self, app: str, process_type: str | None = None, follow: bool = False,
+             tail: int | None = None) -> Iterator[str]:
+        c = self.client(app)
+        targets = [(i.id, i.process_type, f"{app}[{i.process_type}.{i.index}]") for i in self.status(app)
+                   if process_type is None or i.process_type == process_type]
+        if not follow:
+            for alloc_id, task, prefix in targets:
+                lines = self._read_log(c, alloc_id, R.group_name(task), "stdout").splitlines()
+                lines += self._read_log(c, alloc_id, R.group_name(task), "stderr").splitlines()
+                for line in lines[-tail:] if tail else ([] if tail == 0 else lines):
+                    yield f"{prefix}: {line}"
+            return
+        out: queue.Queue[str | None] = queue.Queue()
+
+        def pump(alloc_id: str, task: str, kind: str, prefix: str) -> None:
+            try:
+                params = {"task": task, "type": kind, "follow": True, "plain": True, "origin": "start"}
+                resp = c.call("follow logs", c.log_stream.request, alloc_id, params=params, method="get",
+                              stream=True, timeout=None)
+                for raw in resp.iter_lines():
+                    out.put(f"{prefix}: {raw.decode(errors='replace')}")
+            except DockyardError as exc:
+                out.put(f"{prefix}: [log stream ended: {exc}]")
+            finally:
+                out.put(None)
+
+        streams = [(a, R.group_name(t), k, p) for a, t, p in targets for k in ("stdout", "stderr")]
+        for args in streams:
+            threading.Thread(target=pump, args=args, daemon=True).start()
+        remaining = len(streams)
+        while remaining:
+            item = out.get()
+            if item is None:
+                remaining -= 1
+            else:
+                yield item
+
+    def events(self) -> Iterator[SchedulerEvent]:
+        """``/v1/event/stream?topic=Allocation`` from the current index, normalised."""
+        c = self.client(None)
+        resp = c.call("read the cluster index", c.api.jobs.request, method="get")
+        index = int(resp.headers.get("X-Nomad-Index", "0") or 0)
+        thread, exit_event, events = c.api.event.stream.get_stream(
+            index=index + 1, topic=["Allocation"], namespace=c.settings.namespace or None)
+        thread.daemon = True
+        thread.start()
+        seen: dict[str, tuple[str, int]] = {}
+        try:
+            while True:
+                try:
+                    msg = events.get(timeout=1.0)
+                except queue.Empty:
+                    if not thread.is_alive():
+                        raise DockyardError("the Nomad event stream ended") from None
+                    continue
+                for event in msg.get("Events") or []:
+                    alloc = (event.get("Payload") or {}).get("Allocation")
+                    if alloc:
+                        yield from alloc_events(alloc, seen)
+        finally:
+            exit_event.set()
+
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        return {
+            "networks": "the docker driver's `network_mode`: one network per task, chosen at creation; "
+                        "networks are Docker networks on the client nodes, made outside Nomad",
+            "attach-post-create": "not supported: the docker driver cannot attach a second network",
+            "attach-post-deploy": "not supported: a running task cannot join a network",
+            "initial-network": "`network_mode` of the docker task; services register the container's "
+                               "address there (AddressMode driver)",
+            "listeners": "Nomad-native service registrations of the job's allocations (address, port); "
+                         "one dynamic port per container port",
+            "run": "a batch job with no restarts or rescheduling; its logs and exit code, then purged",
+            "logs": "allocation logs (`/v1/client/fs/logs`), stdout and stderr",
+            "events": "`/v1/event/stream`, topic Allocation, from the current index",
+            "zero downtime": "the update block: one allocation at a time, MinHealthyTime = checks wait, "
+                             "AutoRevert; Dockyard reverts explicitly when Nomad did not",
+        }
+
+
+def _exit_code(alloc: Obj) -> int:
+    for state in (alloc.get("TaskStates") or {}).values():
+        for ev in reversed(state.get("Events") or []):
+            if ev.get("Type") == "Terminated":
+                details = ev.get("Details") or {}
+                code = details.get("exit_code", ev.get("ExitCode", 1))
+                return int(code)
+    return 0 if alloc.get("ClientStatus") == "complete" else 1
+
+
+def alloc_events(alloc: Obj, seen: dict[str, tuple[str, int]]) -> list[SchedulerEvent]:
+    job = alloc.get("Job") or {}
+    app = (job.get("Meta") or {}).get("dockyard.app")
+    if not app or (job.get("Meta") or {}).get("dockyard.run"):
+        return []
+    states = alloc.get("TaskStates") or {}
+    restarts = sum(int(s.get("Restarts") or 0) for s in states.values())
+    status = str(alloc.get("ClientStatus", ""))
+    policy = next((g.get("RestartPolicy") or {} for g in job.get("TaskGroups") or []
+                   if g.get("Name") == alloc.get("TaskGroup")), {})
+    base: dict[str, Any] = {
+        "app": app, "process_type": alloc.get("TaskGroup", ""), "instance_id": alloc.get("ID", ""),
+        "time": time.time(), "restart_policy": "on-failure" if policy.get("Mode") == "fail" else "always",
+        "max_retries": int(policy.get("Attempts") or 0) if policy.get("Mode") == "fail" else 0,
+        "restart_count": restarts,
+    }
+    uid = str(alloc.get("ID", ""))
+    was_status, was_restarts = seen.get(uid, ("", 0))
+    seen[uid] = (status, restarts)
+    out: list[SchedulerEvent] = []
+    if restarts > was_restarts and status == "running":
+        out.append(SchedulerEvent(action="restart", **base))
+    elif status == "running" and was_status != "running":
+        out.append(SchedulerEvent(action="start", **base))
+    elif status in ("failed", "complete", "lost") and was_status != status:
+        out.append(SchedulerEvent(action="die", exit_code=_exit_code(alloc), **base))
+    return out
