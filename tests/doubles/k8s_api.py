@@ -375,7 +375,8 @@ class K8sApiDouble:
         status: Obj = {"phase": "Pending", "podIP": f"10.244.0.{self.next_ip}", "startTime": _now(),
                        "containerStatuses": [cs], "conditions": [{"type": "Ready", "status": "False"}]}
         if pull_error:
-            cs["state"] = {"waiting": {"reason": pull_error, "message": f'Back-off pulling image "{container["image"]}"'}}
+            message = f'Back-off pulling image "{container["image"]}"'
+            cs["state"] = {"waiting": {"reason": pull_error, "message": message}}
         elif outcome.exit_code is None:
             cs["state"] = {"running": {"startedAt": _now()}}
             cs["ready"] = True
@@ -530,13 +531,14 @@ class _Handler(BaseHTTPRequestHandler):
                         (fault.path_re is None or re.search(fault.path_re, url.path)):
                     fault.times -= 1
                     req.status = fault.status
-                    self._send(fault.status, status_obj(fault.status, fault.reason,
-                                                        f"injected {fault.status} {fault.reason} for {method} {url.path}"))
+                    message = f"injected {fault.status} {fault.reason} for {method} {url.path}"
+                    self._send(fault.status, status_obj(fault.status, fault.reason, message))
                     return
         route = self._route(url.path)
         if route is None:
             req.status = 404
-            self._send(404, status_obj(404, "NotFound", f"the server could not find the requested resource ({url.path})"))
+            message = f"the server could not find the requested resource ({url.path})"
+            self._send(404, status_obj(404, "NotFound", message))
             return
         kind, ns, name, sub = route
         try:

@@ -195,7 +195,7 @@ class NomadApiDouble:
 
     def _outcome(self, task: Obj) -> Outcome:
         cfg = task.get("Config") or {}
-        argv = ([cfg["command"]] + list(cfg.get("args") or [])) if cfg.get("command") else None
+        argv = [cfg["command"], *(cfg.get("args") or [])] if cfg.get("command") else None
         return self.program(argv, dict(task.get("Env") or {}))
 
     def _new_alloc(self, job: Obj, group: Obj, index: int, outcome: Outcome, batch: bool) -> Obj:
