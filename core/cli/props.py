@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError
-from dockyard.core.names import validate_component
+from dockyard.core.names import GLOBAL_SCOPE, validate_component
 
 
 def _coords(plugin: str, scope: str, key: str) -> tuple[str, str, str]:
@@ -22,14 +22,30 @@ def _coords(plugin: str, scope: str, key: str) -> tuple[str, str, str]:
     return plugin, scope, key
 
 
+def _split(args: tuple[str, ...], is_global: bool, fixed: int, usage: str) -> tuple[list[str], list[str]]:
+    """(PLUGIN, SCOPE, KEY…) and the rest; ``--global`` is a flag to click, so it fills in SCOPE."""
+    head = list(args[: fixed - 1]) if is_global else list(args[:fixed])
+    if is_global:
+        head[1:1] = [GLOBAL_SCOPE] if len(head) >= 1 else []
+    if len(head) < fixed:
+        raise click.UsageError(f"usage: {usage}")
+    rest = list(args[fixed - 1:]) if is_global else list(args[fixed:])
+    return head, rest
+
+
+_GLOBAL = click.option("--global", "is_global", is_flag=True, help="The scope is --global (Dokku's global values).")
+
+
 @click.command("props:get")
-@click.argument("plugin")
-@click.argument("scope")
-@click.argument("key")
+@click.argument("args", nargs=-1, metavar="PLUGIN SCOPE|--global KEY")
 @click.option("--default", "default", metavar="TEXT", help="Print this instead of failing when unset.")
+@_GLOBAL
 @pass_cli
-def get(c: CliContext, plugin: str, scope: str, key: str, default: str | None) -> None:
+def get(c: CliContext, args: tuple[str, ...], default: str | None, is_global: bool) -> None:
     """Print PLUGIN/SCOPE/KEY (a list prints one item per line); exit 1 if unset."""
+    (plugin, scope, key), rest = _split(args, is_global, 3, "props:get PLUGIN SCOPE|--global KEY")
+    if rest:
+        raise click.UsageError(f"unexpected extra argument {rest[0]!r}")
     _coords(plugin, scope, key)
     data = c.store.read(plugin, scope, key)
     if data is None:
@@ -46,14 +62,13 @@ def get(c: CliContext, plugin: str, scope: str, key: str, default: str | None) -
 
 
 @click.command("props:set")
-@click.argument("plugin")
-@click.argument("scope")
-@click.argument("key")
-@click.argument("values", nargs=-1)
+@click.argument("args", nargs=-1, metavar="PLUGIN SCOPE|--global KEY VALUE…")
 @click.option("--list", "as_list", is_flag=True, help="Store VALUES as a list (one item each).")
+@_GLOBAL
 @pass_cli
-def set_(c: CliContext, plugin: str, scope: str, key: str, values: tuple[str, ...], as_list: bool) -> None:
+def set_(c: CliContext, args: tuple[str, ...], as_list: bool, is_global: bool) -> None:
     """Set PLUGIN/SCOPE/KEY to VALUE, or to the list VALUES with --list. An empty value unsets."""
+    (plugin, scope, key), values = _split(args, is_global, 3, "props:set PLUGIN SCOPE|--global KEY VALUE…")
     _coords(plugin, scope, key)
     if as_list:
         items = [v.strip() for v in values]
@@ -77,12 +92,13 @@ def set_(c: CliContext, plugin: str, scope: str, key: str, values: tuple[str, ..
 
 
 @click.command("props:unset")
-@click.argument("plugin")
-@click.argument("scope")
-@click.argument("keys", nargs=-1, required=True)
+@click.argument("args", nargs=-1, metavar="PLUGIN SCOPE|--global KEY…")
+@_GLOBAL
 @pass_cli
-def unset(c: CliContext, plugin: str, scope: str, keys: tuple[str, ...]) -> None:
+def unset(c: CliContext, args: tuple[str, ...], is_global: bool) -> None:
     """Delete KEYS of PLUGIN/SCOPE (a key that is not set is not an error)."""
+    (plugin, scope, first), more = _split(args, is_global, 3, "props:unset PLUGIN SCOPE|--global KEY…")
+    keys = [first, *more]
     for key in keys:
         _coords(plugin, scope, key)
     from dockyard.propstores.base import Delete
@@ -97,9 +113,14 @@ def unset(c: CliContext, plugin: str, scope: str, keys: tuple[str, ...]) -> None
 @click.argument("plugin", required=False)
 @click.argument("scope", required=False)
 @click.option("--values", "with_values", is_flag=True, help="Show values too (they may be secrets).")
+@_GLOBAL
 @pass_cli
-def list_props(c: CliContext, plugin: str | None, scope: str | None, with_values: bool) -> None:
-    """List properties as PLUGIN/SCOPE/KEY, optionally only those of PLUGIN (and SCOPE)."""
+def list_props(c: CliContext, plugin: str | None, scope: str | None, with_values: bool, is_global: bool) -> None:
+    """List properties as PLUGIN/SCOPE/KEY, optionally only those of PLUGIN (and SCOPE or --global)."""
+    if is_global:
+        if scope is not None:
+            raise click.UsageError("give SCOPE or --global, not both")
+        scope = GLOBAL_SCOPE
     if plugin is not None:
         validate_component("plugin", plugin)
     if scope is not None:
