@@ -34,16 +34,6 @@ def _key(key: str) -> str:
     return key
 
 
-def app_env(store: object, app: str) -> dict[str, str]:
-    """Global config overlaid with the app's: what its containers get as environment."""
-    from dockyard.propstores.base import PropertyStore
-
-    assert isinstance(store, PropertyStore)
-    env = {k: v for k, v in store.get_all(PLUGIN, GLOBAL_SCOPE).items() if isinstance(v, str)}
-    env.update({k: v for k, v in store.get_all(PLUGIN, app).items() if isinstance(v, str)})
-    return env
-
-
 @click.command("config:set")
 @click.option("--global", "is_global", is_flag=True, help="Set for every app.")
 @click.option("--no-restart", is_flag=True, help="Accepted for Dokku compatibility; nothing restarts.")
