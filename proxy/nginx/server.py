@@ -7,8 +7,9 @@ complete main config when none exists, with pid, logs and temp paths under the c
 so a private nginx (tests, users who are not root) needs nothing else.
 
 A reload is a SIGHUP to the master (``nginx -s reload`` would parse the whole config once
-more just to find the pid) followed by a wait until new workers are up, so "reloaded"
-means new connections get the new config. If the master rejects the config (a port
+more just to find the pid) followed by a wait until new workers are up and every old one
+has stopped accepting (it exited or retitled itself "shutting down"), so "reloaded" means
+every new connection gets the new config. If the master rejects the config (a port
 already bound, say) no new workers appear and the caller rolls back.
 """
 
@@ -173,6 +174,16 @@ def running_pid(layout: Layout) -> int | None:
     return pid if _alive(pid) else None
 
 
+def _retiring(pid: int) -> bool:
+    """An old worker no longer accepts: it exited, or retitled itself "shutting down"."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            title = fh.read()
+    except OSError:
+        return True
+    return not title or b"shutting down" in title or not _alive(pid)
+
+
 def children(pid: int) -> set[int]:
     kids: set[int] = set()
     for entry in os.scandir("/proc"):
@@ -234,7 +245,7 @@ def reload(layout: Layout, timeout: float = 10.0) -> None:
     os.kill(pid, signal.SIGHUP)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if children(pid) - before:
+        if children(pid) - before and all(_retiring(old) for old in before):
             return
         if not _alive(pid):
             raise ProxyError("nginx exited during reload")
