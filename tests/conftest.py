@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.stores",
     "tests.fixtures.docker",
     "tests.fixtures.nginx",
+    "tests.doubles.fixtures",
 ]

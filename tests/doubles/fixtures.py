@@ -1,0 +1,133 @@
+"""Fixtures for the kubernetes and nomad drivers: API doubles, or a real cluster.
+
+``kube_target`` and ``nomad_target`` are parametrised: always ``double`` (the stateful HTTP
+doubles in this package, with the real clients talking to them), plus ``cluster`` when
+``KUBECONFIG`` / ``NOMAD_ADDR`` was set in the environment pytest started in. The suites
+that take these fixtures then run unchanged against the real cluster. For a cluster run:
+
+* ``KUBECONFIG=~/.kube/config DOCKYARD_TEST_K8S_NAMESPACE=dockyard-test pytest tests/conformance/test_kubernetes.py``
+  (the namespace must exist; the test apps are destroyed afterwards);
+* ``NOMAD_ADDR=http://nomad:4646 [NOMAD_TOKEN=…] pytest tests/conformance/test_nomad.py``;
+* ``DOCKYARD_TEST_CLUSTER_IMAGE`` names an image the cluster can pull that has busybox's
+  ``sh``, ``httpd``, ``echo`` and ``sleep`` (default ``busybox:1.36``).
+
+Tests that look inside a double (the order of API calls, injected errors) take
+``k8s_double`` / ``nomad_double`` directly and always run against the double.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.doubles.k8s_api import K8sApiDouble
+from tests.doubles.nomad_api import NomadApiDouble
+
+#: captured at import, before any fixture points these variables at a double
+REAL_KUBECONFIG = os.environ.get("KUBECONFIG")
+REAL_NOMAD_ADDR = os.environ.get("NOMAD_ADDR")
+REAL_NOMAD_TOKEN = os.environ.get("NOMAD_TOKEN")
+CLUSTER_IMAGE = os.environ.get("DOCKYARD_TEST_CLUSTER_IMAGE", "busybox:1.36")
+DOUBLE_IMAGE = "dockyard-test/busybox:double"
+
+
+def fast(store: Any, plugin: str) -> None:
+    """Poll and back off in milliseconds: the doubles answer at once."""
+    store.set(plugin, "--global", "poll-interval", "0.01")
+    store.set(plugin, "--global", "retry-backoff", "0.01")
+
+
+@pytest.fixture
+def k8s_double(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[K8sApiDouble]:
+    double = K8sApiDouble().start(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(double.kubeconfig))
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def nomad_double(monkeypatch: pytest.MonkeyPatch) -> Iterator[NomadApiDouble]:
+    double = NomadApiDouble().start()
+    monkeypatch.setenv("NOMAD_ADDR", double.address)
+    monkeypatch.delenv("NOMAD_TOKEN", raising=False)
+    monkeypatch.delenv("NOMAD_NAMESPACE", raising=False)
+    monkeypatch.delenv("NOMAD_REGION", raising=False)
+    yield double
+    double.stop()
+
+
+@dataclass
+class Target:
+    """Where a driver test runs: ``double`` is None on a real cluster."""
+
+    kind: str
+    double: Any
+    image: str
+
+
+def _kube_params() -> list[str]:
+    return ["double", "cluster"] if REAL_KUBECONFIG else ["double"]
+
+
+def _nomad_params() -> list[str]:
+    return ["double", "cluster"] if REAL_NOMAD_ADDR else ["double"]
+
+
+@pytest.fixture(params=_kube_params())
+def kube_target(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                file_store: Any) -> Iterator[Target]:
+    if request.param == "cluster":
+        assert REAL_KUBECONFIG
+        monkeypatch.setenv("KUBECONFIG", REAL_KUBECONFIG)
+        namespace = os.environ.get("DOCKYARD_TEST_K8S_NAMESPACE", "default")
+        file_store.set("scheduler-kubernetes", "--global", "namespace", namespace)
+        file_store.set("scheduler-kubernetes", "--global", "poll-interval", "1")
+        yield Target("cluster", None, CLUSTER_IMAGE)
+        return
+    double = K8sApiDouble().start(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(double.kubeconfig))
+    fast(file_store, "scheduler-kubernetes")
+    yield Target("double", double, DOUBLE_IMAGE)
+    double.stop()
+
+
+@pytest.fixture(params=_nomad_params())
+def nomad_target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                 file_store: Any) -> Iterator[Target]:
+    if request.param == "cluster":
+        assert REAL_NOMAD_ADDR
+        monkeypatch.setenv("NOMAD_ADDR", REAL_NOMAD_ADDR)
+        if REAL_NOMAD_TOKEN:
+            monkeypatch.setenv("NOMAD_TOKEN", REAL_NOMAD_TOKEN)
+        file_store.set("scheduler-nomad", "--global", "poll-interval", "1")
+        yield Target("cluster", None, CLUSTER_IMAGE)
+        return
+    double = NomadApiDouble().start()
+    monkeypatch.setenv("NOMAD_ADDR", double.address)
+    monkeypatch.delenv("NOMAD_TOKEN", raising=False)
+    fast(file_store, "scheduler-nomad")
+    yield Target("double", double, DOUBLE_IMAGE)
+    double.stop()
+
+
+@pytest.fixture
+def kube_scheduler(kube_target: Target, file_store: Any) -> Iterator[Any]:
+    from dockyard.schedulers.kubernetes import KubernetesScheduler
+
+    sched = KubernetesScheduler(file_store)
+    yield sched
+    sched.close()
+
+
+@pytest.fixture
+def nomad_scheduler(nomad_target: Target, file_store: Any) -> Iterator[Any]:
+    from dockyard.schedulers.nomad import NomadScheduler
+
+    sched = NomadScheduler(file_store)
+    yield sched
+    sched.close()
