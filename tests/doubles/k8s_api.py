@@ -345,7 +345,7 @@ class K8sApiDouble:
         for (k, o_ns, o_name), o in list(self.objects.items()):  # garbage collection
             if o_ns == ns and any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or []):
                 self.delete(k, o_ns, o_name)
-        if kind == "Pod":  # graceful deletion answers with the object itself
+        if kind in ("Pod", "Service"):  # these answer with the object itself
             return copy.deepcopy(live)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": {"name": name, "kind": kind, "uid": uid}}
@@ -489,6 +489,7 @@ class K8sApiDouble:
 class _Handler(BaseHTTPRequestHandler):
     api: K8sApiDouble
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     def log_message(self, format: str, *args: Any) -> None:
         return None

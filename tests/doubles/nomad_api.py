@@ -373,6 +373,7 @@ def _spec_copy(job: Obj) -> Obj:
 class _Handler(BaseHTTPRequestHandler):
     api: NomadApiDouble
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
