@@ -106,7 +106,7 @@ def _check_component(kind: str, value: str) -> None:
 def check_coordinates(plugin: str, scope: str, key: str) -> None:
     _check_component("plugin", plugin)
     _check_component("scope", scope)
-    _check_component("key", key)
+    validate_component("key", key)  # keys rarely repeat: a cache would only churn
 
 
 def encode_data(data: Value) -> str:

@@ -177,12 +177,7 @@ class EtcdStore(PropertyStore):
 
     def _range(self, start: bytes, end: bytes, limit: int = 0, revision: int = 0,
                keys_only: bool = False) -> Any:
-        req = etcdrpc.RangeRequest()
-        req.key = start
-        req.range_end = end
-        req.limit = limit
-        req.revision = revision
-        req.keys_only = keys_only
+        req = etcdrpc.RangeRequest(key=start, range_end=end, limit=limit, revision=revision, keys_only=keys_only)
         c = self.client
         return self._call(c.kvstub.Range, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
 
@@ -219,8 +214,9 @@ class EtcdStore(PropertyStore):
 
     # ---- primitives ----------------------------------------------------------------------
     def read(self, plugin: str, scope: str, key: str) -> Value | None:
-        k = self._key(plugin, scope, key)
-        resp = self._range(k, b"")
+        req = etcdrpc.RangeRequest(key=self._key(plugin, scope, key))
+        c = self.client
+        resp = self._call(c.kvstub.Range, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
         if not resp.kvs:
             return None
         return decode_data(resp.kvs[0].value.decode("utf-8"))

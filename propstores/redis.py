@@ -67,6 +67,16 @@ end
 return 0
 """
 
+# one Put: the data, the three index sets and the change notice, atomically
+_PUT_ONE = """
+redis.call('set', KEYS[1], ARGV[1])
+redis.call('sadd', KEYS[2], ARGV[2])
+redis.call('sadd', KEYS[3], ARGV[3])
+redis.call('sadd', KEYS[4], ARGV[4])
+redis.call('publish', KEYS[5], ARGV[5])
+return 0
+"""
+
 T = TypeVar("T")
 
 
@@ -105,6 +115,7 @@ class RedisStore(PropertyStore):
         self.channel = f"{self.prefix}changes"
         self._plugins_key = f"{self.prefix}plugins"
         self._prune = self.client.register_script(_PRUNE)
+        self._put_one = self.client.register_script(_PUT_ONE)
 
     # ---- helpers -----------------------------------------------------------------------
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -147,6 +158,16 @@ class RedisStore(PropertyStore):
                 added.setdefault((plugin, scope), []).append(key)
                 changes.append((path, raw))
 
+        if len(final) == 1 and puts:
+            # one property: one script call instead of a seven-command transaction; a script
+            # runs atomically, like MULTI/EXEC, and does the same work
+            ((plugin, scope, key),) = final
+            ((data_key, raw),) = puts.items()
+            self._call(self._put_one, keys=[data_key, self._idx(plugin, scope), self._scopes_key(plugin),
+                                            self._plugins_key, self.channel],
+                       args=[raw, key, scope, plugin, json.dumps(changes, ensure_ascii=False, separators=(",", ":"))])
+            return
+
         def run() -> None:
             pipe = self.client.pipeline(transaction=True)
             if len(puts) == 1:
@@ -158,13 +179,14 @@ class RedisStore(PropertyStore):
                     pipe.mset(dict(items[i:i + BATCH]))
             for i in range(0, len(deletes), BATCH):
                 pipe.delete(*deletes[i:i + BATCH])
-            plugins: set[str] = set()
+            scopes: dict[str, list[str]] = {}
             for (plugin, scope), keys in added.items():
                 pipe.sadd(self._idx(plugin, scope), *keys)
-                pipe.sadd(self._scopes_key(plugin), scope)
-                plugins.add(plugin)
-            if plugins:
-                pipe.sadd(self._plugins_key, *plugins)
+                scopes.setdefault(plugin, []).append(scope)
+            for plugin, names in scopes.items():
+                pipe.sadd(self._scopes_key(plugin), *names)
+            if scopes:
+                pipe.sadd(self._plugins_key, *scopes)
             for (plugin, scope), keys in removed.items():
                 idx = self._idx(plugin, scope)
                 pipe.srem(idx, *keys)
