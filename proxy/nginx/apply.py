@@ -8,12 +8,20 @@ one filesystem) and nginx reloaded once. If nginx rejects one app's candidate, t
 keeps its old file, the others go ahead, and the caller gets nginx's own message. If the
 master then refuses the reload (a port already bound, say), every file is put back.
 
+Candidates live in persistent staging files (``CONF_DIR/.staging``), overwritten in place
+and swapped with the live file by ``renameat2(RENAME_EXCHANGE)``: still atomic, but no new
+inode per app (creating a file costs ~0.4 ms on this class of disk, overwriting ~0.04 ms),
+and the old text lands in the staging file, ready for a rollback. Where the exchange is not
+available, ``os.replace`` does the same job.
+
 Many apps go through one validation and one reload: ``proxy:build-config --all`` on 1,000
 apps is one ``nginx -t``, where Dokku runs one per app.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import os
 import re
@@ -28,6 +36,26 @@ from dockyard.core.errors import ProxyError
 from dockyard.proxy.nginx import server
 from dockyard.proxy.nginx.render import Rendered
 from dockyard.proxy.nginx.server import Layout
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+try:
+    _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+except (AttributeError, OSError):  # pragma: no cover - old libc
+    _renameat2 = None
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths; False where the kernel, libc or filesystem cannot."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
 
 _INCLUDE = re.compile(r"^([ \t]*)include\s+(['\"]?)([^;'\"]+)\2\s*;[ \t]*$", re.M)
 
@@ -163,13 +191,17 @@ def apply(layout: Layout, rendered: Sequence[Rendered], force: bool = True) -> O
         if not pending:
             return outcome
         server.ensure_dirs(layout)
-        scratch = Path(tempfile.mkdtemp(dir=layout.conf_dir, prefix=".candidate-"))
-        try:
-            _validate(layout, pending, scratch, outcome)
-            _install(layout, pending, scratch, outcome, running)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        staging = staging_dir(layout)
+        _validate(layout, pending, staging, outcome)
+        _install(layout, pending, staging, outcome, running)
     return outcome
+
+
+def staging_dir(layout: Layout) -> Path:
+    path = layout.conf_dir / ".staging"
+    for kind in ("http", "stream"):
+        (path / kind).mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _candidates(pending: dict[str, Rendered], scratch: Path) -> tuple[dict[str, Path | None],
@@ -180,8 +212,8 @@ def _candidates(pending: dict[str, Rendered], scratch: Path) -> tuple[dict[str, 
         for kind, text, table in (("http", r.http, http), ("stream", r.stream, stream)):
             if text:
                 path = scratch / kind / f"{app}.conf"
-                if not path.exists():
-                    _write(path, text)
+                with open(path, "w") as fh:  # overwritten in place: no new inode
+                    fh.write(text)
                 table[app] = path
             else:
                 table[app] = None
@@ -198,8 +230,10 @@ def _validate(layout: Layout, pending: dict[str, Rendered], scratch: Path, outco
             )
             del pending[app]
     culprit_re = re.compile(re.escape(str(scratch)) + r"/(?:http|stream)/([a-z0-9-]+)\.conf")
+    http, stream = _candidates(pending, scratch)
     while pending:
-        http, stream = _candidates(pending, scratch)
+        http = {a: p for a, p in http.items() if a in pending}
+        stream = {a: p for a, p in stream.items() if a in pending}
         test_main = _test_main(layout, http, stream, scratch)
         try:
             ok, output = server.test_config(layout, test_main)
@@ -228,7 +262,9 @@ def _install(layout: Layout, pending: dict[str, Rendered], scratch: Path, outcom
                 continue
             previous.append((target, old))
             if text:
-                os.replace(scratch / kind / f"{app}.conf", target)
+                candidate = scratch / kind / f"{app}.conf"
+                if not (old and exchange(candidate, target)):
+                    os.replace(candidate, target)
             else:
                 target.unlink(missing_ok=True)
             outcome.changed[app] = True
@@ -258,6 +294,8 @@ def remove(layout: Layout, app: str) -> bool:
             if path.exists():
                 path.unlink()
                 removed = True
+        for kind in ("http", "stream"):
+            (layout.conf_dir / ".staging" / kind / f"{app}.conf").unlink(missing_ok=True)
         binary = server.find_binary(layout.binary)
         if removed and binary and (layout.reload_command or server.running_pid(layout)):
             server.reload(Layout(layout.conf_dir, layout.main_conf, binary, layout.reload_command))

@@ -98,6 +98,7 @@ class Rendered:
 class _Compiled:
     template: jinja2.Template
     mtime: float
+    extends: bool
 
 
 _CACHE: dict[str, _Compiled] = {}
@@ -105,11 +106,13 @@ _COMMENT_OR_BLANK = re.compile(r"^\s*(#.*)?$")
 
 
 def _environment(user_dir: Path | None) -> jinja2.Environment:
+    """User templates run sandboxed; the built-in one is ours and runs without the sandbox's cost."""
     loaders: list[jinja2.BaseLoader] = []
     if user_dir is not None:
         loaders.append(jinja2.FileSystemLoader(str(user_dir)))
     loaders.append(jinja2.PrefixLoader({"dockyard": jinja2.FileSystemLoader(str(BUILTIN_DIR))}))
-    return jinja2.sandbox.SandboxedEnvironment(
+    cls = jinja2.Environment if user_dir is None else jinja2.sandbox.SandboxedEnvironment
+    return cls(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -119,7 +122,7 @@ def _environment(user_dir: Path | None) -> jinja2.Environment:
     )
 
 
-def load_template(path: str | None) -> jinja2.Template:
+def load_template(path: str | None) -> _Compiled:
     """The compiled template (built-in when ``path`` is empty), recompiled when the file changes."""
     key = path or BUILTIN
     file = Path(path) if path else BUILTIN_DIR / "app.conf.j2"
@@ -129,7 +132,7 @@ def load_template(path: str | None) -> jinja2.Template:
         raise ProxyError(f"nginx template {file} cannot be read: {exc.strerror}") from exc
     cached = _CACHE.get(key)
     if cached is not None and cached.mtime == mtime:
-        return cached.template
+        return cached
     env = _environment(file.parent if path else None)
     try:
         template = env.get_template(file.name if path else BUILTIN)
@@ -137,8 +140,9 @@ def load_template(path: str | None) -> jinja2.Template:
         raise ProxyError(f"nginx template {file} line {exc.lineno}: {exc.message}") from exc
     except jinja2.TemplateError as exc:
         raise ProxyError(f"nginx template {file}: {exc}") from exc
-    _CACHE[key] = _Compiled(template, mtime)
-    return template
+    extends = bool(re.search(r"\{%-?\s*extends\b", file.read_text(errors="replace")))
+    _CACHE[key] = compiled = _Compiled(template, mtime, extends)
+    return compiled
 
 
 def listeners_var(proc: str) -> str:
@@ -245,11 +249,15 @@ def _meaningful(text: str) -> str:
 
 def render(template_path: str | None, ctx: Mapping[str, Any]) -> tuple[str, str]:
     """(http text, stream text). A template without blocks is entirely http."""
-    template = load_template(template_path)
+    compiled = load_template(template_path)
+    template = compiled.template
     where = template_path or BUILTIN
     try:
         context = template.new_context(dict(ctx))
-        whole = "".join(template.root_render_func(context))
+        if compiled.extends:  # the parent's blocks join the context only when its root runs
+            whole = "".join(template.root_render_func(context))
+        elif "http" not in context.blocks and "stream" not in context.blocks:
+            whole = "".join(template.root_render_func(context))
         if "http" not in context.blocks and "stream" not in context.blocks:
             return _meaningful(whole), ""
         parts = []

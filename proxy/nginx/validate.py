@@ -12,6 +12,7 @@ Two layers keep a domain, header value or path from ever injecting a directive:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
@@ -39,28 +40,52 @@ def quote(value: str) -> Quoted:
     return Quoted('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_SCALARS = (bool, int, float, type(None), Quoted)
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    """Every plain string a template could print from ``value`` (fast path, no paths kept)."""
+    kind = type(value)
+    if kind is str:
+        out.append(value)
+    elif kind in _SCALARS:
+        return
+    elif kind is dict:
+        for key, item in value.items():
+            _strings(key, out)
+            _strings(item, out)
+    elif kind is list or kind is tuple:
+        for item in value:
+            _strings(item, out)
+    else:
+        names = _FIELDS.get(kind)
+        if names is None:
+            if isinstance(value, Quoted):
+                return
+            if isinstance(value, str):
+                out.append(value)
+                return
+            if isinstance(value, Mapping):
+                _strings(dict(value), out)
+                return
+            if isinstance(value, list | tuple | set | frozenset):
+                _strings(list(value), out)
+                return
+            if not (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+                raise ValidationError(f"refusing to render a template variable of type {kind.__name__}")
+            names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+        for name in names:
+            _strings(getattr(value, name), out)
+
+
 def check_context(value: Any, where: str = "template variables") -> None:
     """Refuse the rendering if any value a template can print could break out of a token."""
-    if isinstance(value, Quoted) or value is None or isinstance(value, bool | int | float):
-        return
-    if isinstance(value, str):
-        if _UNSAFE.search(value):
-            raise ValidationError(f"refusing to render {where} = {value!r}: it could inject an nginx directive")
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            check_context(key, where)
-            check_context(item, f"{where}[{key!r}]")
-        return
-    if isinstance(value, list | tuple | set | frozenset):
-        for index, item in enumerate(value):
-            check_context(item, f"{where}[{index}]")
-        return
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            check_context(getattr(value, f.name), f"{where}.{f.name}")
-        return
-    raise ValidationError(f"refusing to render {where}: unexpected {type(value).__name__}")
+    found: list[str] = []
+    _strings(value, found)
+    for text in found:
+        if _UNSAFE.search(text):
+            raise ValidationError(f"refusing to render {where}: {text!r} could inject an nginx directive")
 
 
 # ---- validators ---------------------------------------------------------------------------
@@ -187,6 +212,7 @@ def validate_property(key: str, value: str, is_global: bool) -> str:
     return validator(key, value) if value else value
 
 
+@functools.lru_cache(maxsize=4096)
 def validate_stored(key: str, value: str) -> str:
     """Re-check a stored value at render time (the template file need not exist yet here)."""
     validator = PROPERTIES[key][1]
