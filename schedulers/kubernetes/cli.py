@@ -15,27 +15,26 @@ from dockyard.propstores.base import PropertyStore
 
 def plan_for_render(store: PropertyStore, app: str, image: str | None) -> DeployPlan:
     """The plan deploy would use: the given image (its Procfile read through the local docker
-    engine when it is there) or the app's last deployed release."""
+    engine, else its CMD as web, exactly as ``deploy`` does) or the app's last deployed release."""
     import logging
 
-    from dockyard.core.errors import DockyardError
-    from dockyard.core.plan import build_plan, current_release
+    from dockyard.core.errors import DockyardError, ValidationError
+    from dockyard.core.plan import build_plan
     from dockyard.core.properties import require_app
 
     require_app(store, app)
     if image is None:
         return build_plan(store, app)
-    current = current_release(store, app)
     try:
         from dockyard.core.images import image_processes
 
         processes = image_processes(image)
-    except DockyardError as exc:
-        fallback = current[2] if current else {"web": None}
+    except ValidationError:
+        raise
+    except DockyardError as exc:  # a registry image this engine does not have: as deploy does
         logging.getLogger("dockyard").warning(
-            "cannot read the Procfile of %s (%s); using the %s", image, exc,
-            "last release's process types" if current else "image's CMD as web")
-        processes = fallback
+            "could not read a Procfile from %s (%s); using its CMD as web", image, exc)
+        processes = {"web": None}
     return build_plan(store, app, image=image, processes=processes)
 
 

@@ -174,6 +174,15 @@ class NomadScheduler(Scheduler):
         c.call(f"revert job {app}", c.api.job.revert_job, app, old, current)
         return f"job {app} reverted to version {old}"
 
+    # ---- networks ----------------------------------------------------------------
+    def network_exists(self, name: str) -> bool:
+        """Nomad cannot list the Docker networks of its client nodes, so a named network is
+        taken to exist; if it does not, the allocation fails and so does the deploy."""
+        from dockyard.core.names import validate_network_name
+
+        validate_network_name(name)
+        return True
+
     # ---- lifecycle ---------------------------------------------------------------
     def stop(self, app: str) -> None:
         c = self.client(app)

@@ -175,6 +175,8 @@ class K8sApiDouble:
         self.events: list[tuple[int, str, str]] = []  # (request seq, what, name)
         self.faults: list[Fault] = []
         self.program: Callable[[list[str] | None, dict[str, str]], Outcome] = shell_program
+        #: images whose containers exit 1 at once, whatever their command
+        self.crashing_images: set[str] = set()
         self.missing_images: set[str] = set()
         self.rollout_reads = 1
         self.pending_reads: dict[tuple[str, str], int] = {}
@@ -355,6 +357,8 @@ class K8sApiDouble:
         container = spec["containers"][0]
         if container["image"] in self.missing_images:
             return Outcome(None), "ImagePullBackOff"
+        if container["image"] in self.crashing_images:
+            return Outcome(1, f"{container['image']}: crashed on start\n"), None
         env = {e["name"]: e.get("value", "") for e in container.get("env") or []}
         argv = container.get("args") or container.get("command")
         return self.program(list(argv) if argv else None, env), None

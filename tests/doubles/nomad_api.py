@@ -84,6 +84,8 @@ class NomadApiDouble:
         self.requests: list[Req] = []
         self.faults: list[Fault] = []
         self.program: Callable[[list[str] | None, dict[str, str]], Outcome] = shell_program
+        #: images whose containers exit 1 at once, whatever their command
+        self.crashing_images: set[str] = set()
         self.deploy_reads = 1
         self.auto_revert = True
         self.token: str | None = None
@@ -195,6 +197,8 @@ class NomadApiDouble:
 
     def _outcome(self, task: Obj) -> Outcome:
         cfg = task.get("Config") or {}
+        if cfg.get("image") in self.crashing_images:
+            return Outcome(1, f"{cfg['image']}: crashed on start\n")
         argv = [cfg["command"], *(cfg.get("args") or [])] if cfg.get("command") else None
         return self.program(argv, dict(task.get("Env") or {}))
 
