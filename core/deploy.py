@@ -1,0 +1,245 @@
+"""Deploy orchestration: the core drives every scheduler through the same steps.
+
+1. the app must exist; the per-app deploy lock (``deploy-APP``) is taken from the store,
+   so two deploys of one app never interleave, even from two hosts on redis or etcd;
+2. the networks and ports are checked against the scheduler's capabilities
+   (``check_plan``) and every named network must exist, before anything changes;
+3. an image is built (``--build``) or taken as given; its process types come from
+   ``--procfile``, else the Procfile in the image's working directory, else its CMD as web;
+4. ``pre-deploy`` fires; the proxy's wiring subscribes to ``core-post-deploy``;
+5. ``scheduler.deploy(plan)`` carries out the phases;
+6. the release (image plus the parsed process list) is recorded and ``post-deploy`` fires.
+
+A failure before 6 leaves the stored release and the running containers as they were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from dockyard.core.errors import NotFound, NotSupported, ValidationError
+from dockyard.core.hooks import Hooks
+from dockyard.core.models import DeployPlan, Instance, NetworkSettings, PortMapping
+from dockyard.core.plan import (
+    build_plan,
+    current_release,
+    read_networks,
+    read_scale,
+    record_release,
+    write_scale,
+)
+from dockyard.core.ports import read_port_map
+from dockyard.core.procfile import Processes, parse_procfile
+from dockyard.core.properties import require_app
+from dockyard.propstores.base import PropertyStore
+from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
+
+log = logging.getLogger("dockyard.deploy")
+
+_TYPE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+LOCK_TIMEOUT = 5.0
+
+
+# ---- checks before any change --------------------------------------------------------
+def preflight(scheduler: Scheduler, app: str, networks: NetworkSettings, ports: Sequence[PortMapping],
+              build: bool = False, run: bool = False) -> None:
+    """Refuse what the scheduler cannot honour, and networks that do not exist."""
+    check_plan(app, networks, ports, scheduler.name, scheduler.capabilities)
+    if build and Capability.BUILD not in scheduler.capabilities:
+        raise NotSupported(f"app {app}: deploy --build cannot be honoured by the {scheduler.name} scheduler "
+                           f"(it lacks the {Capability.BUILD} capability); deploy an image instead")
+    if run and Capability.RUN not in scheduler.capabilities:
+        raise NotSupported(f"app {app}: run cannot be honoured by the {scheduler.name} scheduler "
+                           f"(it lacks the {Capability.RUN} capability)")
+    wanted: list[tuple[str, str]] = [(n, "attach-post-create") for n in networks.attach_post_create]
+    if not run:
+        wanted += [(n, "attach-post-deploy") for n in networks.attach_post_deploy]
+    if networks.initial_network:
+        wanted.append((networks.initial_network, "initial-network"))
+    for net, setting in wanted:
+        if not scheduler.network_exists(net):
+            raise NotFound(f"app {app}: network {net} (set as {setting}) does not exist on the "
+                           f"{scheduler.name} scheduler; nothing was changed")
+
+
+def subscribe_routing(hooks: Hooks, store: PropertyStore, scheduler: Scheduler) -> None:
+    """Let the proxy rebuild on ``core-post-deploy``, once per Hooks object.
+
+    ``dockyard.core.routing`` belongs to the proxy work; until it exists a deploy simply
+    runs without routing, which the design allows (a deploy succeeds before any proxy exists).
+    """
+    if getattr(hooks, "_dockyard_routing", False):
+        return
+    try:
+        routing = importlib.import_module("dockyard.core.routing")
+    except ModuleNotFoundError as exc:
+        if exc.name != "dockyard.core.routing":
+            raise
+        return
+    routing.subscribe(hooks, store, scheduler)
+    hooks._dockyard_routing = True  # type: ignore[attr-defined]
+
+
+# ---- processes ----------------------------------------------------------------------
+def read_procfile(path: str | Path) -> Processes:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ValidationError(f"cannot read Procfile {path}: {exc.strerror or exc}") from exc
+    processes = parse_procfile(text)
+    if not processes:
+        raise ValidationError(f"Procfile {path} defines no process types")
+    return processes
+
+
+def image_processes(image: str) -> Processes:
+    """The image's Procfile (or CMD as web), read through the local docker engine.
+
+    When the image is not on this engine (a registry image for Kubernetes or Nomad), its
+    CMD becomes web, with a warning that says how to pass a Procfile instead.
+    """
+    from dockyard.core.errors import DockyardError
+    from dockyard.core.images import image_processes as read
+
+    try:
+        return read(image)
+    except ValidationError:
+        raise
+    except DockyardError as exc:
+        log.warning("could not read a Procfile from %s (%s); using its CMD as web (pass --procfile to choose)",
+                    image, exc)
+        return {"web": None}
+
+
+# ---- deploy -------------------------------------------------------------------------
+def deploy_app(
+    store: PropertyStore,
+    scheduler: Scheduler,
+    app: str,
+    image: str | None = None,
+    build_dir: str | Path | None = None,
+    procfile: str | Path | None = None,
+    hooks: Hooks | None = None,
+    progress: Progress = no_progress,
+    processes: Processes | None = None,
+) -> list[Instance]:
+    """Deploy ``image`` (or a build of ``build_dir``) as ``app``'s new release."""
+    require_app(store, app)
+    if (image is None) == (build_dir is None):
+        raise ValidationError("deploy needs exactly one of --image IMAGE or --build DIR")
+    if build_dir is not None and not Path(build_dir, "Dockerfile").is_file():
+        raise ValidationError(f"no Dockerfile in {build_dir}")
+    hooks = hooks or Hooks()
+    if procfile is not None:
+        processes = read_procfile(procfile)
+    with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
+        networks = read_networks(store, app)
+        preflight(scheduler, app, networks, read_port_map(store, app), build=build_dir is not None)
+        if build_dir is not None:
+            image = scheduler.build(app, Path(build_dir), networks, hooks, progress)
+        assert image is not None
+        if processes is None:
+            processes = image_processes(image)
+        plan = build_plan(store, app, image=image, processes=processes)
+        return _release(store, scheduler, plan, processes, hooks, progress)
+
+
+def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, processes: Processes,
+             hooks: Hooks, progress: Progress) -> list[Instance]:
+    """Steps 4-6, under the deploy lock; the plan has passed preflight."""
+    preflight(scheduler, plan.app, plan.networks, plan.ports)
+    hooks.fire("pre-deploy", app=plan.app, plan=plan, store=store, scheduler=scheduler)
+    subscribe_routing(hooks, store, scheduler)
+    instances = scheduler.deploy(plan, hooks, progress)
+    record_release(store, plan.app, plan.release, plan.image, processes)
+    store.set("apps", plan.app, "deployed-image", plan.image)
+    hooks.fire("post-deploy", app=plan.app, plan=plan, instances=instances, store=store, scheduler=scheduler)
+    return instances
+
+
+def rebuild_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks | None = None,
+                progress: Progress = no_progress) -> list[Instance]:
+    """ps:rebuild: a fresh zero-downtime rollout of the current image and processes."""
+    require_app(store, app)
+    hooks = hooks or Hooks()
+    with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
+        current = current_release(store, app)
+        if current is None:
+            raise NotFound(f"app {app} has not been deployed yet")
+        _release_id, image, processes = current
+        plan = build_plan(store, app, image=image, processes=processes)
+        return _release(store, scheduler, plan, processes, hooks, progress)
+
+
+# ---- scale --------------------------------------------------------------------------
+def parse_scale(args: Sequence[str]) -> dict[str, int]:
+    changes: dict[str, int] = {}
+    for arg in args:
+        name, sep, count = arg.partition("=")
+        if not sep or not _TYPE_RE.match(name) or not count.isdigit():
+            raise ValidationError(f"invalid scale {arg!r}: expected TYPE=N with N a whole number")
+        if int(count) > 1000:
+            raise ValidationError(f"invalid scale {arg!r}: at most 1000 instances per process type")
+        changes[name.lower()] = int(count)
+    if not changes:
+        raise ValidationError("ps:scale needs at least one TYPE=N")
+    return changes
+
+
+def scale_app(store: PropertyStore, scheduler: Scheduler, app: str, changes: Mapping[str, int],
+              hooks: Hooks | None = None, progress: Progress = no_progress) -> list[Instance] | None:
+    """Store the scale; if the app is deployed, bring its instances to it.
+
+    Before the first deploy only the scale is stored (types no Procfile has yet are
+    accepted); the next deploy uses it. A failed rollout restores the previous scale.
+    """
+    require_app(store, app)
+    hooks = hooks or Hooks()
+    with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
+        before = read_scale(store, app)
+        current = current_release(store, app)
+        if current is None:
+            write_scale(store, app, changes)
+            return None
+        for name in sorted(set(changes) - set(current[2])):
+            log.warning("process type %s is not in %s's Procfile; its scale is stored for later deploys", name, app)
+        plan = build_plan(store, app, warn=False)
+        plan = dataclasses.replace(plan, processes=tuple(
+            dataclasses.replace(p, scale=changes.get(p.name, p.scale)) for p in plan.processes))
+        preflight(scheduler, app, plan.networks, plan.ports)
+        write_scale(store, app, changes)
+        subscribe_routing(hooks, store, scheduler)
+        try:
+            return scheduler.scale(plan, hooks, progress)
+        except BaseException:
+            store.list_write("ps", app, "scale", [f"{k}={v}" for k, v in sorted(before.items())])
+            raise
+
+
+# ---- run and lifecycle ----------------------------------------------------------------
+def run_app(store: PropertyStore, scheduler: Scheduler, app: str, command: Sequence[str],
+            hooks: Hooks | None = None, env: Mapping[str, str] | None = None, tty: bool = False) -> int:
+    """A one-off container of the current release; returns its exit code."""
+    require_app(store, app)
+    if not command:
+        raise ValidationError("run needs a command")
+    plan = build_plan(store, app, warn=False)
+    preflight(scheduler, app, plan.networks, (), run=True)
+    return scheduler.run(plan, list(command), hooks or Hooks(), tty=tty, env=dict(env or {}))
+
+
+def start_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks | None = None,
+              progress: Progress = no_progress) -> None:
+    """Start stopped instances; an app with none left gets a fresh rollout, as in Dokku."""
+    require_app(store, app)
+    if current_release(store, app) is None:
+        raise NotFound(f"app {app} has not been deployed yet")
+    if scheduler.status(app):
+        scheduler.start(app)
+    else:
+        rebuild_app(store, scheduler, app, hooks, progress)

@@ -1,0 +1,380 @@
+"""The docker-local scheduler: Dokku's scheduler-docker-local on a real dockerd.
+
+A rollout (deploy, or scale of the current release) is one pipeline:
+
+1. create the new containers (``APP.PROC.N.upcoming-RELEASE``) on the initial network,
+   attach the post-create networks, fire ``post-container-create`` (phase deploy) and start
+   them: all in parallel, at most ``plan.parallelism`` at once;
+2. check them (running with no restarts after ``wait``, or HTTP on ``checks path``);
+3. attach the post-deploy networks while they run;
+4. rename the old ones to ``…retired-ID`` and the new ones to ``APP.PROC.N``;
+5. fire ``core-post-deploy`` (the proxy switches here, reading ``listeners``);
+6. after ``wait-to-retire`` stop and remove the old ones (in the foreground; Dokku does
+   this in a background job).
+
+If any step before 4 fails, the new containers are removed and the old ones were never
+touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from dockyard.core.errors import DeployError, DockyardError
+from dockyard.core.hooks import Hooks
+from dockyard.core.models import (
+    DeployPlan,
+    Instance,
+    Listener,
+    NetworkInfo,
+    NetworkSettings,
+    Phase,
+    ProcessSpec,
+    SchedulerEvent,
+)
+from dockyard.schedulers.base import Capability, Progress, Scheduler, no_progress
+from dockyard.schedulers.docker_local import checks, containers, networks
+from dockyard.schedulers.docker_local import labels as L
+
+log = logging.getLogger("dockyard.docker-local")
+
+Target = tuple[ProcessSpec, int]
+
+
+class _Started:
+    __slots__ = ("cid", "index", "name", "spec", "started_at")
+
+    def __init__(self, spec: ProcessSpec, index: int, cid: str, name: str, started_at: float) -> None:
+        self.spec, self.index, self.cid, self.name, self.started_at = spec, index, cid, name, started_at
+
+
+class DockerLocalScheduler(Scheduler):
+    name = "docker-local"
+    capabilities = frozenset(Capability)
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        self._client: Any = None
+        self._deploying: dict[str, DeployPlan] = {}
+
+    # ---- engine ------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from dockyard.schedulers.docker_local.client import connect
+
+            self._client = connect()
+        return self._client
+
+    @property
+    def api(self) -> Any:
+        return self.client.api
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # ---- networks ----------------------------------------------------------------
+    def network_create(self, name: str) -> NetworkInfo:
+        return networks.create(self.api, name)
+
+    def network_destroy(self, name: str) -> None:
+        networks.destroy(self.api, name)
+
+    def network_exists(self, name: str) -> bool:
+        return name in ("bridge", "host", "none") or networks.exists(self.api, name)
+
+    def network_list(self) -> list[NetworkInfo]:
+        return networks.listing(self.api)
+
+    def network_inspect(self, name: str) -> NetworkInfo:
+        return networks.info(self.api, name)
+
+    # ---- rollouts ----------------------------------------------------------------
+    def deploy(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+        old = self._drop_upcoming(containers.listing(self.api, plan.app))
+        targets = [(spec, i) for spec in plan.processes for i in range(1, spec.scale + 1)]
+        return self._rollout(plan, targets, old, hooks, progress)
+
+    def scale(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+        """Add or retire only the instances whose count changed, if the release is running."""
+        current = self._drop_upcoming(containers.listing(self.api, plan.app))
+        live = {((c.get("Labels") or {}).get(L.PROCESS, ""), containers.index_of(c.get("Labels") or {})): c
+                for c in current if L.is_live(containers.name_of(c))}
+        if any((c.get("Labels") or {}).get(L.RELEASE) != plan.release for c in live.values()):
+            return self.deploy(plan, hooks, progress)
+        wanted = {(s.name, i) for s in plan.processes for i in range(1, s.scale + 1)}
+        targets: list[Target] = []
+        retire = [c for c in current if not L.is_live(containers.name_of(c))]  # leftovers
+        for spec in plan.processes:
+            for i in range(1, spec.scale + 1):
+                have = live.get((spec.name, i))
+                if have is None or have.get("State") != "running":
+                    targets.append((spec, i))
+                    if have is not None:
+                        retire.append(have)
+        retire += [c for key, c in live.items() if key not in wanted]
+        return self._rollout(plan, targets, retire, hooks, progress)
+
+    def _drop_upcoming(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Containers left by an interrupted rollout never served: remove them now."""
+        kept = []
+        for c in found:
+            if ".upcoming-" in containers.name_of(c):
+                containers.remove(self.api, c["Id"])
+            else:
+                kept.append(c)
+        return kept
+
+    def _rollout(self, plan: DeployPlan, targets: Sequence[Target], old: list[dict[str, Any]],
+                 hooks: Hooks, progress: Progress) -> list[Instance]:
+        self._deploying[plan.app] = plan
+        try:
+            started = self._launch(plan, targets, hooks, progress)
+            new_ids = [s.cid for s in started]
+            try:
+                self._check_all(plan, started, progress)
+                self._attach_post_deploy(plan, started)
+            except BaseException:
+                self._remove_all(new_ids)
+                raise
+            self._switch(plan, started, old)
+            instances = [containers.instance(self.api, cid) for cid in new_ids]
+            hooks.fire("core-post-deploy", app=plan.app, plan=plan, scheduler=self, instances=instances)
+            self._retire(plan, old, progress)
+            return instances
+        finally:
+            self._deploying.pop(plan.app, None)
+
+    def _launch(self, plan: DeployPlan, targets: Sequence[Target], hooks: Hooks,
+                progress: Progress) -> list[_Started]:
+        created: list[str] = []
+        lock = threading.Lock()
+        done = [0]
+        api = self.api
+
+        def one(target: Target) -> _Started:
+            spec, index = target
+            name = L.upcoming_name(plan.app, spec.name, index, plan.release)
+            cid = containers.create(api, plan, spec, index, name)
+            with lock:
+                created.append(cid)
+            for net in plan.networks.attach_post_create:
+                if net != plan.networks.initial_network:
+                    containers.connect(api, cid, net,
+                                       containers.deploy_aliases(plan.app, spec.name, plan.networks.tld, cid))
+            hooks.fire("post-container-create", container_type="app", container_id=cid, app=plan.app,
+                       phase=Phase.DEPLOY, process_type=spec.name, scheduler=self)
+            api.start(cid)
+            at = time.monotonic()
+            with lock:
+                done[0] += 1
+                progress(f"started {L.live_name(plan.app, spec.name, index)}", done[0], len(targets))
+            return _Started(spec, index, cid, name, at)
+
+        if not targets:
+            return []
+        results: list[_Started] = []
+        errors: list[BaseException] = []
+        with ThreadPoolExecutor(max_workers=max(1, min(plan.parallelism, len(targets)))) as pool:
+            for fut in [pool.submit(one, t) for t in targets]:
+                try:
+                    results.append(fut.result())
+                except BaseException as exc:
+                    errors.append(exc)
+        if errors:
+            self._remove_all(created)
+            first = errors[0]
+            if isinstance(first, DockyardError):
+                raise first
+            raise DeployError(f"app {plan.app}: starting the new containers failed: {first}") from first
+        return results
+
+    def _check_all(self, plan: DeployPlan, started: list[_Started], progress: Progress) -> None:
+        if not started:
+            return
+        if plan.checks.wait and any(plan.checks.enabled_for(s.spec.name) for s in started):
+            progress(f"waiting {plan.checks.wait:g}s for checks", 0, len(started))
+        api = self.api
+        with ThreadPoolExecutor(max_workers=min(32, len(started))) as pool:
+            verdicts = list(pool.map(lambda s: checks.check(api, plan, s.cid, s.spec.name, s.started_at), started))
+        for s, reason in zip(started, verdicts, strict=True):
+            if reason:
+                lines = containers.last_log_lines(api, s.cid)
+                shown = "\n".join(f"    {line}" for line in lines) or "    (no output)"
+                raise DeployError(
+                    f"app {plan.app}: {L.live_name(plan.app, s.spec.name, s.index)} failed its checks: {reason}; "
+                    f"the new containers were removed and the old release keeps serving.\n"
+                    f"  last log lines of {s.name}:\n{shown}"
+                )
+
+    def _attach_post_deploy(self, plan: DeployPlan, started: list[_Started]) -> None:
+        for s in started:
+            for net in plan.networks.attach_post_deploy:
+                try:
+                    containers.connect(self.api, s.cid, net,
+                                       containers.deploy_aliases(plan.app, s.spec.name, plan.networks.tld, s.cid))
+                except Exception as exc:
+                    raise DeployError(f"app {plan.app}: attaching {s.name} to network {net} failed: {exc}") from exc
+
+    def _switch(self, plan: DeployPlan, started: list[_Started], old: list[dict[str, Any]]) -> None:
+        for c in old:
+            name = containers.name_of(c)
+            if L.is_live(name):
+                lab = c.get("Labels") or {}
+                self.api.rename(c["Id"], L.retired_name(plan.app, lab.get(L.PROCESS, "x"),
+                                                        containers.index_of(lab), c["Id"]))
+        for s in started:
+            self.api.rename(s.cid, L.live_name(plan.app, s.spec.name, s.index))
+
+    def _retire(self, plan: DeployPlan, old: list[dict[str, Any]], progress: Progress) -> None:
+        if not old:
+            return
+        if plan.checks.wait_to_retire > 0:
+            progress(f"waiting {plan.checks.wait_to_retire:g}s before retiring {len(old)} old container(s)",
+                     0, len(old))
+            time.sleep(plan.checks.wait_to_retire)
+        timeout = self._stop_timeout(plan.app)
+        api = self.api
+        with ThreadPoolExecutor(max_workers=max(1, min(plan.parallelism, len(old)))) as pool:
+            list(pool.map(lambda c: containers.retire(api, c["Id"], timeout), old))
+
+    def _remove_all(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
+            list(pool.map(lambda cid: containers.remove(self.api, cid), ids))
+
+    def _stop_timeout(self, app: str) -> int:
+        from dockyard.core.properties import computed
+
+        raw = computed(self.store, "ps", app, "stop-timeout-seconds", "10")
+        return int(raw) if raw.isdigit() else 10
+
+    # ---- one-offs and builds -----------------------------------------------------
+    def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
+            env: dict[str, str] | None = None) -> int:
+        from dockyard.schedulers.docker_local.run import run
+
+        return run(self.api, plan, command, hooks, tty, env, self)
+
+    def build(self, app: str, context: Path, networks: NetworkSettings, hooks: Hooks,
+              progress: Progress = no_progress) -> str:
+        from dockyard.schedulers.docker_local.build import build
+
+        return build(self.api, app, context, networks, progress)
+
+    # ---- lifecycle -----------------------------------------------------------------
+    def _live(self, app: str) -> list[dict[str, Any]]:
+        return [c for c in containers.listing(self.api, app) if L.is_live(containers.name_of(c))]
+
+    def stop(self, app: str) -> None:
+        timeout = self._stop_timeout(app)
+        for c in self._live(app):
+            if c.get("State") == "running":
+                self.api.stop(c["Id"], timeout=timeout)
+
+    def start(self, app: str) -> None:
+        for c in self._live(app):
+            if c.get("State") != "running":
+                self.api.start(c["Id"])
+
+    def restart(self, app: str) -> None:
+        timeout = self._stop_timeout(app)
+        for c in self._live(app):
+            self.api.restart(c["Id"], timeout=timeout)
+
+    def destroy(self, app: str) -> None:
+        found = containers.listing(self.api, app, container_type=None)
+        self._remove_all([c["Id"] for c in found])
+        for img in self.api.images(name=f"dockyard/{app}"):
+            for tag in img.get("RepoTags") or []:
+                try:
+                    self.api.remove_image(tag, force=True)
+                except Exception as exc:
+                    log.warning("could not remove image %s: %s", tag, exc)
+
+    def status(self, app: str) -> list[Instance]:
+        found = containers.listing(self.api, app)
+        result = []
+        for c in found:
+            try:
+                result.append(containers.instance(self.api, c["Id"]))
+            except Exception as exc:  # removed while we listed
+                if "404" not in str(exc) and "No such" not in str(exc):
+                    raise
+        return sorted(result, key=lambda i: (i.process_type, i.index, i.name))
+
+    def listeners(self, app: str) -> dict[str, list[Listener]]:
+        """Every process type's live containers; the port is PORT for web, else its port-map port."""
+        from dockyard.core.plan import current_release, read_networks
+        from dockyard.core.ports import read_port_map, web_port
+
+        plan = self._deploying.get(app)
+        if plan is not None:
+            types = {p.name for p in plan.processes}
+            initial, port = plan.networks.initial_network, plan.web_port
+            port_map = list(plan.ports)
+        else:
+            current = current_release(self.store, app)
+            types = set(current[2]) if current else set()
+            initial, port = read_networks(self.store, app).initial_network, web_port(self.store, app)
+            port_map = read_port_map(self.store, app)
+        live = [c for c in self._live(app) if c.get("State") == "running"]
+        for c in live:
+            types.add((c.get("Labels") or {}).get(L.PROCESS, ""))
+        types.discard("")
+        result: dict[str, list[Listener]] = {t: [] for t in sorted(types)}
+        for c in sorted(live, key=lambda c: containers.name_of(c)):
+            lab = c.get("Labels") or {}
+            proc = lab.get(L.PROCESS, "")
+            ip = containers.listener_ip((c.get("NetworkSettings") or {}).get("Networks") or {}, initial)
+            if not ip:
+                continue
+            if proc == "web":
+                proc_port = port
+            else:
+                mapped = next((m.container_port for m in port_map if m.process_type == proc), None)
+                proc_port = mapped or port
+            result.setdefault(proc, []).append(Listener(ip, proc_port))
+        for lst in result.values():
+            lst.sort(key=lambda x: (x.host, x.port))
+        return result
+
+    def logs(self, app: str, process_type: str | None = None, follow: bool = False,
+             tail: int | None = None) -> Iterator[str]:
+        from dockyard.schedulers.docker_local.logs import logs
+
+        return logs(self.api, app, process_type, follow, tail)
+
+    def events(self) -> Iterator[SchedulerEvent]:
+        from dockyard.schedulers.docker_local.events import stream
+
+        return stream(self.api)
+
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        return {
+            "instances": "one container per process instance, named APP.PROC.N, labelled "
+                         f"{L.APP}, {L.PROCESS}, {L.DYNO}, {L.RELEASE}",
+            "attach-post-create": "docker network connect after create, before start (deploy and run); "
+                                  "docker build's network for builds",
+            "attach-post-deploy": "docker network connect on the running, checked containers, before "
+                                  "core-post-deploy and the retirement of the old ones",
+            "initial-network": "the container's --network at create; listeners use its address there",
+            "build": "Dockerfile build through the SDK; its single network is the first post-create "
+                     "network, else the initial network",
+            "tld": "network aliases APP.PROC[.TLD] and <short-id>.APP.PROC[.TLD] (deploy phase only)",
+            "bind-all-interfaces": "web's PORT published on a random port of every host interface",
+            "zero-downtime": "new containers are created as APP.PROC.N.upcoming-RELEASE, checked, then "
+                             "renamed over the old ones (renamed APP.PROC.N.retired-ID), which retire "
+                             "after wait-to-retire",
+            "restart-policy": "ps restart-policy, default on-failure:10",
+        }
