@@ -36,6 +36,7 @@ class NginxProxy(Proxy):
 
         self.root: Path = default_root()
         self._global: dict[str, str] | None = None
+        self._base: dict[str, str] = {}
 
     # ---- properties -----------------------------------------------------------------------
     def _globals(self) -> dict[str, str]:
@@ -63,10 +64,18 @@ class NginxProxy(Proxy):
             value = own.get(key) if own is not None else self.store.get(PLUGIN, app, key)
             if isinstance(value, str) and value:
                 return validate_stored(key, value)
+        base = self._base.get(key)
+        if base is not None:
+            return base
         value = self._globals().get(key, "")
         if value:
-            return validate_stored(key, value)
-        return self.default(key, app)
+            base = validate_stored(key, value)
+        elif PROPERTIES[key][0] is not None or key == "conf-dir":
+            base = self.default(key, app)
+        else:
+            return self.default(key, app)  # a per-app default (log paths)
+        self._base[key] = base  # global or fixed default: the same for every app in this build
+        return base
 
     def layout(self) -> Layout:
         return Layout(Path(self.computed("conf-dir")), Path(self.computed("main-conf")),
@@ -79,6 +88,7 @@ class NginxProxy(Proxy):
         else:
             self.store.delete(PLUGIN, scope, key)
         self._global = None
+        self._base = {}
 
     # ---- rendering ------------------------------------------------------------------------
     def render(self, app: str, listeners: Listeners, http2_directive: bool | None = None) -> Rendered:

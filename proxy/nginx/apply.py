@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dockyard.core.errors import ProxyError
 from dockyard.proxy.nginx import server
@@ -39,6 +40,7 @@ from dockyard.proxy.nginx.server import Layout
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+_renameat2: Any
 try:
     _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
 except (AttributeError, OSError):  # pragma: no cover - old libc

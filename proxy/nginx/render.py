@@ -254,9 +254,8 @@ def render(template_path: str | None, ctx: Mapping[str, Any]) -> tuple[str, str]
     where = template_path or BUILTIN
     try:
         context = template.new_context(dict(ctx))
-        if compiled.extends:  # the parent's blocks join the context only when its root runs
-            whole = "".join(template.root_render_func(context))
-        elif "http" not in context.blocks and "stream" not in context.blocks:
+        no_blocks = "http" not in context.blocks and "stream" not in context.blocks
+        if compiled.extends or no_blocks:  # a parent's blocks join the context only when its root runs
             whole = "".join(template.root_render_func(context))
         if "http" not in context.blocks and "stream" not in context.blocks:
             return _meaningful(whole), ""

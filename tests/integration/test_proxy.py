@@ -231,3 +231,11 @@ def test_redeploy_under_load_loses_no_request(private_nginx: PrivateNginx, make_
     failures = [s for s in statuses if s != 200]
     assert len(statuses) > 100 and not failures, (len(statuses), failures[:5])
     assert request(port).body != before  # a new container (new hostname) serves now
+
+
+def test_events_listen_command_stops_on_its_bound(run: Any, docker_client: Any) -> None:
+    started = time.monotonic()
+    result = run("events:listen", "--max-seconds", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "listening for events" in result.stderr and "stopped after" in result.stderr
+    assert time.monotonic() - started < 10
