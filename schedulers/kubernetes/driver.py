@@ -622,7 +622,7 @@ class KubernetesScheduler(Scheduler):
             "run": "a Pod with restartPolicy Never; its log is streamed and its exit code returned",
             "logs": "pod logs (`read_namespaced_pod_log`, followed in parallel)",
             "events": "a watch on the app pods of every namespace in use",
-            "zero downtime": "RollingUpdate with maxUnavailable 0; checks wait = minReadySeconds, checks "
+            "zero-downtime": "RollingUpdate with maxUnavailable 0; checks wait = minReadySeconds, checks "
                              "path = readiness probe; a failed rollout goes back to the previous ReplicaSet",
         }
 

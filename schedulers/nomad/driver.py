@@ -371,7 +371,7 @@ class NomadScheduler(Scheduler):
             "run": "a batch job with no restarts or rescheduling; its logs and exit code, then purged",
             "logs": "allocation logs (`/v1/client/fs/logs`), stdout and stderr",
             "events": "`/v1/event/stream`, topic Allocation, from the current index",
-            "zero downtime": "the update block: one allocation at a time, MinHealthyTime = checks wait, "
+            "zero-downtime": "the update block: one allocation at a time, MinHealthyTime = checks wait, "
                              "AutoRevert; Dockyard reverts explicitly when Nomad did not",
         }
 
