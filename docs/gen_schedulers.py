@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from dockyard.core.plugins import SCHEDULERS, installed_names, load_driver
 from dockyard.schedulers.base import Capability
@@ -111,7 +112,7 @@ def _cell(text: str) -> str:
 
 def render() -> str:
     names = installed_names(SCHEDULERS)
-    drivers = []
+    drivers: list[tuple[str, Any, str | None]] = []
     for name in names:
         try:
             drivers.append((name, load_driver(SCHEDULERS, name), None))
