@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -123,6 +124,7 @@ def bench_many(n_apps: int, rounds: int) -> list[str]:
     finally:
         print(f"nginx: {proxy.stop()}")
         store.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def bench_ip_change(trials: int) -> list[str]:
@@ -219,6 +221,7 @@ def bench_ip_change(trials: int) -> list[str]:
         sched.close()
         listen_sched.close()
         store.close()
+        shutil.rmtree(os.environ["DOCKYARD_ROOT"], ignore_errors=True)
 
 
 def main() -> None:
