@@ -1,0 +1,93 @@
+"""checks:* commands: the zero-downtime check settings (Dokku's checks plugin)."""
+
+from __future__ import annotations
+
+import click
+from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.errors import ValidationError
+from dockyard.core.names import GLOBAL_SCOPE
+from dockyard.core.plan import CHECKS
+from dockyard.core.properties import check_property, list_apps, report_triplet, require_app, set_or_unset
+
+#: property -> default, as Dokku documents them
+DEFAULTS = {"wait": "10", "wait-to-retire": "60", "timeout": "5", "attempts": "5", "path": "", "disabled": ""}
+NUMERIC = {"wait", "wait-to-retire", "timeout", "attempts"}
+
+
+def scope_args(c: CliContext, app: str | None, prop: str | None, value: str | None,
+               is_global: bool) -> tuple[str, str, str]:
+    """``APP PROP [VALUE]`` or ``--global PROP [VALUE]`` -> (scope, prop, value)."""
+    if is_global:
+        if prop is None and app is not None:
+            return GLOBAL_SCOPE, app, ""
+        if app is not None and prop is not None and not value:
+            return GLOBAL_SCOPE, app, prop
+        raise click.UsageError("usage: --global PROP [VALUE]")
+    if app is None or prop is None:
+        raise click.UsageError("usage: APP PROP [VALUE] (or --global PROP [VALUE])")
+    return require_app(c.store, app), prop, value or ""
+
+
+def validate_check_value(prop: str, value: str) -> str:
+    if prop in NUMERIC:
+        try:
+            number = float(value)
+        except ValueError as exc:
+            raise ValidationError(f"invalid checks {prop} {value!r}: not a number") from exc
+        if number < 0 or number > 3600:
+            raise ValidationError(f"invalid checks {prop} {value!r}: must be between 0 and 3600")
+        if prop == "attempts" and (not value.isdigit() or int(value) < 1):
+            raise ValidationError(f"invalid checks attempts {value!r}: a whole number of at least 1")
+    elif prop == "path":
+        if not value.startswith("/") or any(ch.isspace() for ch in value):
+            raise ValidationError(f"invalid checks path {value!r}: an absolute URL path like /health")
+    elif prop == "disabled":
+        from dockyard.core.procfile import _TYPE_RE
+
+        for item in value.split(","):
+            if item.strip() != "_all_" and not _TYPE_RE.match(item.strip()):
+                raise ValidationError(f"invalid checks disabled {value!r}: process types or _all_, comma-separated")
+    return value
+
+
+@click.command("checks:set")
+@click.argument("app", required=False)
+@click.argument("prop", required=False)
+@click.argument("value", required=False)
+@click.option("--global", "is_global", is_flag=True, help="Set the global value.")
+@pass_cli
+def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
+    """Set a checks property of APP (or --global); an empty value unsets.
+
+    Properties: wait, wait-to-retire, timeout, attempts, path, disabled.
+    """
+    scope, prop, value = scope_args(c, app, prop, value, is_global)
+    check_property(CHECKS, prop, DEFAULTS, scope)
+    if value:
+        validate_check_value(prop, value)
+    if set_or_unset(c.store, CHECKS, scope, prop, value):
+        click.echo(f"-----> Setting {prop} to {value}")
+    else:
+        click.echo(f"-----> Removing {prop}")
+
+
+@click.command("checks:report")
+@click.argument("app", required=False)
+@pass_cli
+def report(c: CliContext, app: str | None) -> None:
+    """Report APP's (or every app's) checks settings: app, global and computed values."""
+    apps = [require_app(c.store, app)] if app else list_apps(c.store)
+    out = {}
+    for name in apps:
+        rows = {}
+        for prop, default in DEFAULTS.items():
+            own, glob, computed = report_triplet(c.store, CHECKS, name, prop, default)
+            rows[f"checks-{prop}"] = own
+            rows[f"checks-global-{prop}"] = glob
+            rows[f"checks-computed-{prop}"] = computed
+        out[name] = rows
+    if c.json:
+        c.emit(out[app] if app else out)
+        return
+    for name, rows in out.items():
+        c.report(f"{name} checks information", rows)

@@ -1,0 +1,203 @@
+"""network:* commands: networks on the scheduler, and the app's network properties.
+
+Several networks per attach phase are stored as one comma-separated value, as Dokku 0.31+
+does, so Dokku's own property files read the same. A network that does not exist yet is
+accepted at set time (as in Dokku); the next deploy refuses it before changing anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.errors import NotFound, ValidationError
+from dockyard.core.names import GLOBAL_SCOPE, validate_dns_name, validate_network_name
+from dockyard.core.plan import NETWORK, split_networks, validate_attach
+from dockyard.core.properties import (
+    as_bool,
+    check_property,
+    computed,
+    list_apps,
+    report_triplet,
+    require_app,
+    set_or_unset,
+)
+
+DEFAULTS = {
+    "attach-post-create": "",
+    "attach-post-deploy": "",
+    "bind-all-interfaces": "false",
+    "initial-network": "",
+    "tld": "",
+}
+ATTACH = ("attach-post-create", "attach-post-deploy")
+
+
+
+@click.command("network:create")
+@click.argument("network")
+@pass_cli
+def create(c: CliContext, network: str) -> None:
+    """Create NETWORK: an attachable bridge labelled as Dockyard's."""
+    validate_network_name(network)
+    info = c.scheduler_for(None).network_create(network)
+    c.emit(dataclasses.asdict(info), f"-----> Created network {info.name} ({info.id[:12]})")
+
+
+@click.command("network:destroy")
+@click.argument("network")
+@pass_cli
+def destroy(c: CliContext, network: str) -> None:
+    """Destroy NETWORK; refused while any container is attached, even with --force."""
+    scheduler = c.scheduler_for(None)
+    if not scheduler.network_exists(network):
+        raise NotFound(f"network {network} does not exist")
+    c.confirm(f"destroy network {network}", network)
+    scheduler.network_destroy(network)
+    click.echo(f"-----> Destroyed network {network}")
+
+
+@click.command("network:exists")
+@click.argument("network")
+@pass_cli
+def exists(c: CliContext, network: str) -> None:
+    """Exit 0 if NETWORK exists, 1 otherwise."""
+    if not network:
+        raise ValidationError("no network name specified")
+    if not c.scheduler_for(None).network_exists(network):
+        raise NotFound(f"network {network} does not exist")
+    click.echo("Network exists")
+
+
+@click.command("network:info")
+@click.argument("network")
+@pass_cli
+def info(c: CliContext, network: str) -> None:
+    """Show NETWORK: id, driver, whether Dockyard manages it, attached containers."""
+    found = c.scheduler_for(None).network_inspect(network)
+    c.report(f"{network} network information", {
+        "network-id": found.id,
+        "network-name": found.name,
+        "network-driver": found.driver,
+        "network-dockyard-managed": "true" if found.managed else "false",
+        "network-containers": " ".join(found.containers) if not c.json else list(found.containers),
+    })
+
+
+@click.command("network:list")
+@click.option("--quiet", is_flag=True, help="Names only, no header.")
+@click.option("--managed", "managed_only", is_flag=True, help="Only networks made by network:create.")
+@pass_cli
+def list_networks(c: CliContext, quiet: bool, managed_only: bool) -> None:
+    """List networks."""
+    nets = [n for n in c.scheduler_for(None).network_list() if n.managed or not managed_only]
+    if c.json:
+        c.emit([{"name": n.name, "id": n.id, "driver": n.driver, "managed": n.managed} for n in nets])
+        return
+    if not quiet:
+        click.echo("=====> Networks")
+    for n in nets:
+        click.echo(n.name)
+
+
+def _rebuild(c: CliContext, app: str) -> dict[str, list[str]]:
+    """Recompute APP's listeners from the scheduler and announce them (network-build-config)."""
+    from dockyard.core.hooks import Hooks
+    from dockyard.core.plan import current_release
+
+    if current_release(c.store, app) is None:
+        return {}
+    scheduler = c.scheduler_for(app)
+    listeners = scheduler.listeners(app)
+    Hooks().fire("network-build-config", app=app, listeners=listeners, store=c.store, scheduler=scheduler)
+    return {proc: [str(x) for x in lst] for proc, lst in listeners.items()}
+
+
+@click.command("network:rebuild")
+@click.argument("app")
+@pass_cli
+def rebuild(c: CliContext, app: str) -> None:
+    """Recompute APP's listeners (every process type)."""
+    result = _rebuild(c, require_app(c.store, app))
+    c.emit(result, lambda r: "\n".join(f"{proc}: {' '.join(ls) or '-'}" for proc, ls in r.items())
+           or f"{app} is not deployed")
+
+
+@click.command("network:rebuildall")
+@pass_cli
+def rebuildall(c: CliContext) -> None:
+    """Recompute every app's listeners."""
+    result = {app: _rebuild(c, app) for app in list_apps(c.store)}
+    c.emit(result, lambda r: "\n".join(
+        f"{app} {proc}: {' '.join(ls) or '-'}" for app, procs in r.items() for proc, ls in procs.items()))
+
+
+@click.command("network:report")
+@click.argument("app", required=False)
+@pass_cli
+def report(c: CliContext, app: str | None) -> None:
+    """Report APP's (or every app's) network settings and web listeners."""
+    from dockyard.core.plan import current_release
+
+    apps = [require_app(c.store, app)] if app else list_apps(c.store)
+    out: dict[str, dict[str, str]] = {}
+    for name in apps:
+        rows: dict[str, str] = {}
+        for prop, default in DEFAULTS.items():
+            own, glob, value = report_triplet(c.store, NETWORK, name, prop, default)
+            rows[f"network-{prop}"] = own
+            rows[f"network-global-{prop}"] = glob
+            rows[f"network-computed-{prop}"] = value
+        listeners = ""
+        if current_release(c.store, name) is not None:
+            listeners = " ".join(str(x) for x in c.scheduler_for(name).listeners(name).get("web", []))
+        rows["network-web-listeners"] = listeners
+        out[name] = rows
+    if c.json:
+        c.emit(out[app] if app else out)
+        return
+    for name, rows in out.items():
+        c.report(f"{name} network information", rows)
+
+
+@click.command("network:set")
+@click.argument("target")
+@click.argument("prop", required=False)
+@click.argument("values", nargs=-1)
+@click.option("--global", "is_global", is_flag=True, help="Set the global value.")
+@pass_cli
+def set_(c: CliContext, target: str, prop: str | None, values: tuple[str, ...], is_global: bool) -> None:
+    """Set a network property of APP (or --global); no value unsets.
+
+    attach-post-create and attach-post-deploy take several networks (stored comma-joined).
+    """
+    if is_global:
+        scope, prop, values = GLOBAL_SCOPE, target, ((prop,) if prop else ()) + values
+    else:
+        if prop is None:
+            raise click.UsageError("usage: network:set APP PROP [VALUE…] (or --global PROP [VALUE…])")
+        scope = require_app(c.store, target)
+    check_property(NETWORK, prop, DEFAULTS, scope)
+    items = [v for raw in values for v in split_networks(raw)] if prop in ATTACH else [v for v in values if v]
+    if prop not in ATTACH and len(items) > 1:
+        raise ValidationError(f"network property {prop} takes one value")
+    value = ",".join(items)
+    if prop in ATTACH:
+        other = "attach-post-deploy" if prop == "attach-post-create" else "attach-post-create"
+        other_value = split_networks(computed(c.store, NETWORK, scope, other))
+        validate_attach(prop, tuple(items), other_value)
+        if len(set(items)) != len(items):
+            raise ValidationError(f"network property {prop} names a network twice: {value}")
+    elif prop == "initial-network" and value:
+        validate_network_name(value)
+    elif prop == "tld" and value:
+        validate_dns_name(value)
+    elif prop == "bind-all-interfaces":
+        if value and value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ValidationError(f"invalid bind-all-interfaces {value!r}: true or false")
+        value = "true" if value and as_bool(value) else "false"  # Dokku stores false for empty
+    if set_or_unset(c.store, NETWORK, scope, prop, value):
+        click.echo(f"-----> Setting {prop} to {value}")
+    else:
+        click.echo(f"-----> Removing {prop}")

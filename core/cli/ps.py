@@ -1,0 +1,168 @@
+"""ps:* commands: scale, report, start/stop/restart, rebuild and the ps properties."""
+
+from __future__ import annotations
+
+import re
+
+import click
+from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.errors import ValidationError
+from dockyard.core.plan import DEFAULT_RESTART_POLICY, PS, current_release, read_scale
+from dockyard.core.properties import check_property, computed, require_app, set_or_unset
+
+_POLICY_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
+PROPERTIES = ("restart-policy", "stop-timeout-seconds")
+
+
+def validate_restart_policy(value: str) -> str:
+    if not _POLICY_RE.match(value):
+        raise ValidationError(
+            f"invalid restart policy {value!r}: use no, always, unless-stopped or on-failure[:N]"
+        )
+    return value
+
+
+@click.command("ps:scale")
+@click.argument("app")
+@click.argument("pairs", nargs=-1)
+@pass_cli
+def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
+    """Set APP's process counts (TYPE=N…), or show them."""
+    from dockyard.core.deploy import parse_scale, scale_app
+    from dockyard.core.plan import effective_scale
+
+    require_app(c.store, app)
+    if not pairs:
+        current = current_release(c.store, app)
+        stored = read_scale(c.store, app)
+        shown = effective_scale(stored, current[2]) if current else stored
+        c.emit(shown, lambda s: "=====> Scaling for " + app + "\nproctype: qty\n--------: ---\n"
+               + "\n".join(f"{k + ':':<9} {v}" for k, v in sorted(s.items())))
+        return
+    changes = parse_scale(pairs)
+    from dockyard.core.cli.deploy import progress_logger
+
+    with c.timed(f"Scaled {app}: {' '.join(f'{k}={v}' for k, v in changes.items())}"):
+        scheduler = c.scheduler_for(app) if current_release(c.store, app) else None
+        if scheduler is None:
+            from dockyard.core.plan import write_scale
+
+            write_scale(c.store, app, changes)
+            return
+        scale_app(c.store, scheduler, app, changes, progress=progress_logger(c))
+
+
+@click.command("ps:report")
+@click.argument("app", required=False)
+@pass_cli
+def report(c: CliContext, app: str | None) -> None:
+    """Report on APP's processes (or every app's)."""
+    from dockyard.core.plan import effective_scale
+    from dockyard.core.properties import list_apps
+
+    apps = [require_app(c.store, app)] if app else list_apps(c.store)
+    out: dict[str, dict[str, object]] = {}
+    for name in apps:
+        current = current_release(c.store, name)
+        rows: dict[str, object] = {
+            "deployed": "true" if current else "false",
+            "processes": "",
+            "ps-restart-policy": computed(c.store, PS, name, "restart-policy", DEFAULT_RESTART_POLICY),
+            "ps-scheduler": c.scheduler_name(name),
+        }
+        if current:
+            rows["release"] = current[0]
+            rows["image"] = current[1]
+            scales = effective_scale(read_scale(c.store, name), current[2])
+            rows["processes"] = " ".join(f"{k}={v}" for k, v in sorted(scales.items()))
+            instances = c.scheduler_for(name).status(name)
+            running = sum(1 for i in instances if i.state == "running")
+            rows["running"] = "true" if instances and running == len(instances) else (
+                "mixed" if running else "false")
+            for i in instances:
+                addrs = ",".join(f"{k}={v}" for k, v in i.addresses.items())
+                rows[f"status-{i.process_type}-{i.index}"] = (
+                    f"{i.state} (CID: {i.id[:12]}, restarts: {i.restart_count}{', ' + addrs if addrs else ''})")
+        out[name] = rows
+    if c.json:
+        c.emit(out[app] if app else out)
+        return
+    for name, rows in out.items():
+        c.report(f"{name} ps information", rows)
+
+
+def _scheduler_op(c: CliContext, app: str, what: str) -> None:
+    from dockyard.core.errors import NotFound
+
+    require_app(c.store, app)
+    if current_release(c.store, app) is None:
+        raise NotFound(f"app {app} has not been deployed yet")
+    scheduler = c.scheduler_for(app)
+    with c.timed(f"{what.capitalize()} {app}"):
+        if what == "stopped":
+            scheduler.stop(app)
+        elif what == "restarted":
+            scheduler.restart(app)
+
+
+@click.command("ps:start")
+@click.argument("app")
+@pass_cli
+def start(c: CliContext, app: str) -> None:
+    """Start APP's stopped processes (a fresh rollout if none are left)."""
+    from dockyard.core.cli.deploy import progress_logger
+    from dockyard.core.deploy import start_app
+
+    with c.timed(f"Started {app}"):
+        start_app(c.store, c.scheduler_for(require_app(c.store, app)), app, progress=progress_logger(c))
+
+
+@click.command("ps:stop")
+@click.argument("app")
+@pass_cli
+def stop(c: CliContext, app: str) -> None:
+    """Stop APP's processes (the containers are kept)."""
+    _scheduler_op(c, app, "stopped")
+
+
+@click.command("ps:restart")
+@click.argument("app")
+@pass_cli
+def restart(c: CliContext, app: str) -> None:
+    """Restart APP's processes in place."""
+    _scheduler_op(c, app, "restarted")
+
+
+@click.command("ps:rebuild")
+@click.argument("app")
+@pass_cli
+def rebuild(c: CliContext, app: str) -> None:
+    """Redeploy APP's current image and processes as a new release (zero downtime)."""
+    from dockyard.core.cli.deploy import progress_logger
+    from dockyard.core.deploy import rebuild_app
+
+    require_app(c.store, app)
+    with c.timed(f"Rebuilt {app}"):
+        rebuild_app(c.store, c.scheduler_for(app), app, progress=progress_logger(c))
+
+
+@click.command("ps:set")
+@click.argument("app", required=False)
+@click.argument("prop", required=False)
+@click.argument("value", required=False)
+@click.option("--global", "is_global", is_flag=True, help="Set the global value.")
+@pass_cli
+def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
+    """Set a ps property of APP (or --global): restart-policy, stop-timeout-seconds."""
+    from dockyard.core.cli.checks import scope_args
+
+    scope, prop, value = scope_args(c, app, prop, value, is_global)
+    check_property("ps", prop, PROPERTIES, scope)
+    if value and prop == "restart-policy":
+        validate_restart_policy(value)
+    if value and prop == "stop-timeout-seconds" and not (value.isdigit() and int(value) <= 3600):
+        raise ValidationError(f"invalid stop-timeout-seconds {value!r}: a whole number of seconds up to 3600")
+    if set_or_unset(c.store, PS, scope, prop, value):
+        click.echo(f"-----> Setting {prop} to {value}")
+    else:
+        click.echo(f"-----> Removing {prop}")
