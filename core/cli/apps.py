@@ -6,7 +6,7 @@ import logging
 
 import click
 from dockyard.core.cli.context import CliContext, pass_cli
-from dockyard.core.errors import NotFound, ValidationError
+from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.properties import (
     APPS_PLUGIN,
     app_exists,
@@ -46,10 +46,15 @@ def destroy(c: CliContext, app: str) -> None:
 def _teardown(c: CliContext, app: str) -> None:
     """Remove what runs for ``app`` before its properties go (containers, proxy config)."""
     from dockyard.core.hooks import Hooks
+    from dockyard.core.routing import proxy_for
 
     if c.store.get("apps", app, "deployed-image") or c.store.get("release", app, "current"):
         c.scheduler_for(app).destroy(app)
-    Hooks().fire("post-delete", app=app, store=c.store, cli=c)
+    try:
+        proxy_for(c.store, app).clear_config(app)
+    except DockyardError as exc:  # routing is not essential to removing an app
+        log.warning("could not clear the proxy config of %s: %s", app, exc)
+    Hooks().fire("post-delete", app=app, store=c.store)
 
 
 @click.command("apps:list")

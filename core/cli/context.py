@@ -83,10 +83,9 @@ class CliContext:
         return self._schedulers[name]
 
     def proxy_for(self, app: str) -> Proxy:
-        from dockyard.core import load_proxy
-        from dockyard.core.properties import computed
+        from dockyard.core.routing import proxy_for
 
-        return load_proxy(computed(self.store, "proxy", app, "type", "nginx"), self.store)
+        return proxy_for(self.store, app)
 
     def close(self) -> None:
         for sched in self._schedulers.values():
