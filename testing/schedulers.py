@@ -1,0 +1,304 @@
+"""The scheduler conformance suite: the same cases for every driver.
+
+Every case goes through the core (``dockyard.core.deploy``), so it checks what a user
+gets: the plan built from properties, the phases, the release record, the listeners.
+To run it on a driver, subclass ``SchedulerSuite`` in a test module and provide four
+fixtures::
+
+    import pytest
+    from dockyard.testing.schedulers import SchedulerSuite
+
+    class TestMyScheduler(SchedulerSuite):
+        @pytest.fixture
+        def store(self, tmp_path): ...          # an empty PropertyStore
+        @pytest.fixture
+        def scheduler(self, store): ...         # the driver, bound to ``store``
+        @pytest.fixture
+        def image(self): ...                    # an image reference the driver can run
+        @pytest.fixture
+        def network(self):                      # factory: hint -> name of a network that
+            ...                                 # exists for the driver; removed afterwards
+
+The image must provide busybox-like ``sh``, ``httpd``, ``sleep`` and ``echo``: the cases run
+``WEB``, ``WORKER`` and ``FAILING`` below. A driver that lacks a capability has the cases
+needing it skipped, with the capability's name as the reason; every other case runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from dockyard.core.deploy import deploy_app, run_app, scale_app
+from dockyard.core.errors import DeployError, NotFound, NotSupported
+from dockyard.core.hooks import Hooks
+from dockyard.core.models import Instance, NetworkSettings, Phase
+from dockyard.core.plan import current_release, write_scale
+from dockyard.core.properties import create_app
+from dockyard.propstores.base import PropertyStore
+from dockyard.schedulers.base import Capability, Scheduler, check_plan
+
+__all__ = ["FAILING", "WEB", "WORKER", "SchedulerSuite"]
+
+WEB = ("sh", "-c", "echo web up on $PORT; exec httpd -f -v -p $PORT -h /")
+WORKER = ("sh", "-c", "echo worker up; exec sleep 3600")
+FAILING = ("sh", "-c", "echo about to fail; exit 3")
+
+
+def _needs(scheduler: Scheduler, *caps: Capability) -> None:
+    missing = [str(c) for c in caps if c not in scheduler.capabilities]
+    if missing:
+        pytest.skip(f"the {scheduler.name} scheduler lacks {', '.join(missing)}")
+
+
+def _by_type(instances: list[Instance]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for i in instances:
+        counts[i.process_type] = counts.get(i.process_type, 0) + 1
+    return counts
+
+
+class SchedulerSuite:
+    """Subclass with ``store``, ``scheduler``, ``image`` and ``network`` fixtures."""
+
+    # ---- helpers ---------------------------------------------------------------------
+    @pytest.fixture
+    def new_app(self, store: PropertyStore, scheduler: Scheduler) -> Iterator[Callable[..., str]]:
+        """Create apps with quick checks (wait 0, retire at once); destroyed afterwards."""
+        made: list[str] = []
+
+        def _make(hint: str = "app", **checks: str) -> str:
+            name = f"conf{hint}-{uuid.uuid4().hex[:6]}"
+            create_app(store, name)
+            store.set("checks", name, "wait", checks.get("wait", "0"))
+            store.set("checks", name, "wait-to-retire", checks.get("wait_to_retire", "0"))
+            store.set("proxy", name, "type", "null")  # the scheduler suite does not test routing
+            made.append(name)
+            return name
+
+        yield _make
+        for name in made:
+            with contextlib.suppress(Exception):
+                scheduler.destroy(name)
+
+    @staticmethod
+    def quiet() -> Hooks:
+        return Hooks(load_entry_points=False)
+
+    @staticmethod
+    def live(scheduler: Scheduler, app: str) -> list[Instance]:
+        return [i for i in scheduler.status(app) if i.state == "running"]
+
+    # ---- contract ----------------------------------------------------------------------
+    def test_declares_capabilities(self, scheduler: Scheduler) -> None:
+        assert isinstance(scheduler.name, str) and scheduler.name
+        assert all(isinstance(c, Capability) for c in scheduler.capabilities)
+
+    def test_unhonourable_setting_is_refused_naming_app_setting_and_scheduler(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        app = new_app("refuse")
+        lacking = [c for c in (Capability.INITIAL_NETWORK, Capability.ATTACH_POST_CREATE,
+                               Capability.ATTACH_POST_DEPLOY) if c not in scheduler.capabilities]
+        if lacking:
+            prop = str(lacking[0])
+            store.set("network", app, prop, "some-network")
+            with pytest.raises(NotSupported) as err:
+                deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+            assert current_release(store, app) is None and scheduler.status(app) == []
+        else:  # the driver honours every network setting: the refusal itself still names all three
+            prop = "initial-network"
+            with pytest.raises(NotSupported) as err:
+                check_plan(app, NetworkSettings(initial_network="some-network"), (), scheduler.name, frozenset())
+        message = str(err.value)
+        assert app in message and prop in message and scheduler.name in message
+
+    # ---- deploy --------------------------------------------------------------------------
+    def test_deploy_runs_each_process_type_at_its_scale(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        app = new_app("deploy")
+        write_scale(store, app, {"web": 2, "worker": 1})
+        instances = deploy_app(store, scheduler, app, image=image,
+                               processes={"web": WEB, "worker": WORKER, "idle": WORKER}, hooks=self.quiet())
+        assert _by_type(instances) == {"web": 2, "worker": 1}
+        release = current_release(store, app)
+        assert release is not None and release[1] == image
+        assert release[2]["web"] == WEB, "the parsed process list is stored with the release"
+        assert store.get("apps", app, "deployed-image") == image
+        live = self.live(scheduler, app)
+        assert _by_type(live) == {"web": 2, "worker": 1}
+        assert {i.release for i in live} == {release[0]}
+        assert sorted((i.process_type, i.index) for i in live) == [("web", 1), ("web", 2), ("worker", 1)]
+
+    def test_redeploy_replaces_the_old_release(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        app = new_app("redeploy")
+        first = deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        second = deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        assert first[0].release != second[0].release
+        live = self.live(scheduler, app)
+        assert [i.release for i in live] == [second[0].release]
+        assert {i.id for i in live}.isdisjoint({i.id for i in first})
+
+    def test_scale_up_and_down(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        app = new_app("scale")
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB, "worker": WORKER}, hooks=self.quiet())
+        assert _by_type(self.live(scheduler, app)) == {"web": 1}
+        scale_app(store, scheduler, app, {"web": 3, "worker": 1}, hooks=self.quiet())
+        assert _by_type(self.live(scheduler, app)) == {"web": 3, "worker": 1}
+        scale_app(store, scheduler, app, {"web": 0}, hooks=self.quiet())
+        assert _by_type(self.live(scheduler, app)) == {"worker": 1}
+
+    def test_scale_before_the_first_deploy_is_stored_and_used(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        app = new_app("prescale")
+        assert scale_app(store, scheduler, app, {"worker": 2, "clock": 1}, hooks=self.quiet()) is None
+        assert scheduler.status(app) == []
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB, "worker": WORKER}, hooks=self.quiet())
+        assert _by_type(self.live(scheduler, app)) == {"web": 1, "worker": 2}
+
+    def test_listeners_cover_every_process_type(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        app = new_app("listen")
+        store.set("config", app, "PORT", "5005")
+        store.list_write("ports", app, "map", ["http:80:5005", "tcp:7000:7001:worker"])
+        write_scale(store, app, {"web": 2, "worker": 1})
+        deploy_app(store, scheduler, app, image=image,
+                   processes={"web": WEB, "worker": WORKER, "idle": WORKER}, hooks=self.quiet())
+        listeners = scheduler.listeners(app)
+        assert set(listeners) >= {"web", "worker", "idle"}
+        assert len(listeners["web"]) == 2 and {x.port for x in listeners["web"]} == {5005}
+        assert len(listeners["worker"]) == 1 and listeners["worker"][0].port == 7001
+        assert listeners["idle"] == []
+        assert all(x.host for x in listeners["web"] + listeners["worker"])
+
+    # ---- run -----------------------------------------------------------------------------
+    def test_run_passes_the_exit_code_and_the_environment(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        _needs(scheduler, Capability.RUN)
+        app = new_app("run")
+        store.set("config", app, "GREETING", "hello")
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        before = {i.id for i in scheduler.status(app)}
+        phases: list[Any] = []
+        hooks = self.quiet()
+        hooks.subscribe("post-container-create", lambda **kw: phases.append(kw.get("phase")))
+        assert run_app(store, scheduler, app, ["sh", "-c", "exit 7"], hooks=hooks) == 7
+        assert run_app(store, scheduler, app, ["sh", "-c", 'test "$GREETING" = hello']) == 0
+        assert phases == [Phase.RUN]
+        assert {i.id for i in scheduler.status(app)} == before, "one-off instances are removed"
+
+    # ---- networks and phases ---------------------------------------------------------------
+    def test_post_create_networks_are_attached_in_the_deploy_phase(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str],
+            network: Callable[[str], str]) -> None:
+        _needs(scheduler, Capability.ATTACH_POST_CREATE)
+        app = new_app("pcreate")
+        net = network("pcreate")
+        store.set("network", app, "attach-post-create", net)
+        seen: list[dict[str, Any]] = []
+        hooks = self.quiet()
+        hooks.subscribe("post-container-create", lambda **kw: seen.append(kw))
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=hooks)
+        assert [(kw["phase"], kw["process_type"], kw["app"]) for kw in seen] == [(Phase.DEPLOY, "web", app)]
+        assert all(net in i.addresses for i in self.live(scheduler, app))
+
+    def test_post_deploy_networks_are_attached_before_core_post_deploy(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str],
+            network: Callable[[str], str]) -> None:
+        _needs(scheduler, Capability.ATTACH_POST_DEPLOY)
+        app = new_app("pdeploy")
+        net = network("pdeploy")
+        store.set("network", app, "attach-post-deploy", net)
+        at_switch: list[list[Instance]] = []
+        hooks = self.quiet()
+        hooks.subscribe("core-post-deploy", lambda **kw: at_switch.append(self.live(scheduler, app)))
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=hooks)
+        assert len(at_switch) == 1
+        assert at_switch[0] and all(net in i.addresses for i in at_switch[0])
+
+    def test_several_networks_per_phase(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str],
+            network: Callable[[str], str]) -> None:
+        _needs(scheduler, Capability.MULTIPLE_NETWORKS, Capability.ATTACH_POST_CREATE, Capability.ATTACH_POST_DEPLOY)
+        app = new_app("multi")
+        nets = [network("m1"), network("m2"), network("m3")]
+        store.set("network", app, "attach-post-create", f"{nets[0]},{nets[1]}")
+        store.set("network", app, "attach-post-deploy", nets[2])
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        for inst in self.live(scheduler, app):
+            assert set(nets) <= set(inst.addresses)
+
+    def test_initial_network_gives_the_listener_address(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str],
+            network: Callable[[str], str]) -> None:
+        _needs(scheduler, Capability.INITIAL_NETWORK)
+        app = new_app("initial")
+        net = network("initial")
+        store.set("network", app, "initial-network", net)
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        live = self.live(scheduler, app)
+        assert len(live) == 1 and net in live[0].addresses
+        assert [x.host for x in scheduler.listeners(app)["web"]] == [live[0].addresses[net]]
+
+    def test_a_missing_network_fails_before_anything_changes(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        _needs(scheduler, Capability.ATTACH_POST_CREATE)
+        app = new_app("missing")
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        release = current_release(store, app)
+        before = {(i.id, i.state) for i in scheduler.status(app)}
+        store.set("network", app, "attach-post-create", f"no-such-net-{uuid.uuid4().hex[:6]}")
+        with pytest.raises(NotFound, match="does not exist"):
+            deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        assert current_release(store, app) == release
+        assert {(i.id, i.state) for i in scheduler.status(app)} == before
+
+    # ---- checks -----------------------------------------------------------------------------
+    def test_a_failed_check_leaves_the_old_release_serving(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        _needs(scheduler, Capability.ZERO_DOWNTIME)
+        app = new_app("failcheck", wait="1")
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        release = current_release(store, app)
+        before = self.live(scheduler, app)
+        switched: list[bool] = []
+        hooks = self.quiet()
+        hooks.subscribe("core-post-deploy", lambda **kw: switched.append(True))
+        with pytest.raises(DeployError) as err:
+            deploy_app(store, scheduler, app, image=image, processes={"web": FAILING}, hooks=hooks)
+        assert app in str(err.value)
+        if Capability.LOGS in scheduler.capabilities:
+            assert "about to fail" in str(err.value), "the failing instance's last log lines are shown"
+        assert switched == [], "the proxy never switched"
+        assert current_release(store, app) == release
+        assert [(i.id, i.state) for i in scheduler.status(app)] == [(i.id, "running") for i in before]
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def test_logs_show_the_processes_output(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        _needs(scheduler, Capability.LOGS)
+        app = new_app("logs")
+        write_scale(store, app, {"web": 0, "worker": 1})
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB, "worker": WORKER}, hooks=self.quiet())
+        deadline = time.monotonic() + 10
+        lines: list[str] = []
+        while time.monotonic() < deadline and not any("worker up" in line for line in lines):
+            lines = list(scheduler.logs(app, process_type="worker", tail=10))
+            time.sleep(0.2)
+        assert any("worker up" in line for line in lines), lines
+
+    def test_destroy_removes_every_instance(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        app = new_app("destroy")
+        write_scale(store, app, {"web": 2})
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        assert len(scheduler.status(app)) == 2
+        scheduler.destroy(app)
+        assert scheduler.status(app) == []
+        assert scheduler.listeners(app).get("web", []) == []
