@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from dockyard.core.deploy import deploy_app, run_app, scale_app
 from dockyard.core.errors import DeployError, NotFound, NotSupported
 from dockyard.core.hooks import Hooks
