@@ -284,7 +284,7 @@ def bench_cli(tmp: Path, runs: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000, help="properties for file and redis export/import")
-    ap.add_argument("--etcd-n", type=int, default=20_000, help="properties for etcd export/import")
+    ap.add_argument("--etcd-n", type=int, default=100_000, help="properties for etcd export/import")
     ap.add_argument("--naive-n", type=int, default=2_000, help="properties for the naive per-key loops")
     ap.add_argument("--ops", type=int, default=2_000, help="calls per per-operation figure")
     ap.add_argument("--cli-runs", type=int, default=15)

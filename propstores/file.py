@@ -43,6 +43,9 @@ from dockyard.propstores.base import (
 TMP_PREFIX = ".tmp-"
 #: a batch at least this large is synced with one syncfs() instead of one fsync() per file
 BULK_SYNC_THRESHOLD = 32
+#: a batch this many times 4 is written by WRITE_THREADS threads, PARALLEL_CHUNK files per task
+PARALLEL_CHUNK = 500
+WRITE_THREADS = 4
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
@@ -153,22 +156,16 @@ class FileStore(PropertyStore):
         for op in ops:
             final[(op.plugin, op.scope, op.key)] = op
         bulk = len(final) >= BULK_SYNC_THRESHOLD
-        staged: list[tuple[str, str]] = []  # (temp path, final path)
+        puts: list[tuple[str, str, bytes]] = []  # (directory, final path, bytes)
         deletes: list[str] = []
-        dirs: set[str] = set()
-        try:
-            for (plugin, scope, key), op in final.items():
-                directory = f"{self.config_dir}/{plugin}/{scope}"
-                if isinstance(op, Delete):
-                    deletes.append(f"{directory}/{key}")
-                    continue
-                tmp = self._write_temp(directory, encode_data(op.data).encode("utf-8"), sync=not bulk)
-                staged.append((tmp, f"{directory}/{key}"))
-                dirs.add(directory)
-        except BaseException:
-            for tmp, _ in staged:
-                _unlink(tmp)
-            raise
+        for (plugin, scope, key), op in final.items():
+            directory = f"{self.config_dir}/{plugin}/{scope}"
+            if isinstance(op, Delete):
+                deletes.append(f"{directory}/{key}")
+            else:
+                puts.append((directory, f"{directory}/{key}", encode_data(op.data).encode("utf-8")))
+        staged = self._stage(puts, bulk)  # (temp path, final path); nothing renamed yet
+        dirs = {directory for directory, _, _ in puts}
         if bulk and staged:
             _syncfs(self.config_dir)
         for tmp, path in staged:
@@ -183,6 +180,39 @@ class FileStore(PropertyStore):
                 _fsync_dir(directory)
         for path in deletes:
             self._prune(os.path.dirname(path))
+
+    def _stage(self, puts: list[tuple[str, str, bytes]], bulk: bool) -> list[tuple[str, str]]:
+        """Write every temp file; on any failure remove them all and re-raise.
+
+        A large batch is written by a few threads: file creation is syscall-bound and the
+        GIL is released around each syscall.
+        """
+        results: list[tuple[list[tuple[str, str]], BaseException | None]] = []
+
+        def work(part: list[tuple[str, str, bytes]]) -> tuple[list[tuple[str, str]], BaseException | None]:
+            done: list[tuple[str, str]] = []
+            try:
+                for directory, path, payload in part:
+                    done.append((self._write_temp(directory, payload, sync=not bulk), path))
+            except BaseException as exc:
+                return done, exc
+            return done, None
+
+        if len(puts) >= 4 * PARALLEL_CHUNK:
+            from concurrent.futures import ThreadPoolExecutor
+
+            parts = [puts[i:i + PARALLEL_CHUNK] for i in range(0, len(puts), PARALLEL_CHUNK)]
+            with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+                results = list(pool.map(work, parts))
+        else:
+            results = [work(puts)]
+        staged = [item for done, _ in results for item in done]
+        errors = [exc for _, exc in results if exc is not None]
+        if errors:
+            for tmp, _ in staged:
+                _unlink(tmp)
+            raise errors[0]
+        return staged
 
     def _write_temp(self, directory: str, payload: bytes, sync: bool) -> str:
         for attempt in range(3):

@@ -42,6 +42,7 @@ from dockyard.propstores.base import (
     Op,
     Property,
     PropertyStore,
+    Put,
     StoreCapability,
     Value,
     WatchEvent,
@@ -78,6 +79,8 @@ return 0
 """
 
 T = TypeVar("T")
+#: json's string encoder (ensure_ascii=False): the change notice is built by hand on the hot path
+_json_str: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def _glob_escape(text: str) -> str:
@@ -139,6 +142,17 @@ class RedisStore(PropertyStore):
         return None if raw is None else decode_data(raw)
 
     def _apply(self, ops: Sequence[Op]) -> None:
+        if len(ops) == 1 and isinstance(ops[0], Put):
+            # one property: one script call instead of a seven-command transaction; a script
+            # runs atomically, like MULTI/EXEC, and does the same work
+            op = ops[0]
+            path = f"{op.plugin}/{op.scope}/{op.key}"
+            raw = encode_data(op.data)
+            notice = f"[[{_json_str(path)},{_json_str(raw)}]]"
+            self._call(self._put_one, keys=[self._data + path, self._idx(op.plugin, op.scope),
+                                            self._scopes_key(op.plugin), self._plugins_key, self.channel],
+                       args=[raw, op.key, op.scope, op.plugin, notice])
+            return
         final: dict[tuple[str, str, str], Op] = {}
         for op in ops:
             final[(op.plugin, op.scope, op.key)] = op
@@ -157,16 +171,6 @@ class RedisStore(PropertyStore):
                 raw = puts[self._data + path] = encode_data(op.data)
                 added.setdefault((plugin, scope), []).append(key)
                 changes.append((path, raw))
-
-        if len(final) == 1 and puts:
-            # one property: one script call instead of a seven-command transaction; a script
-            # runs atomically, like MULTI/EXEC, and does the same work
-            ((plugin, scope, key),) = final
-            ((data_key, raw),) = puts.items()
-            self._call(self._put_one, keys=[data_key, self._idx(plugin, scope), self._scopes_key(plugin),
-                                            self._plugins_key, self.channel],
-                       args=[raw, key, scope, plugin, json.dumps(changes, ensure_ascii=False, separators=(",", ":"))])
-            return
 
         def run() -> None:
             pipe = self.client.pipeline(transaction=True)

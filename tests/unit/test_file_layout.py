@@ -144,7 +144,8 @@ def test_temp_files_never_show_as_properties(tmp_path: Path) -> None:
     assert store.count() == len(EXPECTED)
 
 
-def test_failed_batch_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("n", [50, 2500])  # one writer, and the threaded bulk path
+def test_failed_batch_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     build_dokku_tree(tmp_path)
     store = open_propstore(f"file://{tmp_path}")
     before = tree_bytes(tmp_path)
@@ -153,12 +154,12 @@ def test_failed_batch_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.
 
     def failing_write(fd: int, data: bytes | memoryview) -> int:
         calls["n"] += 1
-        if calls["n"] > 30:
+        if calls["n"] > n - 20:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
     monkeypatch.setattr(os, "write", failing_write)
-    ops = [Put("config", "web", f"K{i}", f"v{i}") for i in range(50)] + [Put("nginx", "web", "hsts", "false")]
+    ops = [Put("config", f"app{i % 7}", f"K{i}", f"v{i}") for i in range(n)] + [Put("nginx", "web", "hsts", "false")]
     with pytest.raises(OSError):
         store.apply(ops)
     monkeypatch.undo()
