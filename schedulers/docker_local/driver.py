@@ -149,6 +149,7 @@ class DockerLocalScheduler(Scheduler):
             instances = [containers.instance(self.api, cid) for cid in new_ids]
             hooks.fire("core-post-deploy", app=plan.app, plan=plan, scheduler=self, instances=instances)
             self._retire(plan, old, progress)
+            self._prune_images(plan)
             return instances
         finally:
             self._deploying.pop(plan.app, None)
@@ -245,6 +246,19 @@ class DockerLocalScheduler(Scheduler):
         api = self.api
         with ThreadPoolExecutor(max_workers=max(1, min(plan.parallelism, len(old)))) as pool:
             list(pool.map(lambda c: containers.retire(api, c["Id"], timeout), old))
+
+    def _prune_images(self, plan: DeployPlan) -> None:
+        """Drop the app's earlier build tags (``dockyard/APP:*``), as Dokku's cleanup does.
+
+        An image still used by a container (a retiring one, a one-off) is left alone.
+        """
+        for img in self.api.images(name=f"dockyard/{plan.app}"):
+            for tag in img.get("RepoTags") or []:
+                if tag != plan.image:
+                    try:
+                        self.api.remove_image(tag)
+                    except Exception as exc:
+                        log.debug("kept image %s: %s", tag, exc)
 
     def _remove_all(self, ids: Sequence[str]) -> None:
         if not ids:
