@@ -323,9 +323,8 @@ def main() -> None:
     print()
     print(f"Property stores, measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs, Python "
           f"{sys.version.split()[0]}; redis-server and etcd private on loopback; {elapsed:.0f} s in all.")
-    print(f"Export/import: N={args.n:,} for file and redis, N={args.etcd_n:,} for etcd (pure-Python protobuf "
-          f"makes etcd3 slow to encode); naive per-key loops run on the first {args.naive_n:,} properties "
-          "and are shown in props/s.")
+    print(f"Export/import: N={args.n:,} for file and redis, N={args.etcd_n:,} for etcd; naive per-key loops "
+          f"(raw client, one key at a time) run on the first {args.naive_n:,} properties and are shown in props/s.")
     print()
     header = ("Measure", "Dockyard", "Baseline (same run)", "Ratio", "Goal")
     print("| " + " | ".join(header) + " |")
