@@ -100,6 +100,7 @@ class KubeClient:
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.networking = client.NetworkingV1Api(self.api)
+        self.discovery = client.DiscoveryV1Api(self.api)
 
     def close(self) -> None:
         self.api.close()

@@ -208,6 +208,11 @@ class KubernetesScheduler(Scheduler):
         for manifest in now:
             progress(f"apply {manifest['kind']} {manifest['metadata']['name']}", 0, 0)
             self.apply(manifest)
+            if manifest["kind"] == "Deployment" and manifest["spec"]["replicas"] > 0:
+                # the pod template (with the post-create networks) exists; no pod is ready yet
+                hooks.fire("post-container-create", container_type="app", container_id=manifest["metadata"]["name"],
+                           app=plan.app, phase=Phase.DEPLOY, process_type=_labels(manifest).get(R.PROC_LABEL, ""),
+                           scheduler=self)
         failure = self._wait_rollouts(plan, ns, deployments, progress)
         if failure is not None:
             rolled = self._roll_back(ns, before)
@@ -403,21 +408,61 @@ class KubernetesScheduler(Scheduler):
         by_type: dict[str, list[Obj]] = {}
         for pod in pods:
             by_type.setdefault(_labels(pod).get(R.PROC_LABEL, ""), []).append(pod)
+        networks = self._app_networks(app)
         for proc, group in sorted(by_type.items()):
             group.sort(key=lambda p: (_meta(p).get("creationTimestamp") or "", _meta(p).get("name", "")))
             for index, pod in enumerate(group, 1):
-                out.append(_instance(app, proc, index, pod))
+                out.append(_instance(app, proc, index, pod, networks))
         return out
 
+    def _app_networks(self, app: str) -> dict[str, str]:
+        """Pod label -> Dockyard network name, for the networks the app's properties name."""
+        from dockyard.core.plan import read_networks
+
+        try:
+            nets = read_networks(self.store, app)
+        except DockyardError:
+            return {}
+        return {R.network_label(n): n for n in (*nets.attach_post_create, *nets.attach_post_deploy)}
+
     def listeners(self, app: str) -> dict[str, list[Listener]]:
+        """Every process type of the app; those with a Service list where it sends traffic.
+
+        ``scheduler-kubernetes/<app>/listeners``: ``endpoints`` (default) lists each ready
+        endpoint of the Service (pod IP and target port), one per instance, as ingress-nginx
+        routes; ``service`` lists the Service itself (ClusterIP, or its cluster DNS name when
+        headless, and port), one per Service port.
+        """
+        from dockyard.core.properties import computed
+
+        mode = computed(self.store, "scheduler-kubernetes", app, "listeners", "endpoints")
+        if mode not in ("endpoints", "service"):
+            raise ValidationError(f"invalid scheduler-kubernetes property listeners {mode!r}: "
+                                  "expected endpoints or service")
         ns = self._ns(app)
-        out: dict[str, list[Listener]] = {}
+        out: dict[str, list[Listener]] = {
+            _labels(d).get(R.PROC_LABEL, ""): [] for d in self._list("Deployment", ns, f"{R.APP_LABEL}={app}")}
         for svc in self._list("Service", ns, f"{R.APP_LABEL}={app}"):
             proc = _labels(svc).get(R.PROC_LABEL, "")
             spec = svc.get("spec") or {}
-            ip = spec.get("clusterIP")
-            host = ip if ip and ip != "None" else f"{_meta(svc)['name']}.{ns}.svc.cluster.local"
-            out.setdefault(proc, []).extend(Listener(host, int(p["port"])) for p in spec.get("ports") or [])
+            found = out.setdefault(proc, [])
+            if mode == "service":
+                ip = spec.get("clusterIP")
+                host = ip if ip and ip != "None" else f"{_meta(svc)['name']}.{ns}.svc.cluster.local"
+                found.extend(Listener(host, int(p["port"])) for p in spec.get("ports") or [])
+                continue
+            svc_name = _meta(svc)["name"]
+            slices = self.kube.call(f"list the endpoints of Service {svc_name}",
+                                    self.kube.discovery.list_namespaced_endpoint_slice, ns,
+                                    label_selector=f"kubernetes.io/service-name={svc_name}")
+            for es in self.kube.sanitize(slices).get("items") or []:
+                ports = [int(p["port"]) for p in es.get("ports") or [] if p.get("port")]
+                for ep in es.get("endpoints") or []:
+                    if (ep.get("conditions") or {}).get("ready") is False:
+                        continue
+                    found.extend(Listener(addr, port) for addr in ep.get("addresses") or [] for port in ports)
+        for proc in out:
+            out[proc].sort(key=lambda x: (x.host, x.port))
         return out
 
     # ---- run ---------------------------------------------------------------------
@@ -618,7 +663,9 @@ class KubernetesScheduler(Scheduler):
             "attach-post-deploy": "label `pending` in the template, relabelled `true` on the new pods only "
                                   "after the rollout completed; the network's policy is applied then too",
             "initial-network": "not supported: a pod has exactly one network (refused before any API call)",
-            "listeners": "the app's Services: ClusterIP (or cluster DNS name) and the container port",
+            "listeners": "every process type; for those with a Service: its ready endpoints (pod IP, port; "
+                         "default) or, with property `listeners service`, its ClusterIP (or cluster DNS name) "
+                         "and port",
             "run": "a Pod with restartPolicy Never; its log is streamed and its exit code returned",
             "logs": "pod logs (`read_namespaced_pod_log`, followed in parallel)",
             "events": "a watch on the app pods of every namespace in use",
@@ -634,7 +681,7 @@ def _pod_ready(pod: Obj) -> bool:
     return False
 
 
-def _instance(app: str, proc: str, index: int, pod: Obj) -> Instance:
+def _instance(app: str, proc: str, index: int, pod: Obj, networks: dict[str, str]) -> Instance:
     status = pod.get("status") or {}
     statuses = status.get("containerStatuses") or []
     restarts = sum(int(cs.get("restartCount") or 0) for cs in statuses)
@@ -644,6 +691,9 @@ def _instance(app: str, proc: str, index: int, pod: Obj) -> Instance:
         if waiting:
             state = str(waiting.get("reason") or "waiting").lower()
     addresses = {"pod": status["podIP"]} if status.get("podIP") else {}
+    if status.get("podIP"):  # a member (label "true", not "pending") is reachable on that network
+        labels = _labels(pod)
+        addresses.update({net: status["podIP"] for label, net in networks.items() if labels.get(label) == R.MEMBER})
     return Instance(app=app, process_type=proc, index=index, id=str(_meta(pod).get("uid", "")),
                     name=_meta(pod).get("name", ""), state=state, restart_count=restarts,
                     release=_labels(pod).get(R.RELEASE_LABEL, ""), addresses=addresses)

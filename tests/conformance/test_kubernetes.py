@@ -64,8 +64,14 @@ def test_deploy_runs_every_process_type_at_its_scale(kube_scheduler: Any, kube_t
     assert seen and seen[-1][1] == seen[-1][2] == 3, "progress ends with every replica available"
     assert fired and fired[0]["app"] == "k8s-deploy"
     listeners = kube_scheduler.listeners("k8s-deploy")
-    assert set(listeners) == {"web"}  # the worker has no port mapping, so no Service
-    assert [listener.port for listener in listeners["web"]] == [5000]
+    assert listeners["worker"] == []  # no port mapping, so no Service
+    pod_ips = sorted(i.addresses["pod"] for i in instances if i.process_type == "web")
+    assert sorted((x.host, x.port) for x in listeners["web"]) == [(ip, 5000) for ip in pod_ips]
+    file_store.set("scheduler-kubernetes", "k8s-deploy", "listeners", "service")
+    (service,) = kube_scheduler.listeners("k8s-deploy")["web"]
+    assert service.port == 5000 and service.host not in pod_ips  # the ClusterIP
+    if kube_target.double:
+        assert service.host == kube_target.double.get("Service", "k8s-deploy-web")["spec"]["clusterIP"]
 
 
 def test_scale_changes_only_the_counts(kube_scheduler: Any, kube_target: Target, file_store: Any,
@@ -229,3 +235,39 @@ def test_stop_start_and_destroy(kube_scheduler: Any, kube_target: Target, file_s
     kube_scheduler.destroy("k8s-life")
     assert kube_scheduler.status("k8s-life") == []
     assert kube_scheduler.listeners("k8s-life") == {}
+
+
+# ---- the shared scheduler conformance suite (dockyard.testing) ---------------------------
+from dockyard.testing.schedulers import SchedulerSuite  # noqa: E402
+
+
+class TestKubernetesConformance(SchedulerSuite):
+    """Every case of the shared suite; skipped only where the driver declares no capability."""
+
+    @pytest.fixture
+    def store(self, file_store: Any, kube_target: Target) -> Any:
+        return file_store
+
+    @pytest.fixture
+    def scheduler(self, kube_scheduler: Any) -> Any:
+        return kube_scheduler
+
+    @pytest.fixture
+    def image(self, kube_target: Target) -> str:
+        return kube_target.image
+
+    @pytest.fixture
+    def network(self, kube_scheduler: Any) -> Any:
+        import uuid
+
+        made: list[str] = []
+
+        def _make(hint: str) -> str:
+            name = f"conf-{hint}-{uuid.uuid4().hex[:6]}"
+            kube_scheduler.network_create(name)
+            made.append(name)
+            return name
+
+        yield _make
+        for name in made:
+            kube_scheduler.network_destroy(name)

@@ -46,6 +46,7 @@ KINDS = {
     ("apps", "v1", "deployments"): "Deployment",
     ("apps", "v1", "replicasets"): "ReplicaSet",
     ("networking.k8s.io", "v1", "networkpolicies"): "NetworkPolicy",
+    ("discovery.k8s.io", "v1", "endpointslices"): "EndpointSlice",  # read-only, kept by the "controller"
 }
 
 
@@ -59,6 +60,14 @@ class Outcome:
 
 def _expand(word: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), ""), word)
+
+
+def _test(args: list[str]) -> bool:
+    if len(args) == 3 and args[1] in ("=", "==", "!="):
+        return (args[0] == args[2]) == (args[1] != "!=")
+    if len(args) == 2 and args[0] in ("-n", "-z"):
+        return bool(args[1]) == (args[0] == "-n")
+    return bool(args and args[0])
 
 
 def shell_program(argv: list[str] | None, env: dict[str, str]) -> Outcome:
@@ -83,6 +92,9 @@ def shell_program(argv: list[str] | None, env: dict[str, str]) -> Outcome:
             return Outcome(1, "".join(f"{line}\n" for line in out))
         elif cmd == "true":
             continue
+        elif cmd in ("test", "["):
+            if not _test(args[:-1] if cmd == "[" else args):
+                return Outcome(1, "".join(f"{line}\n" for line in out))
         elif cmd in ("env", "printenv"):
             if args:
                 out.extend(env[a] for a in args if a in env)
@@ -239,6 +251,31 @@ class K8sApiDouble:
         with self.lock:
             return [copy.deepcopy(o) for (k, ns, _), o in sorted(self.objects.items())
                     if k == kind and ns == namespace and _match_selector(o["metadata"].get("labels") or {}, selector)]
+
+    def endpoint_slices(self, ns: str, selector: str) -> list[Obj]:
+        """What the EndpointSlice controller keeps: one slice per Service, its ready pods."""
+        out = []
+        for (kind, o_ns, name), svc in sorted(self.objects.items()):
+            if kind != "Service" or o_ns != ns:
+                continue
+            labels = {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "double"}
+            if not _match_selector(labels, selector):
+                continue
+            wanted = ",".join(f"{k}={v}" for k, v in (svc["spec"].get("selector") or {}).items())
+            endpoints = []
+            for pod in self.list("Pod", ns, wanted) if wanted else []:
+                ready = any(c["type"] == "Ready" and c["status"] == "True"
+                            for c in pod.get("status", {}).get("conditions") or [])
+                if pod.get("status", {}).get("podIP"):
+                    endpoints.append({"addresses": [pod["status"]["podIP"]], "conditions": {"ready": ready},
+                                      "targetRef": {"kind": "Pod", "name": pod["metadata"]["name"],
+                                                    "namespace": ns}})
+            out.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                        "metadata": {"name": f"{name}-double", "namespace": ns, "labels": labels},
+                        "addressType": "IPv4", "endpoints": endpoints,
+                        "ports": [{"name": p.get("name"), "port": int(p.get("targetPort", p["port"])),
+                                   "protocol": p.get("protocol", "TCP")} for p in svc["spec"].get("ports") or []]})
+        return out
 
     def crash_pod(self, name: str, namespace: str = "default", exit_code: int = 1) -> None:
         """A running pod's container dies and is restarted (for the event watch)."""
@@ -566,10 +603,13 @@ class _Handler(BaseHTTPRequestHandler):
                   query: dict[str, str], body: Any, req: Req) -> tuple[int, Any]:
         api = self.api
         with api.lock:
+            if kind == "EndpointSlice" and (method != "GET" or name is not None):
+                raise ApiFailure(405, "MethodNotAllowed", "endpoint slices are listed only, here")
             if method == "POST" and name is None:
                 return 201, api.create(kind, ns, body)
             if name is None and method == "GET":
-                items = api.list(kind, ns, query.get("labelSelector", ""))
+                selector = query.get("labelSelector", "")
+                items = api.endpoint_slices(ns, selector) if kind == "EndpointSlice" else api.list(kind, ns, selector)
                 return 200, {"kind": f"{kind}List", "apiVersion": "v1",
                              "metadata": {"resourceVersion": str(api.rv)}, "items": items}
             assert name is not None
