@@ -8,7 +8,6 @@ so a plugin can do what the core does by the same road. A failing ``pre-*`` or
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -48,12 +47,14 @@ class Hooks:
 
     def _load_entry_points(self) -> None:
         self._eps_loaded = True
-        eps = md.entry_points(group="dockyard.hooks")
-        if not eps:
+        from dockyard.core.plugins import HOOKS, entry_points
+
+        names = entry_points(HOOKS)
+        if not names:
             return  # nothing installed: don't pay for stevedore
         from stevedore import hook
 
-        for name in {ep.name for ep in eps}:
+        for name in names:
             mgr: hook.HookManager = hook.HookManager("dockyard.hooks", name, invoke_on_load=False)
             for ext in mgr:
                 self._subs[name].append(ext.plugin)

@@ -1,13 +1,18 @@
-"""Driver loading through stevedore entry points.
+"""Driver loading through entry points.
 
-Only the driver that was chosen is imported: a ``DriverManager`` loads one entry point by
-name. Listing uses entry-point metadata, which imports nothing, so ``--help`` and every
-command that does not need a driver stay fast.
+Only the driver that was chosen is imported. Resolving that one entry point reads the
+installed distributions' ``entry_points.txt`` directly (``entry_point_table``): stevedore's
+``DriverManager`` and ``importlib.metadata`` cost about 33 ms of imports (``email`` and
+friends), more than a whole ``config:get`` may take. Enumerating paths (``plugins:list``,
+lifecycle hooks) use stevedore itself, and the names, targets and errors are the same
+either way because both read the same metadata.
 """
 
 from __future__ import annotations
 
-import importlib.metadata as md
+import importlib
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +37,60 @@ EXTRA_FOR_MODULE = {
 }
 
 
+_TABLE: dict[str, dict[str, str]] | None = None
+
+
+def _parse_entry_points(text: str, table: dict[str, dict[str, str]]) -> None:
+    group = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1].strip()
+            continue
+        if group is None or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        # the first distribution on sys.path wins, as with importlib.metadata
+        table.setdefault(group, {}).setdefault(name.strip(), value.strip())
+
+
+def entry_point_table() -> dict[str, dict[str, str]]:
+    """group -> {name: "module:attr"} for every installed distribution (cached per process)."""
+    global _TABLE
+    if _TABLE is not None:
+        return _TABLE
+    table: dict[str, dict[str, str]] = {}
+    seen: set[str] = set()
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in sorted(names):
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            dist = name.rsplit("-", 1)[0] if name.endswith(".dist-info") else name[: -len(".egg-info")]
+            dist = dist.split("-")[0].lower().replace("_", "-")
+            if dist in seen:
+                continue
+            seen.add(dist)
+            try:
+                with open(os.path.join(entry or ".", name, "entry_points.txt"), encoding="utf-8") as fh:
+                    _parse_entry_points(fh.read(), table)
+            except OSError:
+                continue
+    _TABLE = table
+    return table
+
+
+def entry_points(group: str) -> dict[str, str]:
+    return entry_point_table().get(group, {})
+
+
 def installed_names(group: str) -> list[str]:
-    return sorted({ep.name for ep in md.entry_points(group=group)})
+    return sorted(entry_points(group))
 
 
 def _missing_dependency_error(group: str, name: str, exc: ImportError) -> PluginError:
@@ -58,19 +115,17 @@ def load_driver(group: str, name: str) -> Any:
         raise PluginError(
             f"unknown {kind} {name!r}; installed: {', '.join(names) or 'none'}"
         )
-    from stevedore import driver  # stevedore itself is only imported when a driver is loaded
-
+    module, _, attr = entry_points(group)[name].partition(":")
     try:
-        mgr = driver.DriverManager(
-            namespace=group, name=name, invoke_on_load=False, on_load_failure_callback=_reraise
-        )
+        obj = importlib.import_module(module.strip())
     except ImportError as exc:
         raise _missing_dependency_error(group, name, exc) from exc
-    return mgr.driver
-
-
-def _reraise(manager: Any, entrypoint: Any, exc: BaseException) -> None:
-    raise exc
+    try:
+        for part in attr.strip().split("."):
+            obj = getattr(obj, part)
+    except AttributeError as exc:
+        raise PluginError(f"the {name!r} driver in {group} is broken: {exc}") from exc
+    return obj
 
 
 @dataclass
@@ -87,18 +142,26 @@ class DriverInfo:
 def describe_all() -> list[DriverInfo]:
     """Every installed driver in every group, loading each to read its capabilities.
 
-    A driver that fails to load is reported with its reason, never dropped.
+    Enumeration goes through stevedore's ExtensionManager; a driver that fails to load is
+    reported with its reason (the same message ``load_driver`` gives), never dropped.
     """
+    from stevedore import extension
+
     infos: list[DriverInfo] = []
     for group in GROUPS:
-        for ep in sorted(md.entry_points(group=group), key=lambda e: e.name):
+        mgr = extension.ExtensionManager(namespace=group, invoke_on_load=False, on_load_failure_callback=_ignore)
+        loaded = {ext.name: ext for ext in mgr}
+        for name, target in sorted(entry_points(group).items()):
             start = time.perf_counter()
             try:
-                cls = load_driver(group, ep.name)
+                cls = loaded[name].plugin if name in loaded else load_driver(group, name)
                 caps = sorted(str(c) for c in getattr(cls, "capabilities", ()))
-                infos.append(DriverInfo(group, ep.name, ep.value, True, caps,
-                                        load_seconds=time.perf_counter() - start))
+                infos.append(DriverInfo(group, name, target, True, caps, load_seconds=time.perf_counter() - start))
             except Exception as exc:  # reported, not skipped
-                infos.append(DriverInfo(group, ep.name, ep.value, False, error=str(exc),
+                infos.append(DriverInfo(group, name, target, False, error=str(exc),
                                         load_seconds=time.perf_counter() - start))
     return infos
+
+
+def _ignore(manager: Any, entrypoint: Any, exc: BaseException) -> None:
+    """Load failures are re-diagnosed by load_driver so the reason names the extra."""

@@ -8,7 +8,6 @@ property, so it is exported, backed up and shared between hosts.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +50,8 @@ def read_config(path: Path | None) -> dict[str, object]:
         raise DockyardError(f"cannot read config file {path}: {exc.strerror}") from exc
     if not text.strip():
         return {}
+    import tomllib  # only when there is something to parse
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

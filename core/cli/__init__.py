@@ -8,7 +8,6 @@ their command runs, so ``--help`` and every other command stay fast.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata as md
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,9 +19,12 @@ from dockyard.core.errors import DockyardError
 
 
 def _all_commands() -> dict[str, tuple[str, str]]:
+    from dockyard.core.plugins import COMMANDS as GROUP
+    from dockyard.core.plugins import entry_points
+
     table = dict(COMMANDS)
-    for ep in md.entry_points(group="dockyard.commands"):
-        table.setdefault(ep.name, (ep.value, f"(from {ep.value.split(':')[0]})"))
+    for name, target in entry_points(GROUP).items():
+        table.setdefault(name, (target, f"(from {target.split(':')[0]})"))
     return table
 
 
@@ -54,6 +56,8 @@ class DockyardCLI(click.Group):
         return sorted(_all_commands())
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:  # built-in: no need to read plugin metadata
+            return _import(COMMANDS[name][0])
         table = _all_commands()
         if name in table:
             return _import(table[name][0])

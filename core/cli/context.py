@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -101,6 +100,8 @@ class CliContext:
     def emit(self, data: Any, text: Callable[[Any], str] | str | None = None) -> None:
         """Print ``data`` as JSON under --format json, else as ``text`` (or a default rendering)."""
         if self.json:
+            import json
+
             click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
             return
         if callable(text):
