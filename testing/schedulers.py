@@ -27,6 +27,8 @@ needing it skipped, with the capability's name as the reason; every other case r
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -291,6 +293,38 @@ class SchedulerSuite:
             lines = list(scheduler.logs(app, process_type="worker", tail=10))
             time.sleep(0.2)
         assert any("worker up" in line for line in lines), lines
+
+    def test_events_report_instance_starts(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        _needs(scheduler, Capability.EVENTS)
+        app = new_app("events")
+        seen: queue.Queue[Any] = queue.Queue()
+        done = threading.Event()
+
+        def follow() -> None:
+            with contextlib.suppress(Exception):
+                for event in scheduler.events():
+                    if done.is_set():
+                        return
+                    if event.app == app:
+                        seen.put(event)
+
+        threading.Thread(target=follow, daemon=True).start()
+        time.sleep(0.5)  # the stream is open before the work starts
+        try:
+            instances = deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+            deadline = time.monotonic() + 10
+            starts: list[Any] = []
+            while time.monotonic() < deadline and not starts:
+                with contextlib.suppress(queue.Empty):
+                    event = seen.get(timeout=0.5)
+                    if event.action == "start":
+                        starts.append(event)
+            assert starts, "a start event for the new instance"
+            assert starts[0].process_type == "web" and starts[0].instance_id == instances[0].id
+            assert starts[0].restart_policy == "on-failure" and starts[0].max_retries == 10
+        finally:
+            done.set()  # the follower returns on the next event (the destroy at teardown)
 
     def test_destroy_removes_every_instance(
             self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
