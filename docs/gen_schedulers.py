@@ -78,8 +78,11 @@ Deploy applies every object (create; 409 -> replace), waits for each Deployment'
 (`ProgressDeadlineExceeded`, a crash-looping or restarted new pod, or `rollout-timeout` fail
 it), and on failure writes the previous ReplicaSet's template back into each Deployment it
 changed (a Deployment it created is deleted) and exits non-zero. 5xx and 429 answers are
-retried with exponential backoff (`retries`, `retry-backoff`). Settings under
-`scheduler-kubernetes`: `namespace`, `ingress`, `progress-deadline`, `rollout-timeout`,
+retried with exponential backoff (`retries`, `retry-backoff`). Listeners are, for every
+process type with a Service, its ready endpoints (pod IP and port, one per instance, as
+ingress-nginx routes), or with `listeners service` the Service's ClusterIP (or cluster DNS
+name) and port. Settings under `scheduler-kubernetes`: `namespace`, `ingress`, `listeners`,
+`progress-deadline`, `rollout-timeout`,
 `run-timeout`, `poll-interval`, `retries`, `retry-backoff`. The kubeconfig is `$KUBECONFIG`,
 then `~/.kube/config`, then the in-cluster service account.
 
@@ -88,10 +91,16 @@ then `~/.kube/config`, then the in-cluster service account.
 One `service` job per app, a task group per process type, the docker driver. The docker
 driver gives a task exactly one network, chosen at creation (`network_mode`): that is
 `initial-network`; a second network, or attaching one later, cannot be honoured. Listeners
-are the allocations' Nomad-native service registrations (`provider = "nomad"`): host address
-and dynamic port, or the container's address and port with `initial-network`. Settings under
-`scheduler-nomad`: `address` (else `NOMAD_ADDR`), `token` (else `NOMAD_TOKEN`), `region`,
-`namespace`, `datacenters`, `deploy-timeout`, `run-timeout`, `poll-interval`, `retries`,
+are the allocations' Nomad-native service registrations (`provider = "nomad"`): by default
+(`address-mode driver`) the container's address and port, which is what docker-local's
+listeners are, so nginx on the node routes the same way; with `address-mode host`, the node's
+address and the dynamic host port, for a proxy on another machine. Deploys are blue/green:
+each group's `update` block starts as many canaries as its count beside the old
+allocations, auto-promotes them once healthy (`MinHealthyTime` = checks `wait`), and
+auto-reverts otherwise; if Nomad did not revert, Dockyard reverts to the version that ran
+before (`/v1/job/:id/revert` with `EnforcePriorVersion`). Settings under `scheduler-nomad`:
+`address` (else `NOMAD_ADDR`), `token` (else `NOMAD_TOKEN`), `region`, `namespace`,
+`datacenters`, `address-mode`, `deploy-timeout`, `run-timeout`, `poll-interval`, `retries`,
 `retry-backoff`.
 
 ## What was tested against what

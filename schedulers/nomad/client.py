@@ -1,7 +1,8 @@
 """Reaching Nomad through python-nomad: settings, retries, error messages.
 
 Settings come from properties under ``scheduler-nomad`` (the app's, then ``--global``):
-``address``, ``region``, ``namespace``, ``token``, ``datacenters`` (comma-separated). An unset
+``address``, ``region``, ``namespace``, ``token``, ``datacenters`` (comma-separated),
+``address-mode`` (``driver`` or ``host``, see ``render.py``). An unset
 ``address`` or ``token`` falls back to ``NOMAD_ADDR`` / ``NOMAD_TOKEN``, as the nomad CLI
 does, then to ``http://127.0.0.1:4646``. Creating the client makes no request.
 
@@ -34,6 +35,9 @@ def read_settings(store: PropertyStore, app: str | None) -> NomadSettings:
     parts = urlsplit(address)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(f"invalid {PLUGIN} property address {address!r}: expected http(s)://HOST:PORT")
+    mode = computed(store, PLUGIN, app, "address-mode", "driver")
+    if mode not in ("driver", "host"):
+        raise ValidationError(f"invalid {PLUGIN} property address-mode {mode!r}: expected driver or host")
     datacenters = tuple(d.strip() for d in computed(store, PLUGIN, app, "datacenters", "*").split(",") if d.strip())
     return NomadSettings(
         address=address.rstrip("/"),
@@ -41,6 +45,7 @@ def read_settings(store: PropertyStore, app: str | None) -> NomadSettings:
         namespace=computed(store, PLUGIN, app, "namespace") or None,
         token=computed(store, PLUGIN, app, "token") or os.environ.get("NOMAD_TOKEN") or None,
         datacenters=datacenters or ("*",),
+        address_mode=mode,
     )
 
 

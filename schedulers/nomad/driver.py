@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
-from dockyard.core.errors import DeployError, DockyardError, ValidationError
+from dockyard.core.errors import DeployError, DockyardError, NotFound, ValidationError
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, Listener, Phase, SchedulerEvent
 from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
@@ -207,8 +207,11 @@ class NomadScheduler(Scheduler):
         c.maybe(f"deregister job {app}", c.api.job.deregister_job, app, purge=True)
 
     def _allocs(self, c: NomadClient, app: str) -> list[Obj]:
+        """The app's instances: allocations meant to run that have not ended (the failed
+        canaries of a failed deployment are history, not instances)."""
         allocs = c.maybe(f"list allocations of {app}", c.api.job.get_allocations, app) or []
-        return [a for a in allocs if a.get("DesiredStatus") == "run"]
+        return [a for a in allocs if a.get("DesiredStatus") == "run"
+                and a.get("ClientStatus") in ("pending", "running")]
 
     def status(self, app: str) -> list[Instance]:
         c = self.client(app)
@@ -216,32 +219,46 @@ class NomadScheduler(Scheduler):
         versions = c.maybe(f"read versions of job {app}", c.api.job.get_versions, app) or {}
         for v in versions.get("Versions") or []:
             releases[int(v.get("Version", 0))] = (v.get("Meta") or {}).get("dockyard.release", "")
+        job = c.maybe(f"read job {app}", c.api.job.get_job, app) or {}
+        modes = {g.get("Name"): (g.get("Tasks") or [{}])[0].get("Config", {}).get("network_mode")
+                 for g in job.get("TaskGroups") or []}
+        driver_addr: dict[str, str] = {}
+        if any(modes.values()):  # the container's address on its network, from its registration
+            for reg in self._registrations(c, app):
+                driver_addr.setdefault(str(reg.get("AllocID")), str(reg.get("Address")))
         out = []
         for alloc in self._allocs(c, app):
             m = _INDEX_RE.search(alloc.get("Name", ""))
+            net = modes.get(alloc.get("TaskGroup"))
+            addresses = {net: driver_addr[alloc["ID"]]} if net and alloc["ID"] in driver_addr else {}
             states = alloc.get("TaskStates") or {}
             restarts = sum(int(s.get("Restarts") or 0) for s in states.values())
             out.append(Instance(
                 app=app, process_type=alloc.get("TaskGroup", ""), index=int(m.group(1)) + 1 if m else 0,
                 id=alloc["ID"], name=alloc.get("Name", ""), state=str(alloc.get("ClientStatus", "")),
                 restart_count=restarts, release=releases.get(int(alloc.get("JobVersion", -1)), ""),
-                addresses={},
+                addresses=addresses,
             ))
         return sorted(out, key=lambda i: (i.process_type, i.index))
 
-    def listeners(self, app: str) -> dict[str, list[Listener]]:
-        c = self.client(app)
+    def _registrations(self, c: NomadClient, app: str) -> list[Obj]:
         try:
-            regs = c.call(f"list the services of job {app}",
-                          lambda: c.job_services.request(app, "services", method="get").json())
-        except DockyardError as exc:
-            if "not found" in str(exc):
-                return {}
-            raise
+            regs: list[Obj] = c.call(f"list the services of job {app}",
+                                     lambda: c.job_services.request(app, "services", method="get").json()) or []
+        except NotFound:
+            return []
+        return regs
+
+    def listeners(self, app: str) -> dict[str, list[Listener]]:
+        """Every task group; those with services list their registrations' address and port."""
+        c = self.client(app)
+        job = c.maybe(f"read job {app}", c.api.job.get_job, app)
+        if job is None:
+            return {}
+        out: dict[str, list[Listener]] = {g["Name"]: [] for g in job.get("TaskGroups") or []}
         live = {a["ID"] for a in self._allocs(c, app)}
-        out: dict[str, list[Listener]] = {}
-        for reg in regs or []:
-            if live and reg.get("AllocID") not in live:
+        for reg in self._registrations(c, app):
+            if reg.get("AllocID") not in live:
                 continue
             tags = dict(t.split("=", 1) for t in reg.get("Tags") or [] if "=" in t)
             proc = tags.get("process-type", "")

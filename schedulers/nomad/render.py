@@ -15,11 +15,17 @@ deploy registers (``POST /v1/jobs``).
 * for process types with entries in the port map, a group ``network`` with one dynamic port
   per container port (``To`` = the container port) and one Nomad-native ``service``
   (``Provider: nomad``) per port, named ``APP-PROC`` and tagged ``process-type=PROC``; the
-  listeners are those registrations' address and port;
-* the ``update`` block is the zero-downtime rollout: one allocation at a time, healthy after
-  ``MinHealthyTime`` = checks ``wait`` (Dokku's "running without restarts for that long"),
-  a checks ``path`` becomes an HTTP service check on web, and ``AutoRevert`` sends Nomad
-  back to the last stable version when the deployment fails.
+  listeners are those registrations' address and port. By default (property
+  ``address-mode driver``) they register the container's address and port, which is what
+  docker-local's listeners are, so nginx on the node routes the same way; ``address-mode
+  host`` registers the node's address and the dynamic host port instead, for a proxy
+  elsewhere;
+* the ``update`` blocks are the zero-downtime rollout: blue/green, with as many canaries as
+  the group's count running beside the old allocations, healthy after ``MinHealthyTime`` =
+  checks ``wait`` (Dokku's "running without restarts for that long"; a checks ``path``
+  becomes an HTTP service check on web), then auto-promoted, which stops the old ones; a
+  failed deployment never touched the old allocations, and ``AutoRevert`` sends the job
+  back to its last stable version. A change of count alone is an in-place update.
 
 Networks. Nomad's docker driver puts a task on exactly one network, chosen at creation
 (``network_mode``), and cannot attach another one later. So ``initial-network`` maps onto
@@ -53,6 +59,9 @@ class NomadSettings:
     namespace: str | None = None
     token: str | None = None
     datacenters: tuple[str, ...] = ("*",)
+    #: ``driver``: services register the container's address and port, as docker-local's
+    #: listeners are; ``host``: the node's address and the dynamic host port
+    address_mode: str = "driver"
 
 
 def restart_policy(policy: str) -> dict[str, Any]:
@@ -124,7 +133,7 @@ def _task(plan: DeployPlan, name: str, argv: Sequence[str] | None, env: dict[str
     }
 
 
-def _group(plan: DeployPlan, spec: ProcessSpec) -> dict[str, Any]:
+def _group(plan: DeployPlan, spec: ProcessSpec, settings: NomadSettings) -> dict[str, Any]:
     ports = listener_ports(plan, spec.name)
     group: dict[str, Any] = {
         "Name": group_name(spec.name),
@@ -133,6 +142,11 @@ def _group(plan: DeployPlan, spec: ProcessSpec) -> dict[str, Any]:
         "Meta": _meta(plan, spec.name),
         "Tasks": [_task(plan, group_name(spec.name), spec.command, plan.env_for(spec.name), ports, spec.name)],
     }
+    if spec.scale > 0:
+        # blue/green: as many canaries as the count run beside the old allocations; they are
+        # promoted (and the old ones stopped) only once healthy, else the job auto-reverts
+        group["Update"] = {"Canary": spec.scale, "MaxParallel": spec.scale, "AutoPromote": True,
+                           "AutoRevert": True}
     if ports:
         group["Networks"] = [{"Mode": "host", "DynamicPorts": [{"Label": port_label(p), "To": p} for p in ports]}]
         services = []
@@ -141,7 +155,7 @@ def _group(plan: DeployPlan, spec: ProcessSpec) -> dict[str, Any]:
                 "Name": service_name(plan.app, spec.name),
                 "PortLabel": port_label(port),
                 "Provider": "nomad",
-                "AddressMode": "driver" if plan.networks.initial_network else "host",
+                "AddressMode": "driver" if plan.networks.initial_network else settings.address_mode,
                 "Tags": ["dockyard", f"app={plan.app}", f"process-type={spec.name}", f"port={port}"],
             }
             checks = plan.checks
@@ -174,7 +188,7 @@ def render_job(plan: DeployPlan, settings: NomadSettings) -> Job:
             "AutoRevert": True,
             "Canary": 0,
         },
-        "TaskGroups": [_group(plan, spec) for spec in plan.processes],
+        "TaskGroups": [_group(plan, spec, settings) for spec in plan.processes],
     }
     if settings.region:
         job["Region"] = settings.region

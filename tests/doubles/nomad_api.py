@@ -63,8 +63,11 @@ class Failure(Exception):
 
 
 def _strip_count(group: Obj) -> str:
+    """A group's spec for "is this a destructive change": Nomad updates the count and the
+    update block in place."""
     g = copy.deepcopy(group)
     g.pop("Count", None)
+    g.pop("Update", None)
     return json.dumps(g, sort_keys=True)
 
 
@@ -239,42 +242,56 @@ class NomadApiDouble:
             alloc["ClientStatus"] = "complete"
         self._touch_alloc(alloc)
 
+    def _group_spec(self, job_id: str, version: int, group: str) -> str | None:
+        try:
+            spec = self._version(job_id, version)
+        except StopIteration:
+            return None
+        found = next((g for g in spec["TaskGroups"] if g["Name"] == group), None)
+        return _strip_count(found) if found else None
+
     def _schedule(self, job: Obj, previous: Obj | None) -> None:
+        """Allocations whose group spec is unchanged are updated in place (only the count
+        moves); otherwise new allocations (canaries) start beside the old ones, which stop
+        only when every new one is healthy."""
         batch = job["Type"] == "batch"
-        prev_groups = {g["Name"]: g for g in (previous or {}).get("TaskGroups") or []} \
-            if previous and not previous.get("Stop") else {}
         healthy_all = True
         stats: dict[str, Obj] = {}
         new_by_group: dict[str, list[Obj]] = {}
+        replaced: list[Obj] = []
         for group in job["TaskGroups"]:
             name = group["Name"]
+            spec = _strip_count(group)
             live = sorted((a for a in self.allocs.values() if a["JobID"] == job["ID"] and a["TaskGroup"] == name
                            and a["DesiredStatus"] == "run"), key=lambda a: a["Name"])
+            same = [a for a in live if a["ClientStatus"] == "running"
+                    and self._group_spec(job["ID"], a["JobVersion"], name) == spec]
+            other = [a for a in live if a not in same]
             count = int(group.get("Count", 1))
+            for alloc in same[count:]:
+                self._stop_alloc(alloc)
+            for alloc in same[:count]:
+                alloc["JobVersion"] = job["Version"]
+                self._touch_alloc(alloc)
             outcome = self._outcome(group["Tasks"][0])
-            prev = prev_groups.get(name)
-            if prev is not None and _strip_count(prev) == _strip_count(group):
-                for alloc in live[count:]:  # in-place: only the count changed
-                    self._stop_alloc(alloc)
-                for alloc in live[:count]:
-                    alloc["JobVersion"] = job["Version"]
-                    self._touch_alloc(alloc)
-                fresh = [self._new_alloc(job, group, i, outcome, batch) for i in range(len(live), count)]
-            else:
-                fresh = [self._new_alloc(job, group, i, outcome, batch) for i in range(count)]
+            used = {int(a["Name"].rsplit("[", 1)[1].rstrip("]")) for a in same[:count]}
+            free = [i for i in range(count + len(live)) if i not in used]
+            fresh = [self._new_alloc(job, group, free[k], outcome, batch) for k in range(count - len(same[:count]))]
             new_by_group[name] = fresh
             healthy = outcome.exit_code is None
             if fresh and not healthy:
                 healthy_all = False
-            stats[name] = {"DesiredTotal": count, "PlacedAllocs": len(fresh),
-                           "HealthyAllocs": len(fresh) if healthy else 0,
-                           "UnhealthyAllocs": 0 if healthy else len(fresh), "AutoRevert": True}
-            if healthy and (prev is None or _strip_count(prev) != _strip_count(group)):
-                for alloc in live:
-                    self._stop_alloc(alloc)
-        for name, alloc in [(a["TaskGroup"], a) for a in self.allocs.values()
-                            if a["JobID"] == job["ID"] and a["DesiredStatus"] == "run"]:
-            if name not in {g["Name"] for g in job["TaskGroups"]}:
+            stats[name] = {"DesiredTotal": count, "DesiredCanaries": len(fresh) if other else 0,
+                           "PlacedAllocs": len(fresh), "HealthyAllocs": len(fresh) if healthy else 0,
+                           "UnhealthyAllocs": 0 if healthy else len(fresh), "Promoted": healthy,
+                           "AutoRevert": True}
+            replaced.extend(other)
+        names = {g["Name"] for g in job["TaskGroups"]}
+        for alloc in [a for a in self.allocs.values() if a["JobID"] == job["ID"] and a["DesiredStatus"] == "run"]:
+            if alloc["TaskGroup"] not in names:
+                self._stop_alloc(alloc)
+        if healthy_all:  # promotion: the old allocations retire
+            for alloc in replaced:
                 self._stop_alloc(alloc)
         if batch or not any(new_by_group.values()):
             if not batch and healthy_all:
@@ -300,9 +317,6 @@ class NomadApiDouble:
         if auto and self.auto_revert and stable:
             target = max(stable, key=lambda v: v["Version"])
             dep["StatusDescription"] += f" - rolling back to job version {target['Version']}"
-            for allocs in new_by_group.values():
-                for alloc in allocs:
-                    self._stop_alloc(alloc)
             self._install(_spec_copy(target), "deployment-watcher", reverting_to=target["Version"])
 
     def deployment_for_client(self, did: str) -> Obj:

@@ -183,10 +183,12 @@ def test_k8s_409_on_create_replaces_and_a_409_conflict_on_replace_is_retried(
         run: Run, k8s_double: Any, k8s_app: str) -> None:
     assert run("deploy", k8s_app, "--image", "good:1").exit_code == 0
     k8s_double.inject(409, "PUT", "/deployments/web1-web$")
+    start = len(k8s_double.requests)
     assert run("deploy", k8s_app, "--image", "good:2").exit_code == 0
-    writes = [(r.method, r.status) for r in k8s_double.requests
-              if r.path.endswith("/deployments") or r.path.endswith("/deployments/web1-web")][-6:]
-    assert ("POST", 409) in writes and writes.count(("PUT", 409)) == 1 and writes.count(("PUT", 200)) == 1
+    writes = [(r.method, r.status) for r in k8s_double.requests[start:] if r.method in ("POST", "PUT")
+              and (r.path.endswith("/deployments") or r.path.endswith("/deployments/web1-web"))]
+    # create -> 409 AlreadyExists -> replace -> 409 Conflict (stale resourceVersion) -> re-read, replace
+    assert writes == [("POST", 409), ("PUT", 409), ("PUT", 200)]
     dep = k8s_double.get("Deployment", "web1-web")
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "good:2"
 

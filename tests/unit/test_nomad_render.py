@@ -164,11 +164,22 @@ def test_services_only_for_process_types_with_listeners() -> None:
     g = groups(R.render_job(make_plan(), R.NomadSettings()))
     assert "Services" not in g["worker"] and "Networks" not in g["worker"]
     (svc,) = g["web"]["Services"]  # http and https share container port 5000
-    assert svc["Provider"] == "nomad" and svc["Name"] == "shop-web" and svc["AddressMode"] == "host"
+    assert svc["Provider"] == "nomad" and svc["Name"] == "shop-web" and svc["AddressMode"] == "driver"
     assert "process-type=web" in svc["Tags"]
     assert g["web"]["Networks"][0]["DynamicPorts"] == [{"Label": "p5000", "To": 5000}]
     assert g["web"]["Tasks"][0]["Config"]["ports"] == ["p5000"]
     assert g["dns"]["Networks"][0]["DynamicPorts"] == [{"Label": "p5353", "To": 5353}]
+
+
+def test_host_address_mode_registers_the_node_port() -> None:
+    g = groups(R.render_job(make_plan(), R.NomadSettings(address_mode="host")))
+    assert g["web"]["Services"][0]["AddressMode"] == "host"
+
+
+def test_blue_green_canaries_per_group() -> None:
+    g = groups(R.render_job(make_plan(), R.NomadSettings()))
+    assert g["web"]["Update"] == {"Canary": 2, "MaxParallel": 2, "AutoPromote": True, "AutoRevert": True}
+    assert "Update" not in g["dns"]  # count 0: nothing to roll out
 
 
 def test_initial_network_is_the_docker_network_mode() -> None:
