@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 from dockyard.core.deploy import deploy_app, run_app, scale_app
-from dockyard.core.errors import DeployError, NotFound, NotSupported
+from dockyard.core.errors import DeployError, LockHeld, NotFound, NotSupported
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import Instance, NetworkSettings, Phase
 from dockyard.core.plan import current_release, write_scale
@@ -279,6 +279,17 @@ class SchedulerSuite:
         assert switched == [], "the proxy never switched"
         assert current_release(store, app) == release
         assert [(i.id, i.state) for i in scheduler.status(app)] == [(i.id, "running") for i in before]
+
+    def test_a_second_deploy_of_the_same_app_waits_for_the_lock(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        import dockyard.core.deploy as deploy_module
+
+        app = new_app("lock")
+        monkeypatch.setattr(deploy_module, "LOCK_TIMEOUT", 0.3)
+        with store.lock(f"deploy-{app}"), pytest.raises(LockHeld):
+            deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        assert scheduler.status(app) == [] and current_release(store, app) is None
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def test_logs_show_the_processes_output(

@@ -243,3 +243,26 @@ def test_settings_commands_validate_and_report(run: Run, app_names: Callable[[st
     ok(run("scheduler:set", app, "selected"))
     assert json.loads(ok(run("scheduler:report", app, "--format", "json")).stdout)[
         "scheduler-computed-selected"] == "nomad"
+
+
+def test_bind_all_interfaces_rebuild_and_restart(
+        run: Run, docker_client: Any, web_image: str, app_names: Callable[[str], str]) -> None:
+    app = new_app(run, app_names("bind"))
+    ok(run("network:set", app, "bind-all-interfaces", "true"))
+    ok(run("ps:scale", app, "worker=1"))
+    ok(run("deploy", app, "--image", web_image))
+    web = docker_client.containers.get(f"{app}.web.1")
+    binding = web.attrs["NetworkSettings"]["Ports"]["5000/tcp"]
+    host_port = next(b["HostPort"] for b in binding if b["HostIp"] in ("0.0.0.0", ""))
+    assert http_get(f"http://127.0.0.1:{host_port}/") == (200, "hello from dockyard\n")
+    assert not docker_client.containers.get(f"{app}.worker.1").attrs["NetworkSettings"]["Ports"]
+    release = ok(run("props:get", "release", app, "current")).stdout
+    # ps:restart restarts in place; ps:rebuild rolls out a new release with new containers
+    ok(run("ps:restart", app))
+    assert docker_client.containers.get(f"{app}.web.1").id == web.id
+    ok(run("ps:rebuild", app))
+    rebuilt = docker_client.containers.get(f"{app}.web.1")
+    assert rebuilt.id != web.id and rebuilt.status == "running"
+    assert ok(run("props:get", "release", app, "current")).stdout != release
+    assert sorted(containers(docker_client, app)) == [f"{app}.web.1", f"{app}.worker.1"]
+    ok(run("apps:destroy", app, "--force"))
