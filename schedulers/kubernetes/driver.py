@@ -668,7 +668,8 @@ class KubernetesScheduler(Scheduler):
                          "and port",
             "run": "a Pod with restartPolicy Never; its log is streamed and its exit code returned",
             "logs": "pod logs (`read_namespaced_pod_log`, followed in parallel)",
-            "events": "a watch on the app pods of every namespace in use",
+            "events": "a watch on the app pods of every namespace in use; events carry the app's restart "
+                      "policy (kubelet itself restarts a Deployment's pods without limit)",
             "zero-downtime": "RollingUpdate with maxUnavailable 0; checks wait = minReadySeconds, checks "
                              "path = readiness probe; a failed rollout goes back to the previous ReplicaSet",
         }
@@ -713,8 +714,10 @@ def pod_events(kind: str, pod: Obj, seen: dict[str, tuple[bool, int]]) -> list[S
     app = labels.get(R.APP_LABEL, "")
     proc = labels.get(R.PROC_LABEL, "")
     uid = str(_meta(pod).get("uid", ""))
+    policy = str((_meta(pod).get("annotations") or {}).get(R.RESTART_ANNOTATION, "always"))
+    name, _, limit = policy.partition(":")
     base = {"app": app, "process_type": proc, "instance_id": uid, "time": time.time(),
-            "restart_policy": "always"}
+            "restart_policy": name, "max_retries": int(limit) if name == "on-failure" and limit.isdigit() else 0}
     if kind == "DELETED":
         seen.pop(uid, None)
         return [SchedulerEvent(action="destroy", **base)]  # type: ignore[arg-type]

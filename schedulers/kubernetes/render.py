@@ -64,6 +64,7 @@ RELEASE_LABEL = "dockyard.io/release"
 NETWORK_LABEL_PREFIX = "dockyard.io/network-"
 NETWORK_POLICY_LABEL = "dockyard.io/network"
 PROXY_LABEL = "dockyard.io/proxy"
+RESTART_ANNOTATION = "dockyard.io/restart-policy"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "dockyard"}
 MEMBER = "true"
 PENDING = "pending"
@@ -193,7 +194,9 @@ def render_deployment(plan: DeployPlan, spec: ProcessSpec, settings: KubeSetting
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "selector": {"matchLabels": selector(plan.app, spec.name)},
             "template": {
-                "metadata": {"labels": pod_labels},
+                # a Deployment's pods can only restart Always; the app's policy rides along so
+                # events report it and the event listener applies its limit as on docker-local
+                "metadata": {"labels": pod_labels, "annotations": {RESTART_ANNOTATION: plan.restart_policy}},
                 "spec": {"restartPolicy": "Always", "containers": [_container(plan, spec)]},
             },
         },
