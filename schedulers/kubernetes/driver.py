@@ -509,8 +509,8 @@ class KubernetesScheduler(Scheduler):
             time.sleep(poll)
 
     def _stream_log(self, ns: str, name: str) -> None:
-        resp = self.kube.call(f"follow the log of pod {name}", self.kube.core.read_namespaced_pod_log,
-                              name, ns, follow=True, _preload_content=False)
+        resp: Any = self.kube.call(f"follow the log of pod {name}", self.kube.core.read_namespaced_pod_log,
+                                   name, ns, follow=True, _preload_content=False)  # a urllib3 response
         try:
             for chunk in resp.stream(1024, decode_content=False):
                 sys.stdout.write(chunk.decode(errors="replace"))
@@ -535,8 +535,8 @@ class KubernetesScheduler(Scheduler):
 
         def pump(pod: str, prefix: str) -> None:
             try:
-                resp = self.kube.call(f"follow the log of pod {pod}", self.kube.core.read_namespaced_pod_log,
-                                      pod, ns, follow=True, tail_lines=tail, _preload_content=False)
+                resp: Any = self.kube.call(f"follow the log of pod {pod}", self.kube.core.read_namespaced_pod_log,
+                                           pod, ns, follow=True, tail_lines=tail, _preload_content=False)
                 pending = b""
                 for chunk in resp.stream(1024, decode_content=False):
                     pending += chunk
