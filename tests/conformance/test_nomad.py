@@ -181,7 +181,10 @@ def test_events_follow_the_event_stream(nomad_scheduler: Any, nomad_double: Any,
     reader = threading.Thread(target=consume, daemon=True)
     reader.start()
     started.wait(2)
-    time.sleep(0.3)  # the stream connects from the current index: older events are not replayed
+    # the stream starts from the index read when it opens: wait for that read, not a fixed time
+    deadline = time.monotonic() + 5
+    while not nomad_double.calls("GET", "^/v1/jobs$") and time.monotonic() < deadline:
+        time.sleep(0.01)
     alloc = nomad_double.live_allocs("nomad-events")[0]
     nomad_double.crash_alloc(alloc["ID"])
     reader.join(5)
