@@ -373,6 +373,7 @@ class NomadScheduler(Scheduler):
                         yield from alloc_events(alloc, seen)
         finally:
             exit_event.set()
+            thread.join(timeout=15)  # it notices on the next message or heartbeat (every 10s)
 
     @classmethod
     def describe(cls) -> dict[str, str]:
