@@ -154,21 +154,21 @@ class RedisStore(PropertyStore):
                        args=[raw, op.key, op.scope, op.plugin, notice])
             return
         final: dict[tuple[str, str, str], Op] = {}
-        for op in ops:
-            final[(op.plugin, op.scope, op.key)] = op
+        for each in ops:
+            final[(each.plugin, each.scope, each.key)] = each
         puts: dict[str, str] = {}
         deletes: list[str] = []
         added: dict[tuple[str, str], list[str]] = {}
         removed: dict[tuple[str, str], list[str]] = {}
         changes: list[tuple[str, str | None]] = []
-        for (plugin, scope, key), op in final.items():
+        for (plugin, scope, key), change in final.items():
             path = f"{plugin}/{scope}/{key}"
-            if isinstance(op, Delete):
+            if isinstance(change, Delete):
                 deletes.append(self._data + path)
                 removed.setdefault((plugin, scope), []).append(key)
                 changes.append((path, None))
             else:
-                raw = puts[self._data + path] = encode_data(op.data)
+                raw = puts[self._data + path] = encode_data(change.data)
                 added.setdefault((plugin, scope), []).append(key)
                 changes.append((path, raw))
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from dockyard.core.errors import DockyardError, LockHeld, NotSupported, ValidationError
-from dockyard.propstores.base import Delete, Property, PropertyStore, Put, StoreCapability, WatchEvent
+from dockyard.propstores.base import Delete, Op, Property, PropertyStore, Put, StoreCapability, WatchEvent
 
 __all__ = ["PropertyStoreSuite", "free_port", "run_etcd_server", "run_redis_server"]
 
@@ -252,7 +252,7 @@ class PropertyStoreSuite:
 
     def test_invalid_op_in_batch_writes_nothing(self, store: PropertyStore) -> None:
         store.set("p", "web", "existing", "old")
-        ops = [Put("p", "web", f"k{i}", "v") for i in range(20)]
+        ops: list[Op] = [Put("p", "web", f"k{i}", "v") for i in range(20)]
         ops += [Delete("p", "web", "existing"), Put("p", "..", "k", "v")]
         try:
             store.apply(ops)
