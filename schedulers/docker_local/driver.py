@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,7 @@ class DockerLocalScheduler(Scheduler):
                 self._remove_all(new_ids)
                 raise
             self._switch(plan, started, old)
-            instances = [containers.instance(self.api, cid) for cid in new_ids]
+            instances = self._parallel(plan, lambda cid: containers.instance(self.api, cid), new_ids)
             hooks.fire("core-post-deploy", app=plan.app, plan=plan, scheduler=self, instances=instances)
             self._retire(plan, old, progress)
             self._prune_images(plan)
@@ -226,14 +226,22 @@ class DockerLocalScheduler(Scheduler):
                     raise DeployError(f"app {plan.app}: attaching {s.name} to network {net} failed: {exc}") from exc
 
     def _switch(self, plan: DeployPlan, started: list[_Started], old: list[dict[str, Any]]) -> None:
-        for c in old:
-            name = containers.name_of(c)
-            if L.is_live(name):
-                lab = c.get("Labels") or {}
-                self.api.rename(c["Id"], L.retired_name(plan.app, lab.get(L.PROCESS, "x"),
-                                                        containers.index_of(lab), c["Id"]))
-        for s in started:
-            self.api.rename(s.cid, L.live_name(plan.app, s.spec.name, s.index))
+        """Old live names step aside first, then every new container takes its name."""
+
+        def step_aside(c: dict[str, Any]) -> None:
+            lab = c.get("Labels") or {}
+            self.api.rename(c["Id"], L.retired_name(plan.app, lab.get(L.PROCESS, "x"), containers.index_of(lab),
+                                                    c["Id"]))
+
+        self._parallel(plan, step_aside, [c for c in old if L.is_live(containers.name_of(c))])
+        self._parallel(plan, lambda s: self.api.rename(s.cid, L.live_name(plan.app, s.spec.name, s.index)), started)
+
+    @staticmethod
+    def _parallel(plan: DeployPlan, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(max_workers=max(1, min(plan.parallelism, len(items)))) as pool:
+            return list(pool.map(fn, items))
 
     def _retire(self, plan: DeployPlan, old: list[dict[str, Any]], progress: Progress) -> None:
         if not old:
