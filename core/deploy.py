@@ -116,6 +116,18 @@ def image_processes(image: str) -> Processes:
         return {"web": None}
 
 
+def plan_for_render(store: PropertyStore, app: str, image: str | None = None) -> DeployPlan:
+    """The plan a deploy would use, for the render commands (``k8s:manifests``, ``nomad:job``).
+
+    The given image's processes are read exactly as ``deploy_app`` reads them; with no image
+    it is the app's current release.
+    """
+    require_app(store, app)
+    if image is None:
+        return build_plan(store, app)
+    return build_plan(store, app, image=image, processes=image_processes(image))
+
+
 # ---- deploy -------------------------------------------------------------------------
 def deploy_app(
     store: PropertyStore,

@@ -131,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args[: len(args)]
     try:
-        cli.main(args=args, prog_name="dockyard", standalone_mode=False)
+        rc = cli.main(args=args, prog_name="dockyard", standalone_mode=False)
+        if isinstance(rc, int) and rc:  # a command's ctx.exit(code) is returned, not raised
+            sys.exit(rc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
