@@ -214,12 +214,30 @@ def _candidates(pending: dict[str, Rendered], scratch: Path) -> tuple[dict[str, 
         for kind, text, table in (("http", r.http, http), ("stream", r.stream, stream)):
             if text:
                 path = scratch / kind / f"{app}.conf"
-                with open(path, "w") as fh:  # overwritten in place: no new inode
-                    fh.write(text)
+                write_in_place(os.fspath(path), text.encode())
                 table[app] = path
             else:
                 table[app] = None
     return http, stream
+
+
+def write_in_place(path: str, data: bytes) -> None:
+    """Overwrite a private staging file without ``O_TRUNC``, then cut it to length.
+
+    Truncating a file to zero makes ext4 (``auto_da_alloc``) flush it on close, ~0.1-1 ms
+    per file; writing over the old bytes and ``ftruncate`` to the new length (never zero)
+    costs a few microseconds. Only staging files are written this way: nginx never reads
+    them until ``nginx -t`` runs, after every write here has returned.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if os.fstat(fd).st_size != len(data):
+            os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
 
 
 def _validate(layout: Layout, pending: dict[str, Rendered], scratch: Path, outcome: Outcome) -> None:
