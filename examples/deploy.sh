@@ -7,12 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 APP=${APP:-example}
 NET=${NET:-example-net}
+HTTP_PORT=${HTTP_PORT:-8080}
+TCP_PORT=${TCP_PORT:-7070}
 BASE=${BASE:-dockyard/busybox:latest}
 step() { printf '\n=====> %s\n' "$*"; }
 
-step "Debian packages (docker.io, busybox-static, python3-venv)"
+step "Debian packages (docker.io, nginx + stream module, busybox-static, python3-venv)"
 missing=""
 command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"
 [ -x /bin/busybox ] || missing="$missing busybox-static"
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$missing python3-venv"
 if [ -n "$missing" ]; then
@@ -45,6 +50,12 @@ $DY checks:set "$APP" wait 2
 $DY checks:set "$APP" wait-to-retire 2
 $DY ps:scale "$APP" web=1 worker=1
 
+step "Routing through nginx: web on :$HTTP_PORT, the worker's TCP echo on :$TCP_PORT (stream module)"
+# A private nginx whose config lives under DOCKYARD_ROOT; high ports so that it never
+# fights a system nginx for :80.
+$DY ports:set "$APP" "http:$HTTP_PORT:5000" "tcp:$TCP_PORT:7000:worker"
+$DY nginx:start
+
 step "Deploy (docker build of examples/app, then a zero-downtime rollout)"
 $DY deploy "$APP" --build examples/app
 
@@ -54,3 +65,8 @@ $DY network:report "$APP"
 
 step "The web process answers, and the worker echoes over the app's network"
 $DY run "$APP" sh -c "wget -q -O- http://$APP.web:5000/ | grep -o 'Hello[^<]*'; echo ping | nc -w 1 $APP.worker 7000"
+
+step "Both processes answer through nginx"
+curl -fsS "http://127.0.0.1:$HTTP_PORT/" | grep -o 'Hello[^<]*'
+printf 'ping through nginx\n' | busybox nc -w 2 127.0.0.1 "$TCP_PORT"
+$DY proxy:report "$APP"
