@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.nodes
 import jinja2.sandbox
 from dockyard.core.errors import ProxyError, ValidationError
 from dockyard.proxy.base import AppRoutes
@@ -122,6 +123,25 @@ def _environment(user_dir: Path | None) -> jinja2.Environment:
     )
 
 
+def _needs_root(tree: jinja2.nodes.Template) -> bool:
+    """Must the top level run before the blocks? (It extends, or defines macros or variables.)
+
+    Read from the syntax tree, not the text (a comment may mention ``{% extends %}``):
+    a template whose top level holds only blocks and plain text has each block rendered
+    on its own, once; anything else runs the whole template first.
+    """
+    if tree.find(jinja2.nodes.Extends) is not None:
+        return True
+    for node in tree.body:
+        if isinstance(node, jinja2.nodes.Block):
+            continue
+        if isinstance(node, jinja2.nodes.Output) and all(
+                isinstance(n, jinja2.nodes.TemplateData) for n in node.nodes):
+            continue
+        return True
+    return False
+
+
 def load_template(path: str | None) -> _Compiled:
     """The compiled template (built-in when ``path`` is empty), recompiled when the file changes."""
     key = path or BUILTIN
@@ -140,7 +160,11 @@ def load_template(path: str | None) -> _Compiled:
         raise ProxyError(f"nginx template {file} line {exc.lineno}: {exc.message}") from exc
     except jinja2.TemplateError as exc:
         raise ProxyError(f"nginx template {file}: {exc}") from exc
-    extends = bool(re.search(r"\{%-?\s*extends\b", file.read_text(errors="replace")))
+    try:
+        source = env.loader.get_source(env, file.name if path else BUILTIN)[0] if env.loader else ""
+        extends = _needs_root(env.parse(source))
+    except jinja2.TemplateError as exc:
+        raise ProxyError(f"nginx template {file}: {exc}") from exc
     _CACHE[key] = compiled = _Compiled(template, mtime, extends)
     return compiled
 
