@@ -85,17 +85,29 @@ def _check_target(c: CliContext, new: str) -> None:
 @click.command("apps:rename")
 @click.argument("old")
 @click.argument("new")
+@click.option("--skip-deploy", is_flag=True, help="Do not redeploy the renamed app.")
 @pass_cli
-def rename(c: CliContext, old: str, new: str) -> None:
-    """Rename OLD to NEW, moving every property in one batch."""
+def rename(c: CliContext, old: str, new: str, skip_deploy: bool) -> None:
+    """Rename OLD to NEW, moving every property in one batch, then redeploy it as NEW.
+
+    As in Dokku, the old containers go first (their names carry the old app name), so the
+    app is briefly down; ``--skip-deploy`` leaves NEW undeployed.
+    """
     require_app(c.store, old)
     from dockyard.core.names import validate_app_name
+    from dockyard.core.plan import current_release
 
     validate_app_name(new)
     _check_target(c, new)
+    deployed = current_release(c.store, old) is not None
     with c.timed(f"Renamed {old} to {new}"), c.store.lock(f"deploy-{old}"):
         _teardown(c, old)
         c.store.rename_scope(old, new)
+    if deployed and not skip_deploy:
+        from dockyard.core.deploy import rebuild_app
+
+        with c.timed(f"Redeployed {new}"):
+            rebuild_app(c.store, c.scheduler_for(new), new)
 
 
 @click.command("apps:clone")

@@ -266,3 +266,21 @@ def test_bind_all_interfaces_rebuild_and_restart(
     assert ok(run("props:get", "release", app, "current")).stdout != release
     assert sorted(containers(docker_client, app)) == [f"{app}.web.1", f"{app}.worker.1"]
     ok(run("apps:destroy", app, "--force"))
+
+
+def test_rename_moves_properties_and_redeploys_under_the_new_name(
+        run: Run, docker_client: Any, web_image: str, app_names: Callable[[str], str]) -> None:
+    old = new_app(run, app_names("ren"))
+    new = app_names("renamed")
+    ok(run("config:set", old, "GREETING=hi"))
+    ok(run("deploy", old, "--image", web_image))
+    ok(run("apps:rename", old, new))
+    assert containers(docker_client, old) == {}
+    running = containers(docker_client, new)
+    assert sorted(running) == [f"{new}.web.1"]
+    assert "GREETING=hi" in running[f"{new}.web.1"].attrs["Config"]["Env"]
+    assert http_get(f"http://{web_ip(docker_client, new)}:5000/")[0] == 200
+    assert run("apps:exists", old).exit_code == 1
+    assert ok(run("config:get", new, "GREETING")).stdout.strip() == "hi"
+    ok(run("apps:destroy", new, "--force"))
+    assert containers(docker_client, new) == {}
