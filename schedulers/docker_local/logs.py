@@ -1,16 +1,16 @@
 """``logs APP [-p PROC] [-t]``: every live container's output, prefixed Dokku's way.
 
-With ``follow`` one thread per container feeds a queue, so lines from all containers
+With ``follow`` the streams are merged by ``merge_log_streams``, so lines from all containers
 arrive as they are written and the generator ends when every container stops.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import functools
 from collections.abc import Iterator
 from typing import Any
 
+from dockyard.schedulers.base import merge_log_streams
 from dockyard.schedulers.docker_local import containers
 from dockyard.schedulers.docker_local import labels as L
 
@@ -35,27 +35,6 @@ def logs(api: Any, app: str, process_type: str | None, follow: bool, tail: int |
             for line in raw.decode(errors="replace").splitlines():
                 yield f"{prefix}: {line}"
         return
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump(cid: str, prefix: str) -> None:
-        try:
-            pending = b""
-            for chunk in api.logs(cid, stdout=True, stderr=True, stream=True, follow=True, tail=tail_arg):
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    lines.put(f"{prefix}: {line.decode(errors='replace')}")
-            if pending:
-                lines.put(f"{prefix}: {pending.decode(errors='replace')}")
-        finally:
-            lines.put(None)
-
-    for cid, prefix in targets:
-        threading.Thread(target=pump, args=(cid, prefix), daemon=True).start()
-    remaining = len(targets)
-    while remaining:
-        item = lines.get()
-        if item is None:
-            remaining -= 1
-        else:
-            yield item
+    yield from merge_log_streams([
+        (prefix, functools.partial(api.logs, cid, stdout=True, stderr=True, stream=True, follow=True, tail=tail_arg))
+        for cid, prefix in targets])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import queue
 import secrets
@@ -41,7 +42,14 @@ from dockyard.core.errors import DeployError, DockyardError, NotFound, Validatio
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
 from dockyard.core.names import validate_network_name
-from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
+from dockyard.schedulers.base import (
+    Capability,
+    Progress,
+    Scheduler,
+    check_plan,
+    merge_log_streams,
+    no_progress,
+)
 from dockyard.schedulers.kubernetes import render as R
 from dockyard.schedulers.kubernetes.client import ApiError, KubeClient, float_setting, read_settings
 
@@ -531,34 +539,16 @@ class KubernetesScheduler(Scheduler):
                 for line in str(text).splitlines():
                     yield f"{prefix}: {line}"
             return
-        lines: queue.Queue[str | None] = queue.Queue()
 
-        def pump(pod: str, prefix: str) -> None:
+        def follow_pod(pod: str) -> Iterator[bytes]:
+            resp: Any = self.kube.call(f"follow the log of pod {pod}", self.kube.core.read_namespaced_pod_log,
+                                       pod, ns, follow=True, tail_lines=tail, _preload_content=False)
             try:
-                resp: Any = self.kube.call(f"follow the log of pod {pod}", self.kube.core.read_namespaced_pod_log,
-                                           pod, ns, follow=True, tail_lines=tail, _preload_content=False)
-                pending = b""
-                for chunk in resp.stream(1024, decode_content=False):
-                    pending += chunk
-                    *complete, pending = pending.split(b"\n")
-                    for line in complete:
-                        lines.put(f"{prefix}: {line.decode(errors='replace')}")
-                if pending:
-                    lines.put(f"{prefix}: {pending.decode(errors='replace')}")
-            except DockyardError as exc:
-                lines.put(f"{prefix}: [log stream ended: {exc}]")
+                yield from resp.stream(1024, decode_content=False)
             finally:
-                lines.put(None)
+                resp.release_conn()
 
-        for pod, prefix in targets:
-            threading.Thread(target=pump, args=(pod, prefix), daemon=True).start()
-        remaining = len(targets)
-        while remaining:
-            item = lines.get()
-            if item is None:
-                remaining -= 1
-            else:
-                yield item
+        yield from merge_log_streams([(prefix, functools.partial(follow_pod, pod)) for pod, prefix in targets])
 
     def _namespaces(self) -> list[str]:
         from dockyard.core.properties import list_apps, selected_scheduler

@@ -23,12 +23,12 @@ address and port, host mode by default, the container's address with ``initial-n
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import re
 import secrets
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -36,7 +36,14 @@ from typing import Any, ClassVar
 from dockyard.core.errors import DeployError, DockyardError, NotFound, ValidationError
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, Listener, Phase, SchedulerEvent
-from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
+from dockyard.schedulers.base import (
+    Capability,
+    Progress,
+    Scheduler,
+    check_plan,
+    merge_log_streams,
+    no_progress,
+)
 from dockyard.schedulers.nomad import render as R
 from dockyard.schedulers.nomad.client import NomadClient, float_setting, read_settings
 
@@ -324,30 +331,17 @@ class NomadScheduler(Scheduler):
                 for line in lines[-tail:] if tail else ([] if tail == 0 else lines):
                     yield f"{prefix}: {line}"
             return
-        out: queue.Queue[str | None] = queue.Queue()
 
-        def pump(alloc_id: str, task: str, kind: str, prefix: str) -> None:
-            try:
-                params = {"task": task, "type": kind, "follow": True, "plain": True, "origin": "start"}
-                resp = c.call("follow logs", c.log_stream.request, alloc_id, params=params, method="get",
-                              stream=True, timeout=None)
-                for raw in resp.iter_lines():
-                    out.put(f"{prefix}: {raw.decode(errors='replace')}")
-            except DockyardError as exc:
-                out.put(f"{prefix}: [log stream ended: {exc}]")
-            finally:
-                out.put(None)
+        def follow_alloc(alloc_id: str, task: str, kind: str) -> Iterator[bytes]:
+            params = {"task": task, "type": kind, "follow": True, "plain": True, "origin": "start"}
+            resp = c.call("follow logs", c.log_stream.request, alloc_id, params=params, method="get",
+                          stream=True, timeout=None)
+            for raw in resp.iter_lines():
+                yield raw + b"\n"
 
-        streams = [(a, R.group_name(t), k, p) for a, t, p in targets for k in ("stdout", "stderr")]
-        for args in streams:
-            threading.Thread(target=pump, args=args, daemon=True).start()
-        remaining = len(streams)
-        while remaining:
-            item = out.get()
-            if item is None:
-                remaining -= 1
-            else:
-                yield item
+        yield from merge_log_streams([
+            (prefix, functools.partial(follow_alloc, alloc_id, R.group_name(task), kind))
+            for alloc_id, task, prefix in targets for kind in ("stdout", "stderr")])
 
     def events(self) -> Iterator[SchedulerEvent]:
         """``/v1/event/stream?topic=Allocation`` from the current index, normalised."""
