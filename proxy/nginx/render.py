@@ -10,7 +10,6 @@ directive.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -235,7 +234,8 @@ def build_context(routes: AppRoutes, values: NginxValues, hsts: Hsts, ssl_dir: s
         "entries": entries,
         "upstreams": list(upstreams.values()),
         "listeners": listeners,
-        "ports": [dataclasses.asdict(p) for p in _port_dicts(routes)],
+        "ports": [{"scheme": p.scheme, "host_port": p.host_port, "container_port": p.container_port,
+                   "process_type": p.process_type} for p in routes.ports],
         "domains": domains,
         "hsts": hsts,
         "ssl": {"inuse": ssl_inuse,
@@ -250,18 +250,6 @@ def build_context(routes: AppRoutes, values: NginxValues, hsts: Hsts, ssl_dir: s
     ctx["DOKKU_APP_LISTENERS"] = ctx["DOKKU_APP_WEB_LISTENERS"]
     check_context(ctx)
     return ctx
-
-
-@dataclass(frozen=True)
-class _PortView:
-    scheme: str
-    host_port: int
-    container_port: int
-    process_type: str
-
-
-def _port_dicts(routes: AppRoutes) -> list[_PortView]:
-    return [_PortView(p.scheme, p.host_port, p.container_port, p.process_type) for p in routes.ports]
 
 
 def _meaningful(text: str) -> str:
@@ -295,5 +283,5 @@ def render(template_path: str | None, ctx: Mapping[str, Any]) -> tuple[str, str]
     return _meaningful(parts[0]), _meaningful(parts[1])
 
 
-def ssl_dir_for(root: Path, app: str) -> str:
-    return os.fspath(root / "tls" / app)
+def ssl_dir_for(root: Path | str, app: str) -> str:
+    return f"{os.fspath(root)}/tls/{app}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ipaddress
+import operator
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from dockyard.core.errors import ValidationError
 from dockyard.core.names import validate_dns_name
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNSAFE = re.compile(r"[;{}\"'\\#`\x00-\x1f\x7f]")
 _PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
 _SIZE = re.compile(r"^[0-9]{1,9}[kKmMgG]?$")
@@ -34,58 +36,78 @@ class Quoted(str):
     """A complete double-quoted nginx string token, safe to place anywhere a value goes."""
 
 
+@functools.lru_cache(maxsize=4096)
 def quote(value: str) -> Quoted:
-    if re.search(r"[\x00-\x1f\x7f]", value):
+    """Cached: the same paths and headers are quoted for every app of a build."""
+    if _CONTROL.search(value):
         raise ValidationError(f"refusing to put {value!r} in an nginx config: it holds a control character")
     return Quoted('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_SCALARS = (bool, int, float, type(None), Quoted)
+_FIELDS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+_SCALARS = frozenset({bool, int, float, type(None), Quoted})
+
+
+def _field_getter(value: Any) -> Callable[[Any], tuple[Any, ...]]:
+    names = tuple(f.name for f in dataclasses.fields(value))
+    if len(names) == 1:
+        getter = operator.attrgetter(names[0])
+        return lambda obj: (getter(obj),)
+    if not names:
+        return lambda obj: ()
+    return operator.attrgetter(*names)  # one C call returns every field
 
 
 def _strings(value: Any, out: list[str]) -> None:
-    """Every plain string a template could print from ``value`` (fast path, no paths kept)."""
-    kind = type(value)
-    if kind is str:
-        out.append(value)
-    elif kind in _SCALARS:
-        return
-    elif kind is dict:
-        for key, item in value.items():
-            _strings(key, out)
-            _strings(item, out)
-    elif kind is list or kind is tuple:
-        for item in value:
-            _strings(item, out)
-    else:
-        names = _FIELDS.get(kind)
-        if names is None:
-            if isinstance(value, Quoted):
-                return
-            if isinstance(value, str):
-                out.append(value)
-                return
-            if isinstance(value, Mapping):
-                _strings(dict(value), out)
-                return
-            if isinstance(value, list | tuple | set | frozenset):
-                _strings(list(value), out)
-                return
-            if not (dataclasses.is_dataclass(value) and not isinstance(value, type)):
-                raise ValidationError(f"refusing to render a template variable of type {kind.__name__}")
-            names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
-        for name in names:
-            _strings(getattr(value, name), out)
+    """Every plain string a template could print from ``value``.
+
+    Iterative, with an explicit stack: a context holds ~100 values per app and a build
+    walks 1,000 contexts, where a recursive call per value was the largest cost.
+    """
+    stack = [value]
+    pop, push, extend, add = stack.pop, stack.append, stack.extend, out.append
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str:
+            add(item)
+        elif kind in _SCALARS:
+            continue
+        elif kind is dict:
+            extend(item)
+            extend(item.values())
+        elif kind is list or kind is tuple:
+            extend(item)
+        else:
+            getter = _FIELDS.get(kind)
+            if getter is None:
+                if isinstance(item, Quoted):
+                    continue
+                if isinstance(item, str):
+                    add(item)
+                    continue
+                if isinstance(item, Mapping):
+                    push(dict(item))
+                    continue
+                if isinstance(item, list | tuple | set | frozenset):
+                    push(list(item))
+                    continue
+                if not (dataclasses.is_dataclass(item) and not isinstance(item, type)):
+                    raise ValidationError(f"refusing to render a template variable of type {kind.__name__}")
+                getter = _FIELDS[kind] = _field_getter(item)
+            extend(getter(item))
 
 
 def check_context(value: Any, where: str = "template variables") -> None:
     """Refuse the rendering if any value a template can print could break out of a token."""
     found: list[str] = []
     _strings(value, found)
-    for text in found:
-        if _UNSAFE.search(text):
-            raise ValidationError(f"refusing to render {where}: {text!r} could inject an nginx directive")
+    # one scan of every string at once (a space is safe, so joining hides nothing), then
+    # the culprit is looked up only when there is one
+    if _UNSAFE.search(" ".join(found)):
+        for text in found:
+            if _UNSAFE.search(text):
+                raise ValidationError(f"refusing to render {where}: {text!r} could inject an nginx directive")
 
 
 # ---- validators ---------------------------------------------------------------------------
