@@ -187,8 +187,10 @@ def _write_private(path: Path, text: str) -> None:
 def materialize(store: PropertyStore, app: str, root: Path) -> TlsFiles | None:
     """Write the stored pair to 0600 files nginx can read; None when the app has no cert."""
     crt = store.get(PLUGIN, app, CRT)
+    if not crt:  # most apps: one read, not two
+        return None
     key = store.get(PLUGIN, app, KEY)
-    if not crt or not key:
+    if not key:
         return None
     directory = tls_dir(root, app)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -14,9 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.properties import computed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dockyard.core.hooks import Hooks
     from dockyard.propstores.base import PropertyStore
     from dockyard.proxy.base import ApplyResult, AppRoutes, Listeners, Proxy
@@ -38,7 +41,7 @@ def proxy_for(store: PropertyStore, app: str) -> Proxy:
     return load_proxy(proxy_type(store, app), store)
 
 
-def gather(store: PropertyStore, app: str, listeners: Listeners) -> AppRoutes:
+def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | None = None) -> AppRoutes:
     """Port map, domains and certificate files of ``app``, each validated on the way."""
     from dockyard.core.certs import materialize
     from dockyard.core.domains import read_domains
@@ -46,7 +49,7 @@ def gather(store: PropertyStore, app: str, listeners: Listeners) -> AppRoutes:
     from dockyard.core.settings import default_root
     from dockyard.proxy.base import AppRoutes, TlsPair
 
-    tls = materialize(store, app, default_root())
+    tls = materialize(store, app, root if root is not None else default_root())
     return AppRoutes(
         app=app,
         listeners={proc: tuple(ls) for proc, ls in listeners.items()},
@@ -76,8 +79,9 @@ def rebuild_many(store: PropertyStore, apps: Iterable[str], scheduler_for: Calla
                  force: bool = True) -> list[ApplyResult]:
     """Rebuild several apps, one ``build_all`` (one validation, one reload) per proxy type."""
     by_type: dict[str, dict[str, Listeners]] = defaultdict(dict)
+    fallback = store.get(PLUGIN, GLOBAL_SCOPE, "type") or DEFAULT_TYPE  # read once, not per app
     for app in apps:
-        by_type[proxy_type(store, app)][app] = scheduler_for(app).listeners(app)
+        by_type[store.get(PLUGIN, app, "type") or fallback][app] = scheduler_for(app).listeners(app)
     results: list[ApplyResult] = []
     from dockyard.core import load_proxy
 

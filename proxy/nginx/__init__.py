@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from dockyard.core.errors import DockyardError, ProxyError, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
-from dockyard.proxy.base import ApplyResult, Listeners, Proxy
+from dockyard.proxy.base import ApplyResult, AppRoutes, Listeners, Proxy
 from dockyard.proxy.nginx import apply as applier
 from dockyard.proxy.nginx import server
 from dockyard.proxy.nginx.render import Hsts, NginxValues, Rendered, build_context, render, ssl_dir_for
@@ -153,6 +153,11 @@ class NginxProxy(Proxy):
             raise ProxyError(f"cannot build the nginx config of {app}: {exc}") from exc
         http, stream = render(shared.template_path, ctx)
         return Rendered(app, http, stream, tuple(ctx["notes"]))
+
+    def routes(self, app: str, listeners: Listeners) -> AppRoutes:
+        from dockyard.core.routing import gather
+
+        return gather(self.store, app, listeners, self.root)  # the root resolved once, not per app
 
     # ---- the contract ---------------------------------------------------------------------
     def build_config(self, app: str, listeners: Listeners, force: bool = True) -> ApplyResult:
