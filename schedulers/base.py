@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from dockyard.core.errors import DockyardError, NotSupported
+from dockyard.core.errors import DockyardError, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import (
     DeployPlan,
@@ -98,6 +98,21 @@ def check_plan(app: str, networks: NetworkSettings, ports: Sequence[PortMapping]
                 f"app {app}: setting {setting} cannot be honoured by the {scheduler_name} scheduler "
                 f"(it lacks the {cap} capability)"
             )
+
+
+def run_argv(plan: DeployPlan, command: Sequence[str]) -> list[str]:
+    """The argv a one-off ``run`` executes.
+
+    As in Dokku, a first word naming a Procfile process runs that process's command with the
+    remaining words appended; anything else runs as given.
+    """
+    argv = list(command)
+    if not argv:
+        raise ValidationError("run needs a command")
+    spec = plan.process(argv[0])
+    if spec is not None and spec.command is not None:
+        argv = list(spec.command) + argv[1:]
+    return argv
 
 
 #: a log source: the prefix its lines get, and a callable that opens its byte stream
@@ -231,4 +246,5 @@ class Scheduler(abc.ABC):
         return {}
 
 
-__all__ += ["LogSource", "ProcessSpec", "merge_log_streams", "no_progress", "required_capabilities"]
+__all__ += ["LogSource", "ProcessSpec", "merge_log_streams", "no_progress", "required_capabilities",
+            "run_argv"]

@@ -13,9 +13,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from dockyard.core.errors import DockyardError, ValidationError
+from dockyard.core.errors import DockyardError
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Phase
+from dockyard.schedulers.base import run_argv
 from dockyard.schedulers.docker_local import containers
 from dockyard.schedulers.docker_local import labels as L
 
@@ -30,12 +31,7 @@ def _free_index(api: Any, app: str) -> int:
 
 def run(api: Any, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool,
         env: dict[str, str] | None, scheduler: Any) -> int:
-    argv = list(command)
-    if not argv:
-        raise ValidationError("run needs a command")
-    spec = plan.process(argv[0])
-    if spec is not None and spec.command is not None:
-        argv = list(spec.command) + argv[1:]
+    argv = run_argv(plan, command)
     initial = plan.networks.initial_network
     for _attempt in range(20):  # another run may take the same index between list and create
         index = _free_index(api, plan.app)

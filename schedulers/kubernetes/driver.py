@@ -49,6 +49,7 @@ from dockyard.schedulers.base import (
     check_plan,
     merge_log_streams,
     no_progress,
+    run_argv,
 )
 from dockyard.schedulers.kubernetes import render as R
 from dockyard.schedulers.kubernetes.client import ApiError, KubeClient, float_setting, read_settings
@@ -477,12 +478,7 @@ class KubernetesScheduler(Scheduler):
     def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
             env: dict[str, str] | None = None) -> int:
         check_plan(plan.app, plan.networks, (), self.name, self.capabilities)
-        argv = list(command)
-        if not argv:
-            raise ValidationError("run needs a command")
-        spec = plan.process(argv[0])
-        if spec is not None and spec.command is not None:
-            argv = list(spec.command) + argv[1:]
+        argv = run_argv(plan, command)
         settings = read_settings(self.store, plan.app)
         ns = settings.namespace
         name = f"{plan.app}-run-{secrets.token_hex(3)}"[:63]

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
-from dockyard.core.errors import DeployError, DockyardError, NotFound, ValidationError
+from dockyard.core.errors import DeployError, DockyardError, NotFound
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, Listener, Phase, SchedulerEvent
 from dockyard.schedulers.base import (
@@ -43,6 +43,7 @@ from dockyard.schedulers.base import (
     check_plan,
     merge_log_streams,
     no_progress,
+    run_argv,
 )
 from dockyard.schedulers.nomad import render as R
 from dockyard.schedulers.nomad.client import NomadClient, float_setting, read_settings
@@ -278,12 +279,7 @@ class NomadScheduler(Scheduler):
     def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
             env: dict[str, str] | None = None) -> int:
         check_plan(plan.app, plan.networks, (), self.name, self.capabilities)
-        argv = list(command)
-        if not argv:
-            raise ValidationError("run needs a command")
-        spec = plan.process(argv[0])
-        if spec is not None and spec.command is not None:
-            argv = list(spec.command) + argv[1:]
+        argv = run_argv(plan, command)
         settings = read_settings(self.store, plan.app)
         c = self.client(plan.app)
         job_id = f"{plan.app}-run-{secrets.token_hex(3)}"
