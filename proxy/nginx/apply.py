@@ -152,13 +152,13 @@ def _test_main(layout: Layout, http: dict[str, Path | None], stream: dict[str, P
     return Path(name)
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fh.write(text)
+    with open(path, "wb") as fh:
+        fh.write(text.encode() if isinstance(text, str) else text)
 
 
-def _put_back(path: Path, old: str) -> None:
+def _put_back(path: Path, old: bytes) -> None:
     if old:
         tmp = path.with_name(f".{path.name}.restore")
         _write(tmp, old)
@@ -210,12 +210,13 @@ def _candidates(pending: dict[str, Rendered], scratch: Path) -> tuple[dict[str, 
                                                                           dict[str, Path | None]]:
     http: dict[str, Path | None] = {}
     stream: dict[str, Path | None] = {}
+    base = os.fspath(scratch)
     for app, r in pending.items():
         for kind, text, table in (("http", r.http, http), ("stream", r.stream, stream)):
             if text:
-                path = scratch / kind / f"{app}.conf"
-                write_in_place(os.fspath(path), text.encode())
-                table[app] = path
+                path = f"{base}/{kind}/{app}.conf"
+                write_in_place(path, text.encode())
+                table[app] = Path(path)
             else:
                 table[app] = None
     return http, stream
@@ -269,26 +270,49 @@ def _validate(layout: Layout, pending: dict[str, Rendered], scratch: Path, outco
         del pending[culprit.group(1)]
 
 
+def _read_bytes(path: str) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _install(layout: Layout, pending: dict[str, Rendered], scratch: Path, outcome: Outcome,
              running: bool) -> None:
     if not pending:
         return
-    previous: list[tuple[Path, str]] = []
+    previous: list[tuple[Path, bytes]] = []
+    dirs = {"http": os.fspath(layout.http_dir), "stream": os.fspath(layout.stream_dir)}
+    staging = os.fspath(scratch)
     for app, r in pending.items():
-        files = (("http", r.http, layout.http_file(app)), ("stream", r.stream, layout.stream_file(app)))
-        for kind, text, target in files:
-            old = _read(target)
-            if text == old:
+        for kind, text in (("http", r.http), ("stream", r.stream)):
+            target = f"{dirs[kind]}/{app}.conf"
+            old_bytes = _read_bytes(target)
+            data = text.encode()
+            if data == old_bytes:
                 continue
-            previous.append((target, old))
+            previous.append((Path(target), old_bytes))
             if text:
-                candidate = scratch / kind / f"{app}.conf"
-                if not (old and exchange(candidate, target)):
+                candidate = f"{staging}/{kind}/{app}.conf"
+                if not (old_bytes and exchange(Path(candidate), Path(target))):
                     os.replace(candidate, target)
+                    # keep a staging file for the next build: overwriting one costs a few
+                    # microseconds, creating one ~0.2-0.4 ms (see the module doc)
+                    write_in_place(candidate, b"")
             else:
-                target.unlink(missing_ok=True)
+                try:
+                    os.unlink(target)
+                except FileNotFoundError:
+                    pass
             outcome.changed[app] = True
-    for directory in (layout.http_dir, layout.stream_dir):
+    for directory in dirs.values():
         fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -299,8 +323,8 @@ def _install(layout: Layout, pending: dict[str, Rendered], scratch: Path, outcom
     try:
         server.reload(layout)
     except ProxyError:
-        for target, old in previous:
-            _put_back(target, old)
+        for target_path, old in previous:
+            _put_back(target_path, old)
         for app in pending:
             outcome.changed[app] = False
         raise
