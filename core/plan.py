@@ -17,7 +17,7 @@ from dockyard.core.models import ChecksSettings, DeployPlan, NetworkSettings, Pr
 from dockyard.core.names import GLOBAL_SCOPE, validate_network_name
 from dockyard.core.ports import read_port_map, web_port
 from dockyard.core.procfile import Processes
-from dockyard.core.properties import as_bool, computed
+from dockyard.core.properties import as_bool, computed, computed_float, computed_int
 from dockyard.propstores.base import PropertyStore, Put
 
 log = logging.getLogger("dockyard.plan")
@@ -64,27 +64,14 @@ def read_networks(store: PropertyStore, app: str) -> NetworkSettings:
 
 
 # ---- checks -------------------------------------------------------------------------
-def _float(store: PropertyStore, app: str, key: str, default: float) -> float:
-    raw = computed(store, CHECKS, app, key, "")
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValidationError(f"checks property {key} is not a number: {raw!r}") from exc
-    if value < 0:
-        raise ValidationError(f"checks property {key} must not be negative: {raw!r}")
-    return value
-
-
 def read_checks(store: PropertyStore, app: str) -> ChecksSettings:
     disabled_raw = computed(store, CHECKS, app, "disabled", "")
     disabled = frozenset(p.strip() for p in disabled_raw.split(",") if p.strip())
     return ChecksSettings(
-        wait=_float(store, app, "wait", 10.0),
-        wait_to_retire=_float(store, app, "wait-to-retire", 60.0),
-        timeout=_float(store, app, "timeout", 5.0),
-        attempts=int(_float(store, app, "attempts", 5)),
+        wait=computed_float(store, CHECKS, app, "wait", 10.0, minimum=0),
+        wait_to_retire=computed_float(store, CHECKS, app, "wait-to-retire", 60.0, minimum=0),
+        timeout=computed_float(store, CHECKS, app, "timeout", 5.0, minimum=0),
+        attempts=computed_int(store, CHECKS, app, "attempts", 5, minimum=0),
         path=computed(store, CHECKS, app, "path") or None,
         disabled=disabled - {"_all_"},
         skip_all="_all_" in disabled,

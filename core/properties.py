@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import TypeVar
 
 from dockyard.core.errors import NotFound, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE, validate_app_name
@@ -23,6 +24,39 @@ def computed(store: PropertyStore, plugin: str, app: str | None, key: str, defau
             return value
     value = store.get(plugin, GLOBAL_SCOPE, key)
     return value if value else default
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _computed_number(store: PropertyStore, plugin: str, app: str | None, key: str,
+                     default: _N, minimum: _N | None, kind: type[_N], expected: str) -> _N:
+    raw = computed(store, plugin, app, key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError as exc:
+        raise ValidationError(f"invalid {plugin} property {key} {raw!r}: expected {expected}") from exc
+    if minimum is not None and value < minimum:
+        raise ValidationError(f"invalid {plugin} property {key} {raw!r}: must be at least {minimum}")
+    return value
+
+
+def computed_float(store: PropertyStore, plugin: str, app: str | None, key: str, default: float,
+                   minimum: float | None = None) -> float:
+    """A numeric setting (app, then global, then ``default``).
+
+    A stored value that is not a number, or is below ``minimum``, is one clear error naming
+    the property rather than a traceback in the middle of a deploy.
+    """
+    return _computed_number(store, plugin, app, key, default, minimum, float, "a number")
+
+
+def computed_int(store: PropertyStore, plugin: str, app: str | None, key: str, default: int,
+                 minimum: int | None = None) -> int:
+    """Like ``computed_float`` for counts (attempts, retries), which must be whole numbers."""
+    return _computed_number(store, plugin, app, key, default, minimum, int, "a whole number")
 
 
 def report_triplet(

@@ -43,16 +43,6 @@ def read_settings(store: PropertyStore, app: str | None) -> KubeSettings:
     return KubeSettings(namespace=namespace, ingress=ingress, progress_deadline=int(deadline))
 
 
-def float_setting(store: PropertyStore, app: str | None, key: str, default: float) -> float:
-    raw = computed(store, PLUGIN, app, key, "")
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValidationError(f"invalid {PLUGIN} property {key} {raw!r}: expected a number") from exc
-
-
 class ApiError(DockyardError):
     """The API server refused a request; ``status`` is its HTTP status, ``reason`` the Status reason."""
 

@@ -42,6 +42,7 @@ from dockyard.core.errors import DeployError, DockyardError, NotFound, Validatio
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
 from dockyard.core.names import validate_network_name
+from dockyard.core.properties import computed_float, computed_int
 from dockyard.schedulers.base import (
     Capability,
     Progress,
@@ -52,7 +53,7 @@ from dockyard.schedulers.base import (
     run_argv,
 )
 from dockyard.schedulers.kubernetes import render as R
-from dockyard.schedulers.kubernetes.client import ApiError, KubeClient, float_setting, read_settings
+from dockyard.schedulers.kubernetes.client import PLUGIN, ApiError, KubeClient, read_settings
 
 log = logging.getLogger("dockyard.kubernetes")
 
@@ -125,8 +126,8 @@ class KubernetesScheduler(Scheduler):
     @property
     def kube(self) -> KubeClient:
         if self._kube is None:
-            retries = int(float_setting(self.store, None, "retries", 5))
-            backoff = float_setting(self.store, None, "retry-backoff", 0.2)
+            retries = computed_int(self.store, PLUGIN, None, "retries", 5, minimum=1)
+            backoff = computed_float(self.store, PLUGIN, None, "retry-backoff", 0.2)
             self._kube = KubeClient(retries=max(1, retries), backoff=backoff)
         return self._kube
 
@@ -136,7 +137,7 @@ class KubernetesScheduler(Scheduler):
             self._kube = None
 
     def _poll(self, app: str | None) -> float:
-        return float_setting(self.store, app, "poll-interval", 1.0)
+        return computed_float(self.store, PLUGIN, app, "poll-interval", 1.0)
 
     def _ns(self, app: str | None) -> str:
         return read_settings(self.store, app).namespace
@@ -237,7 +238,7 @@ class KubernetesScheduler(Scheduler):
 
     def _wait_rollouts(self, plan: DeployPlan, ns: str, names: Sequence[str], progress: Progress) -> str | None:
         """None once every rollout is complete, else why it failed."""
-        timeout = float_setting(self.store, plan.app, "rollout-timeout", 900.0)
+        timeout = computed_float(self.store, PLUGIN, plan.app, "rollout-timeout", 900.0)
         poll = self._poll(plan.app)
         deadline = time.monotonic() + timeout
         total = sum(p.scale for p in plan.processes)
@@ -488,7 +489,7 @@ class KubernetesScheduler(Scheduler):
             hooks.fire("post-container-create", container_type="app", container_id=name, app=plan.app,
                        phase=Phase.RUN, process_type="run", scheduler=self)
             poll = self._poll(plan.app)
-            timeout = float_setting(self.store, plan.app, "run-timeout", 3600.0)
+            timeout = computed_float(self.store, PLUGIN, plan.app, "run-timeout", 3600.0)
             deadline = time.monotonic() + timeout
             live = self._wait_pod(ns, name, {"Running", "Succeeded", "Failed"}, poll, deadline)
             self._stream_log(ns, name)

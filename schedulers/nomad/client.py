@@ -49,16 +49,6 @@ def read_settings(store: PropertyStore, app: str | None) -> NomadSettings:
     )
 
 
-def float_setting(store: PropertyStore, app: str | None, key: str, default: float) -> float:
-    raw = computed(store, PLUGIN, app, key, "")
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValidationError(f"invalid {PLUGIN} property {key} {raw!r}: expected a number") from exc
-
-
 class NomadApiError(DockyardError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)

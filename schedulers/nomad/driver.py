@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 from dockyard.core.errors import DeployError, DockyardError, NotFound
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, Listener, Phase, SchedulerEvent
+from dockyard.core.properties import computed_float, computed_int
 from dockyard.schedulers.base import (
     Capability,
     Progress,
@@ -46,7 +47,7 @@ from dockyard.schedulers.base import (
     run_argv,
 )
 from dockyard.schedulers.nomad import render as R
-from dockyard.schedulers.nomad.client import NomadClient, float_setting, read_settings
+from dockyard.schedulers.nomad.client import PLUGIN, NomadClient, read_settings
 
 log = logging.getLogger("dockyard.nomad")
 
@@ -74,8 +75,8 @@ class NomadScheduler(Scheduler):
     def client(self, app: str | None) -> NomadClient:
         settings = read_settings(self.store, app)
         if settings not in self._clients:
-            retries = int(float_setting(self.store, None, "retries", 5))
-            backoff = float_setting(self.store, None, "retry-backoff", 0.2)
+            retries = computed_int(self.store, PLUGIN, None, "retries", 5, minimum=1)
+            backoff = computed_float(self.store, PLUGIN, None, "retry-backoff", 0.2)
             self._clients[settings] = NomadClient(settings, retries=max(1, retries), backoff=backoff)
         return self._clients[settings]
 
@@ -85,7 +86,7 @@ class NomadScheduler(Scheduler):
         self._clients.clear()
 
     def _poll(self, app: str | None) -> float:
-        return float_setting(self.store, app, "poll-interval", 1.0)
+        return computed_float(self.store, PLUGIN, app, "poll-interval", 1.0)
 
     # ---- deploy ------------------------------------------------------------------
     def deploy(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
@@ -109,7 +110,7 @@ class NomadScheduler(Scheduler):
                 progress: Progress) -> tuple[str | None, int]:
         """(why it failed or None, the job version this deploy registered)."""
         poll = self._poll(plan.app)
-        deadline = time.monotonic() + float_setting(self.store, plan.app, "deploy-timeout", 900.0)
+        deadline = time.monotonic() + computed_float(self.store, PLUGIN, plan.app, "deploy-timeout", 900.0)
         eval_id = registered.get("EvalID")
         if eval_id:
             while True:
@@ -289,7 +290,7 @@ class NomadScheduler(Scheduler):
             hooks.fire("post-container-create", container_type="app", container_id=job_id, app=plan.app,
                        phase=Phase.RUN, process_type="run", scheduler=self)
             poll = self._poll(plan.app)
-            deadline = time.monotonic() + float_setting(self.store, plan.app, "run-timeout", 3600.0)
+            deadline = time.monotonic() + computed_float(self.store, PLUGIN, plan.app, "run-timeout", 3600.0)
             while True:
                 allocs = c.call(f"list allocations of {job_id}", c.api.job.get_allocations, job_id)
                 done = [a for a in allocs if a.get("ClientStatus") in ("complete", "failed", "lost")]
