@@ -12,8 +12,8 @@ from __future__ import annotations
 import abc
 import enum
 import functools
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -166,6 +166,35 @@ def check_op(op: Op) -> None:
                 validate_list_item(item)
         else:
             validate_value(op.data)
+
+
+@contextmanager
+def kept_alive(refresh: Callable[[], object], ttl: float, name: str) -> Iterator[None]:
+    """Call ``refresh`` every ``ttl / 3`` seconds from a daemon thread while the block runs.
+
+    For leases and expiring locks: a holder that crashes stops refreshing, so the backend
+    frees the lock after ``ttl``. A failed refresh is retried on the next tick rather than
+    ending the thread; if the backend stays away the lock simply expires. The thread is
+    stopped and joined before the block's exit goes on, so a release never races a refresh.
+    """
+    import threading  # only stores with expiring locks need it; the file store does not
+
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(ttl / 3):
+            try:
+                refresh()
+            except Exception:  # retried on the next tick; the lock expires if the backend stays away
+                pass
+
+    thread = threading.Thread(target=loop, name=f"dockyard-lock-{name}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 class PropertyStore(abc.ABC):

@@ -34,7 +34,6 @@ import functools
 import os
 import queue
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +52,7 @@ from dockyard.propstores.base import (
     WatchEvent,
     decode_data,
     encode_data,
+    kept_alive,
     watch_filter,
     watch_matches,
 )
@@ -295,22 +295,10 @@ class EtcdStore(PropertyStore):
             if time.monotonic() >= deadline:
                 raise LockHeld(f"lock {name!r} is held by another process")
             time.sleep(0.05)
-        stop = threading.Event()
-
-        def keepalive() -> None:
-            while not stop.wait(LOCK_TTL / 3):
-                try:
-                    lease.refresh()
-                except Exception:
-                    pass  # retried on the next tick; the lease runs out if etcd stays away
-
-        thread = threading.Thread(target=keepalive, name=f"dockyard-lock-{name}", daemon=True)
-        thread.start()
         try:
-            yield
+            with kept_alive(lease.refresh, LOCK_TTL, name):
+                yield
         finally:
-            stop.set()
-            thread.join()
             self._call(c.transaction, compare=[tx.value(key) == token], success=[tx.delete(key)], failure=[])
             self._call(lease.revoke)
 

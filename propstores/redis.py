@@ -25,9 +25,9 @@ released with a compare-and-delete script, so a crashed holder frees it after ``
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,6 +48,7 @@ from dockyard.propstores.base import (
     WatchEvent,
     decode_data,
     encode_data,
+    kept_alive,
     watch_filter,
     watch_matches,
 )
@@ -258,22 +259,11 @@ class RedisStore(PropertyStore):
             if time.monotonic() >= deadline:
                 raise LockHeld(f"lock {name!r} is held by another process")
             time.sleep(0.02)
-        stop = threading.Event()
-
-        def keepalive() -> None:
-            while not stop.wait(LOCK_TTL_MS / 3000):
-                try:
-                    self.client.eval(_RENEW, 1, key, token, LOCK_TTL_MS)
-                except redis.RedisError:
-                    pass  # retried on the next tick; the lock expires if redis stays away
-
-        thread = threading.Thread(target=keepalive, name=f"dockyard-lock-{name}", daemon=True)
-        thread.start()
+        renew = functools.partial(self.client.eval, _RENEW, 1, key, token, LOCK_TTL_MS)
         try:
-            yield
+            with kept_alive(renew, LOCK_TTL_MS / 1000, name):
+                yield
         finally:
-            stop.set()
-            thread.join()
             self._call(self.client.eval, _RELEASE, 1, key, token)
 
     def watch(self, prefix: str = "") -> Iterator[WatchEvent]:
