@@ -59,13 +59,12 @@ class NginxProxy(Proxy):
         if default is not None:
             return default
         if key == "conf-dir":
-            return str(self.root / "nginx")
+            return str(self.root / "nginx")  # cached in _base: once per build
         conf_dir = self.computed("conf-dir", app)
         return {
             "access-log-path": f"{conf_dir}/logs/{app}-access.log",
             "error-log-path": f"{conf_dir}/logs/{app}-error.log",
             "main-conf": f"{conf_dir}/nginx.conf",
-            "conf-dir": str(self.root / "nginx"),
         }[key]
 
     def computed(self, key: str, app: str = GLOBAL_SCOPE, own: Mapping[str, object] | None = None) -> str:

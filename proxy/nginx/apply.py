@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +47,7 @@ except (AttributeError, OSError):  # pragma: no cover - old libc
     _renameat2 = None
 
 
-def exchange(a: Path, b: Path) -> bool:
+def exchange(a: str | Path, b: str | Path) -> bool:
     """Atomically swap two paths; False where the kernel, libc or filesystem cannot."""
     if _renameat2 is None:
         return False
@@ -102,7 +102,7 @@ def _main_text(layout: Layout) -> str:
         raise ProxyError(f"cannot read nginx main config {layout.main_conf}: {exc.strerror}") from exc
 
 
-def _replace_include(text: str, glob: str, files: Sequence[Path]) -> tuple[str, bool]:
+def _replace_include(text: str, glob: str, files: Sequence[str | Path]) -> tuple[str, bool]:
     found = False
 
     def sub(match: re.Match[str]) -> str:
@@ -120,14 +120,14 @@ def has_stream_include(layout: Layout) -> bool:
     return _replace_include(_main_text(layout), layout.stream_include(), [])[1]
 
 
-def _tree(layout: Layout, kind: str, overrides: dict[str, Path | None]) -> list[Path]:
+def _tree(layout: Layout, kind: str, overrides: Mapping[str, str | Path | None]) -> list[str | Path]:
     """Every app's file of ``kind`` as it would be: current ones, with candidates swapped in."""
     directory = layout.http_dir if kind == "http" else layout.stream_dir
-    files: dict[str, Path] = {}
+    files: dict[str, str | Path] = {}
     if directory.is_dir():
         for entry in os.scandir(directory):
             if entry.name.endswith(".conf") and not entry.name.startswith("."):
-                files[entry.name[:-5]] = Path(entry.path)
+                files[entry.name[:-5]] = entry.path
     for app, path in overrides.items():
         if path is None:
             files.pop(app, None)
@@ -136,7 +136,7 @@ def _tree(layout: Layout, kind: str, overrides: dict[str, Path | None]) -> list[
     return [files[name] for name in sorted(files)]
 
 
-def _test_main(layout: Layout, http: dict[str, Path | None], stream: dict[str, Path | None],
+def _test_main(layout: Layout, http: Mapping[str, str | Path | None], stream: Mapping[str, str | Path | None],
                scratch: Path) -> Path:
     text, found_http = _replace_include(_main_text(layout), layout.http_include(), _tree(layout, "http", http))
     if not found_http:
@@ -158,7 +158,8 @@ def _write(path: Path, text: str | bytes) -> None:
         fh.write(text.encode() if isinstance(text, str) else text)
 
 
-def _put_back(path: Path, old: bytes) -> None:
+def _put_back(path: str | Path, old: bytes) -> None:
+    path = Path(path)
     if old:
         tmp = path.with_name(f".{path.name}.restore")
         _write(tmp, old)
@@ -206,17 +207,17 @@ def staging_dir(layout: Layout) -> Path:
     return path
 
 
-def _candidates(pending: dict[str, Rendered], scratch: Path) -> tuple[dict[str, Path | None],
-                                                                          dict[str, Path | None]]:
-    http: dict[str, Path | None] = {}
-    stream: dict[str, Path | None] = {}
+def _candidates(pending: dict[str, Rendered], scratch: Path) -> tuple[dict[str, str | None],
+                                                                          dict[str, str | None]]:
+    http: dict[str, str | None] = {}
+    stream: dict[str, str | None] = {}
     base = os.fspath(scratch)
     for app, r in pending.items():
         for kind, text, table in (("http", r.http, http), ("stream", r.stream, stream)):
             if text:
                 path = f"{base}/{kind}/{app}.conf"
                 write_in_place(path, text.encode())
-                table[app] = Path(path)
+                table[app] = path
             else:
                 table[app] = None
     return http, stream
@@ -288,7 +289,7 @@ def _install(layout: Layout, pending: dict[str, Rendered], scratch: Path, outcom
              running: bool) -> None:
     if not pending:
         return
-    previous: list[tuple[Path, bytes]] = []
+    previous: list[tuple[str, bytes]] = []
     dirs = {"http": os.fspath(layout.http_dir), "stream": os.fspath(layout.stream_dir)}
     staging = os.fspath(scratch)
     for app, r in pending.items():
@@ -298,10 +299,10 @@ def _install(layout: Layout, pending: dict[str, Rendered], scratch: Path, outcom
             data = text.encode()
             if data == old_bytes:
                 continue
-            previous.append((Path(target), old_bytes))
+            previous.append((target, old_bytes))
             if text:
                 candidate = f"{staging}/{kind}/{app}.conf"
-                if not (old_bytes and exchange(Path(candidate), Path(target))):
+                if not (old_bytes and exchange(candidate, target)):
                     os.replace(candidate, target)
                     # keep a staging file for the next build: overwriting one costs a few
                     # microseconds, creating one ~0.2-0.4 ms (see the module doc)

@@ -26,6 +26,7 @@ from dockyard.proxy.nginx.validate import Quoted, check_context, quote, upstream
 
 BUILTIN_DIR = Path(__file__).parent / "templates"
 BUILTIN = "dockyard/app.conf.j2"
+_BUILTIN_FILE = os.fspath(BUILTIN_DIR / "app.conf.j2")
 HTTP_SCHEMES = ("http", "https", "grpc", "grpcs")
 
 
@@ -144,14 +145,14 @@ def _needs_root(tree: jinja2.nodes.Template) -> bool:
 def load_template(path: str | None) -> _Compiled:
     """The compiled template (built-in when ``path`` is empty), recompiled when the file changes."""
     key = path or BUILTIN
-    file = Path(path) if path else BUILTIN_DIR / "app.conf.j2"
     try:
-        mtime = file.stat().st_mtime
+        mtime = os.stat(path or _BUILTIN_FILE).st_mtime  # every render: no Path objects here
     except OSError as exc:
-        raise ProxyError(f"nginx template {file} cannot be read: {exc.strerror}") from exc
+        raise ProxyError(f"nginx template {path or _BUILTIN_FILE} cannot be read: {exc.strerror}") from exc
     cached = _CACHE.get(key)
     if cached is not None and cached.mtime == mtime:
         return cached
+    file = Path(path) if path else BUILTIN_DIR / "app.conf.j2"
     env = _environment(file.parent if path else None)
     try:
         template = env.get_template(file.name if path else BUILTIN)
