@@ -41,7 +41,8 @@ def proxy_for(store: PropertyStore, app: str) -> Proxy:
     return load_proxy(proxy_type(store, app), store)
 
 
-def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | None = None) -> AppRoutes:
+def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | None = None,
+           may_have_cert: bool = True) -> AppRoutes:
     """Port map, domains and certificate files of ``app``, each validated on the way."""
     from dockyard.core.certs import materialize
     from dockyard.core.domains import read_domains
@@ -49,7 +50,8 @@ def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | No
     from dockyard.core.settings import default_root
     from dockyard.proxy.base import AppRoutes, TlsPair
 
-    tls = materialize(store, app, root if root is not None else default_root())
+    # may_have_cert=False: the caller listed the store's certs scopes once for a whole build
+    tls = materialize(store, app, root if root is not None else default_root()) if may_have_cert else None
     return AppRoutes(
         app=app,
         listeners={proc: tuple(ls) for proc, ls in listeners.items()},

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from dockyard.core.certs import PLUGIN as CERTS_PLUGIN
 from dockyard.core.errors import DockyardError, ProxyError, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.proxy.base import ApplyResult, AppRoutes, Listeners, Proxy
@@ -24,6 +25,8 @@ from dockyard.proxy.nginx.validate import PROPERTIES, quote, validate_property, 
 __all__ = ["NginxProxy"]
 
 PLUGIN = "nginx"
+#: from this many apps, build_all lists the nginx and certs scopes once instead of reading each app
+_LIST_SCOPES_FROM = 16
 _LOG_KEYS = frozenset({"access-log-path", "error-log-path"})
 
 
@@ -47,6 +50,10 @@ class NginxProxy(Proxy):
         self._global: dict[str, str] | None = None
         self._base: dict[str, str] = {}
         self._shared: dict[tuple[object, ...], _Shared] = {}
+        # during a large build_all: the scopes holding nginx/certs properties, listed once,
+        # so the many apps with none are not read one by one (None: read every app)
+        self._own_scopes: set[str] | None = None
+        self._cert_scopes: set[str] | None = None
 
     # ---- properties -----------------------------------------------------------------------
     def _globals(self) -> dict[str, str]:
@@ -134,7 +141,7 @@ class NginxProxy(Proxy):
         return shared
 
     def render(self, app: str, listeners: Listeners, http2_directive: bool | None = None) -> Rendered:
-        own = self.store.get_all(PLUGIN, app)
+        own = self.store.get_all(PLUGIN, app) if self._own_scopes is None or app in self._own_scopes else {}
         try:
             if http2_directive is None:
                 binary = server.find_binary(self.computed("binary"))
@@ -156,7 +163,8 @@ class NginxProxy(Proxy):
     def routes(self, app: str, listeners: Listeners) -> AppRoutes:
         from dockyard.core.routing import gather
 
-        return gather(self.store, app, listeners, self.root)  # the root resolved once, not per app
+        may_have_cert = self._cert_scopes is None or app in self._cert_scopes
+        return gather(self.store, app, listeners, self.root, may_have_cert)  # the root resolved once
 
     # ---- the contract ---------------------------------------------------------------------
     def build_config(self, app: str, listeners: Listeners, force: bool = True) -> ApplyResult:
@@ -173,11 +181,17 @@ class NginxProxy(Proxy):
         http2_directive = bool(binary) and server.version(binary) >= (1, 25, 1)
         rendered: list[Rendered] = []
         failed: dict[str, str] = {}
-        for app, listeners in listeners_by_app.items():
-            try:
-                rendered.append(self.render(app, listeners, http2_directive))
-            except DockyardError as exc:
-                failed[app] = str(exc)
+        if len(listeners_by_app) >= _LIST_SCOPES_FROM:
+            self._own_scopes = set(self.store.scopes(PLUGIN))
+            self._cert_scopes = set(self.store.scopes(CERTS_PLUGIN))
+        try:
+            for app, listeners in listeners_by_app.items():
+                try:
+                    rendered.append(self.render(app, listeners, http2_directive))
+                except DockyardError as exc:
+                    failed[app] = str(exc)
+        finally:
+            self._own_scopes = self._cert_scopes = None
         outcome = applier.apply(layout, rendered, force)
         failed.update(outcome.failed)
         results = []
