@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import click
+from dockyard.core.cli._props import report_apps, set_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
-from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.plan import CHECKS
-from dockyard.core.properties import check_property, list_apps, report_triplet, require_app, set_or_unset
 
 #: property -> default, as Dokku documents them
 DEFAULTS = {"wait": "10", "wait-to-retire": "60", "timeout": "5", "attempts": "5", "path": "", "disabled": ""}
 NUMERIC = {"wait", "wait-to-retire", "timeout", "attempts"}
-
-
-def scope_args(c: CliContext, app: str | None, prop: str | None, value: str | None,
-               is_global: bool) -> tuple[str, str, str]:
-    """``APP PROP [VALUE]`` or ``--global PROP [VALUE]`` -> (scope, prop, value)."""
-    if is_global:
-        if prop is None and app is not None:
-            return GLOBAL_SCOPE, app, ""
-        if app is not None and prop is not None and not value:
-            return GLOBAL_SCOPE, app, prop
-        raise click.UsageError("usage: --global PROP [VALUE]")
-    if app is None or prop is None:
-        raise click.UsageError("usage: APP PROP [VALUE] (or --global PROP [VALUE])")
-    return require_app(c.store, app), prop, value or ""
 
 
 def validate_check_value(prop: str, value: str) -> str:
@@ -61,14 +46,7 @@ def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is
 
     Properties: wait, wait-to-retire, timeout, attempts, path, disabled.
     """
-    scope, prop, value = scope_args(c, app, prop, value, is_global)
-    check_property(CHECKS, prop, DEFAULTS, scope)
-    if value:
-        validate_check_value(prop, value)
-    if set_or_unset(c.store, CHECKS, scope, prop, value):
-        click.echo(f"-----> Setting {prop} to {value}")
-    else:
-        click.echo(f"-----> Removing {prop}")
+    set_property(c, CHECKS, DEFAULTS, app, prop, value, is_global, validate_check_value)
 
 
 @click.command("checks:report")
@@ -76,18 +54,4 @@ def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is
 @pass_cli
 def report(c: CliContext, app: str | None) -> None:
     """Report APP's (or every app's) checks settings: app, global and computed values."""
-    apps = [require_app(c.store, app)] if app else list_apps(c.store)
-    out = {}
-    for name in apps:
-        rows = {}
-        for prop, default in DEFAULTS.items():
-            own, glob, computed = report_triplet(c.store, CHECKS, name, prop, default)
-            rows[f"checks-{prop}"] = own
-            rows[f"checks-global-{prop}"] = glob
-            rows[f"checks-computed-{prop}"] = computed
-        out[name] = rows
-    if c.json:
-        c.emit(out[app] if app else out)
-        return
-    for name, rows in out.items():
-        c.report(f"{name} checks information", rows)
+    report_apps(c, app, "checks", lambda name: triplet_rows(c, CHECKS, name, DEFAULTS))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import click
+from dockyard.core.cli._props import report_apps, store_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE, validate_dns_name, validate_network_name
@@ -19,9 +20,7 @@ from dockyard.core.properties import (
     check_property,
     computed,
     list_apps,
-    report_triplet,
     require_app,
-    set_or_unset,
 )
 
 DEFAULTS = {
@@ -140,25 +139,15 @@ def report(c: CliContext, app: str | None) -> None:
     """Report APP's (or every app's) network settings and web listeners."""
     from dockyard.core.plan import current_release
 
-    apps = [require_app(c.store, app)] if app else list_apps(c.store)
-    out: dict[str, dict[str, str]] = {}
-    for name in apps:
-        rows: dict[str, str] = {}
-        for prop, default in DEFAULTS.items():
-            own, glob, value = report_triplet(c.store, NETWORK, name, prop, default)
-            rows[f"network-{prop}"] = own
-            rows[f"network-global-{prop}"] = glob
-            rows[f"network-computed-{prop}"] = value
+    def rows_for(name: str) -> dict[str, str]:
+        rows = triplet_rows(c, NETWORK, name, DEFAULTS)
         listeners = ""
         if current_release(c.store, name) is not None:
             listeners = " ".join(str(x) for x in c.scheduler_for(name).listeners(name).get("web", []))
         rows["network-web-listeners"] = listeners
-        out[name] = rows
-    if c.json:
-        c.emit(out[app] if app else out)
-        return
-    for name, rows in out.items():
-        c.report(f"{name} network information", rows)
+        return rows
+
+    report_apps(c, app, "network", rows_for)
 
 
 @click.command("network:set")
@@ -197,7 +186,4 @@ def set_(c: CliContext, target: str, prop: str | None, values: tuple[str, ...], 
         if value and value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
             raise ValidationError(f"invalid bind-all-interfaces {value!r}: true or false")
         value = "true" if value and as_bool(value) else "false"  # Dokku stores false for empty
-    if set_or_unset(c.store, NETWORK, scope, prop, value):
-        click.echo(f"-----> Setting {prop} to {value}")
-    else:
-        click.echo(f"-----> Removing {prop}")
+    store_property(c, NETWORK, scope, prop, value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import click
+from dockyard.core.cli._props import report_apps
 from dockyard.core.cli._routing import is_deployed, scope_of
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import DockyardError, ValidationError
@@ -73,12 +74,10 @@ def report(c: CliContext, app: str | None) -> None:
     from dockyard.core.ports import read_port_map
     from dockyard.core.routing import DEFAULT_TYPE, PLUGIN, proxy_for, proxy_type
 
-    apps = [require_app(c.store, app)] if app else list_apps(c.store)
-    out = {}
-    for name in apps:
+    def rows_for(name: str) -> dict[str, str]:
         kind = proxy_type(c.store, name)
         active, why = proxy_for(c.store, name).status()
-        out[name] = {
+        return {
             "proxy-enabled": str(kind != "null").lower(),
             "proxy-type": kind,
             "proxy-app-type": c.store.get(PLUGIN, name, "type") or "",
@@ -87,11 +86,8 @@ def report(c: CliContext, app: str | None) -> None:
             "proxy-port-map": " ".join(str(p) for p in read_port_map(c.store, name)),
             "proxy-routing-active": "true" if active else f"false ({why})",
         }
-    if c.json:
-        c.emit(out[app] if app else out)
-        return
-    for name, rows in out.items():
-        c.report(f"{name} proxy information", rows)
+
+    report_apps(c, app, "proxy", rows_for)
 
 
 @click.command("proxy:set")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 import click
+from dockyard.core.cli._props import report_apps, set_property
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
 from dockyard.core.plan import DEFAULT_RESTART_POLICY, PS, current_release, read_scale
-from dockyard.core.properties import check_property, computed, require_app, set_or_unset
+from dockyard.core.properties import computed, require_app
 
 _POLICY_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
 PROPERTIES = ("restart-policy", "stop-timeout-seconds")
@@ -20,6 +21,13 @@ def validate_restart_policy(value: str) -> str:
             f"invalid restart policy {value!r}: use no, always, unless-stopped or on-failure[:N]"
         )
     return value
+
+
+def validate_ps_value(prop: str, value: str) -> None:
+    if prop == "restart-policy":
+        validate_restart_policy(value)
+    elif prop == "stop-timeout-seconds" and not (value.isdigit() and int(value) <= 3600):
+        raise ValidationError(f"invalid stop-timeout-seconds {value!r}: a whole number of seconds up to 3600")
 
 
 @click.command("ps:scale")
@@ -58,11 +66,8 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
 def report(c: CliContext, app: str | None) -> None:
     """Report on APP's processes (or every app's)."""
     from dockyard.core.plan import effective_scale
-    from dockyard.core.properties import list_apps
 
-    apps = [require_app(c.store, app)] if app else list_apps(c.store)
-    out: dict[str, dict[str, object]] = {}
-    for name in apps:
+    def rows_for(name: str) -> dict[str, object]:
         current = current_release(c.store, name)
         rows: dict[str, object] = {
             "deployed": "true" if current else "false",
@@ -83,12 +88,9 @@ def report(c: CliContext, app: str | None) -> None:
                 addrs = ",".join(f"{k}={v}" for k, v in i.addresses.items())
                 rows[f"status-{i.process_type}-{i.index}"] = (
                     f"{i.state} (CID: {i.id[:12]}, restarts: {i.restart_count}{', ' + addrs if addrs else ''})")
-        out[name] = rows
-    if c.json:
-        c.emit(out[app] if app else out)
-        return
-    for name, rows in out.items():
-        c.report(f"{name} ps information", rows)
+        return rows
+
+    report_apps(c, app, "ps", rows_for)
 
 
 def _scheduler_op(c: CliContext, app: str, what: str) -> None:
@@ -154,15 +156,4 @@ def rebuild(c: CliContext, app: str) -> None:
 @pass_cli
 def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
     """Set a ps property of APP (or --global): restart-policy, stop-timeout-seconds."""
-    from dockyard.core.cli.checks import scope_args
-
-    scope, prop, value = scope_args(c, app, prop, value, is_global)
-    check_property("ps", prop, PROPERTIES, scope)
-    if value and prop == "restart-policy":
-        validate_restart_policy(value)
-    if value and prop == "stop-timeout-seconds" and not (value.isdigit() and int(value) <= 3600):
-        raise ValidationError(f"invalid stop-timeout-seconds {value!r}: a whole number of seconds up to 3600")
-    if set_or_unset(c.store, PS, scope, prop, value):
-        click.echo(f"-----> Setting {prop} to {value}")
-    else:
-        click.echo(f"-----> Removing {prop}")
+    set_property(c, PS, PROPERTIES, app, prop, value, is_global, validate_ps_value)

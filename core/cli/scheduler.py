@@ -8,12 +8,20 @@ points without importing any driver.
 from __future__ import annotations
 
 import click
-from dockyard.core.cli.checks import scope_args
+from dockyard.core.cli._props import report_apps, set_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import PluginError
-from dockyard.core.properties import check_property, list_apps, report_triplet, require_app, set_or_unset
 
 PLUGIN = "scheduler"
+
+
+def _validate_name(prop: str, value: str) -> None:
+    """Only an installed scheduler can be selected (checked by entry point name, not import)."""
+    from dockyard.core.plugins import SCHEDULERS, installed_names
+
+    names = installed_names(SCHEDULERS)
+    if value not in names:
+        raise PluginError(f"unknown scheduler {value!r}; installed: {', '.join(names) or 'none'}")
 
 
 @click.command("scheduler:set")
@@ -24,18 +32,7 @@ PLUGIN = "scheduler"
 @pass_cli
 def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
     """Select APP's (or the --global) scheduler: scheduler:set APP selected NAME."""
-    from dockyard.core.plugins import SCHEDULERS, installed_names
-
-    scope, prop, value = scope_args(c, app, prop, value, is_global)
-    check_property(PLUGIN, prop, ("selected",), scope)
-    if value:
-        names = installed_names(SCHEDULERS)
-        if value not in names:
-            raise PluginError(f"unknown scheduler {value!r}; installed: {', '.join(names) or 'none'}")
-    if set_or_unset(c.store, PLUGIN, scope, prop, value):
-        click.echo(f"-----> Setting {prop} to {value}")
-    else:
-        click.echo(f"-----> Removing {prop}")
+    set_property(c, PLUGIN, ("selected",), app, prop, value, is_global, _validate_name)
 
 
 @click.command("scheduler:report")
@@ -43,17 +40,11 @@ def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is
 @pass_cli
 def report(c: CliContext, app: str | None) -> None:
     """Report the scheduler selection of APP (or every app)."""
-    apps = [require_app(c.store, app)] if app else list_apps(c.store)
-    out = {}
-    for name in apps:
-        own, glob, _ = report_triplet(c.store, PLUGIN, name, "selected")
-        out[name] = {
-            "scheduler-selected": own,
-            "scheduler-global-selected": glob,
-            "scheduler-computed-selected": c.scheduler_name(name),
-        }
-    if c.json:
-        c.emit(out[app] if app else out)
-        return
-    for name, rows in out.items():
-        c.report(f"{name} scheduler information", rows)
+
+    def rows(name: str) -> dict[str, str]:
+        # computed is the full precedence (down to --scheduler and docker-local), not only properties
+        rows = triplet_rows(c, PLUGIN, name, {"selected": ""})
+        rows["scheduler-computed-selected"] = c.scheduler_name(name)
+        return rows
+
+    report_apps(c, app, "scheduler", rows)
