@@ -11,9 +11,24 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import click
-from dockyard.core.cli.context import CliContext
+from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.properties import check_property, list_apps, report_triplet, require_app, set_or_unset
+
+#: the body of a ``PLUGIN:set``: (cli, app, prop, value, is_global)
+SetBody = Callable[[CliContext, str | None, str | None, str | None, bool], None]
+
+
+def set_command(name: str) -> Callable[[SetBody], click.Command]:
+    """``@set_command("checks:set")``: the ``APP PROP [VALUE]`` / ``--global PROP [VALUE]`` arguments."""
+    def wrap(body: SetBody) -> click.Command:
+        f: Any = pass_cli(body)
+        f = click.option("--global", "is_global", is_flag=True, help="Set the global value.")(f)
+        for arg in ("value", "prop", "app"):
+            f = click.argument(arg, required=False)(f)
+        return click.command(name)(f)
+
+    return wrap
 
 
 def scope_args(c: CliContext, app: str | None, prop: str | None, value: str | None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from dockyard.core.cli._props import report_apps, set_property, triplet_rows
+from dockyard.core.cli._props import report_apps, set_command, set_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
 from dockyard.core.plan import CHECKS
@@ -35,12 +35,7 @@ def validate_check_value(prop: str, value: str) -> str:
     return value
 
 
-@click.command("checks:set")
-@click.argument("app", required=False)
-@click.argument("prop", required=False)
-@click.argument("value", required=False)
-@click.option("--global", "is_global", is_flag=True, help="Set the global value.")
-@pass_cli
+@set_command("checks:set")
 def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
     """Set a checks property of APP (or --global); an empty value unsets.
 

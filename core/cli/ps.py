@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import click
-from dockyard.core.cli._props import report_apps, set_property
+from dockyard.core.cli._props import report_apps, set_command, set_property
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
 from dockyard.core.plan import DEFAULT_RESTART_POLICY, PS, current_release, read_scale
@@ -148,12 +148,7 @@ def rebuild(c: CliContext, app: str) -> None:
         rebuild_app(c.store, c.scheduler_for(app), app, progress=progress_logger(c))
 
 
-@click.command("ps:set")
-@click.argument("app", required=False)
-@click.argument("prop", required=False)
-@click.argument("value", required=False)
-@click.option("--global", "is_global", is_flag=True, help="Set the global value.")
-@pass_cli
+@set_command("ps:set")
 def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
     """Set a ps property of APP (or --global): restart-policy, stop-timeout-seconds."""
     set_property(c, PS, PROPERTIES, app, prop, value, is_global, validate_ps_value)

@@ -8,7 +8,7 @@ points without importing any driver.
 from __future__ import annotations
 
 import click
-from dockyard.core.cli._props import report_apps, set_property, triplet_rows
+from dockyard.core.cli._props import report_apps, set_command, set_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import PluginError
 
@@ -24,12 +24,7 @@ def _validate_name(prop: str, value: str) -> None:
         raise PluginError(f"unknown scheduler {value!r}; installed: {', '.join(names) or 'none'}")
 
 
-@click.command("scheduler:set")
-@click.argument("app", required=False)
-@click.argument("prop", required=False)
-@click.argument("value", required=False)
-@click.option("--global", "is_global", is_flag=True, help="Set the global value.")
-@pass_cli
+@set_command("scheduler:set")
 def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
     """Select APP's (or the --global) scheduler: scheduler:set APP selected NAME."""
     set_property(c, PLUGIN, ("selected",), app, prop, value, is_global, _validate_name)
