@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import abc
 import enum
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NamedTuple, TypeVar
 
 from dockyard.core.errors import DockyardError, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
@@ -113,6 +115,44 @@ def run_argv(plan: DeployPlan, command: Sequence[str]) -> list[str]:
     if spec is not None and spec.command is not None:
         argv = list(spec.command) + argv[1:]
     return argv
+
+
+T = TypeVar("T")
+
+
+class CallFailure(NamedTuple):
+    """A driver's verdict on one failed API call."""
+
+    #: raised (from the original exception) when the call is given up
+    error: DockyardError
+    #: worth another try: 5xx, 429, a dropped connection
+    retriable: bool
+    #: what the retry warning says happened
+    note: str
+
+
+def call_with_retries(fn: Callable[[], T], retries: int, backoff: float,
+                      judge: Callable[[Exception], CallFailure | None], log: logging.Logger) -> T:
+    """``fn()``, retried with exponential backoff (capped at 5 s) while ``judge`` calls the failure retriable.
+
+    Cluster APIs blip (a leader election, a restarting API server), so every remote driver
+    retries the same way; only the judging of its client library's exceptions differs. An
+    exception ``judge`` does not recognise (None) propagates untouched.
+    """
+    delay = backoff
+    for attempt in range(1, retries + 1):
+        try:
+            return fn()
+        except Exception as exc:
+            failure = judge(exc)
+            if failure is None:
+                raise
+            if not failure.retriable or attempt >= retries:
+                raise failure.error from exc
+            log.warning("%s; retry %d/%d in %.1fs", failure.note, attempt, retries - 1, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+    raise DockyardError(f"no attempt made ({retries} retries configured)")
 
 
 #: a log source: the prefix its lines get, and a callable that opens its byte stream
@@ -246,5 +286,13 @@ class Scheduler(abc.ABC):
         return {}
 
 
-__all__ += ["LogSource", "ProcessSpec", "merge_log_streams", "no_progress", "required_capabilities",
-            "run_argv"]
+__all__ += [
+    "CallFailure",
+    "LogSource",
+    "ProcessSpec",
+    "call_with_retries",
+    "merge_log_streams",
+    "no_progress",
+    "required_capabilities",
+    "run_argv",
+]

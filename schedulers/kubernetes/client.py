@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +21,7 @@ from typing import Any, TypeVar
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.properties import computed
 from dockyard.propstores.base import PropertyStore
+from dockyard.schedulers.base import CallFailure, call_with_retries
 from dockyard.schedulers.kubernetes.render import INGRESS_MODES, KubeSettings
 
 log = logging.getLogger("dockyard.kubernetes")
@@ -62,6 +62,26 @@ def _status_message(exc: Any) -> tuple[str, str]:
     return str(body.get("message") or exc.reason or ""), str(body.get("reason") or "")
 
 
+def _judge(what: str, exc: Exception) -> CallFailure | None:
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(exc, ApiException):
+        status = int(exc.status or 0)
+        message, reason = _status_message(exc)
+        error: DockyardError
+        if status == 404:
+            error = NotFound(f"kubernetes: {what}: {message or 'not found'}")
+        else:
+            error = ApiError(f"kubernetes API refused to {what}: {message} (HTTP {status})", status, reason)
+        return CallFailure(error, status >= 500 or status == 429 or status == 0,
+                           f"kubernetes API answered {status} to {what} ({message})")
+    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
+        return CallFailure(DockyardError(f"cannot reach the Kubernetes API to {what}: {exc}"), True,
+                           f"kubernetes API unreachable to {what} ({exc})")
+    return None
+
+
 class KubeClient:
     """One API client for one kubeconfig, with the typed APIs the driver uses."""
 
@@ -97,32 +117,8 @@ class KubeClient:
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)``, retrying 5xx/429 and dropped connections with backoff."""
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
-        delay = self.backoff
-        for attempt in range(1, self.retries + 1):
-            try:
-                return fn(*args, **kwargs)
-            except ApiException as exc:
-                status = int(exc.status or 0)
-                message, reason = _status_message(exc)
-                retriable = status >= 500 or status == 429 or status == 0
-                if not retriable or attempt == self.retries:
-                    if status == 404:
-                        raise NotFound(f"kubernetes: {what}: {message or 'not found'}") from exc
-                    raise ApiError(f"kubernetes API refused to {what}: {message} (HTTP {status})",
-                                   status, reason) from exc
-                log.warning("kubernetes API answered %d to %s (%s); retry %d/%d in %.1fs",
-                            status, what, message, attempt, self.retries - 1, delay)
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if attempt == self.retries:
-                    raise DockyardError(f"cannot reach the Kubernetes API to {what}: {exc}") from exc
-                log.warning("kubernetes API unreachable to %s (%s); retry %d/%d in %.1fs",
-                            what, exc, attempt, self.retries - 1, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")
+        return call_with_retries(lambda: fn(*args, **kwargs), self.retries, self.backoff,
+                                 lambda exc: _judge(what, exc), log)
 
     def maybe(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """Like ``call`` but a 404 is None."""

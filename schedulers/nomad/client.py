@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.properties import computed
 from dockyard.propstores.base import PropertyStore
+from dockyard.schedulers.base import CallFailure, call_with_retries
 from dockyard.schedulers.nomad.render import NomadSettings
 
 log = logging.getLogger("dockyard.nomad")
@@ -62,6 +62,23 @@ def _status_of(exc: Any) -> tuple[int, str]:
     return status, (text.strip() if isinstance(text, str) and text.strip() else str(resp or exc))
 
 
+def _judge(address: str, what: str, exc: Exception) -> CallFailure | None:
+    import nomad.api.exceptions as nx
+
+    if isinstance(exc, nx.URLNotFoundNomadException):
+        return CallFailure(NotFound(f"nomad: {what}: not found"), False, "")
+    if not isinstance(exc, nx.BaseNomadException):
+        return None
+    status, text = _status_of(exc)
+    error: DockyardError
+    if status == 0:
+        error = DockyardError(f"cannot reach Nomad at {address} to {what}: {text}")
+    else:
+        error = NomadApiError(f"nomad API refused to {what}: {text} (HTTP {status})", status)
+    return CallFailure(error, status == 0 or status >= 500 or status == 429,
+                       f"nomad answered {status or 'no connection'} to {what} ({text})")
+
+
 class NomadClient:
     def __init__(self, settings: NomadSettings, retries: int = 5, backoff: float = 0.2) -> None:
         import nomad
@@ -93,26 +110,8 @@ class NomadClient:
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)``; 5xx/429 and connection errors are retried with backoff."""
-        import nomad.api.exceptions as nx
-
-        delay = self.backoff
-        for attempt in range(1, self.retries + 1):
-            try:
-                return fn(*args, **kwargs)
-            except nx.URLNotFoundNomadException as exc:
-                raise NotFound(f"nomad: {what}: not found") from exc
-            except nx.BaseNomadException as exc:
-                status, text = _status_of(exc)
-                retriable = status == 0 or status >= 500 or status == 429
-                if not retriable or attempt == self.retries:
-                    if status == 0:
-                        raise DockyardError(f"cannot reach Nomad at {self.settings.address} to {what}: {text}") from exc
-                    raise NomadApiError(f"nomad API refused to {what}: {text} (HTTP {status})", status) from exc
-                log.warning("nomad answered %s to %s (%s); retry %d/%d in %.1fs",
-                            status or "no connection", what, text, attempt, self.retries - 1, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")
+        return call_with_retries(lambda: fn(*args, **kwargs), self.retries, self.backoff,
+                                 lambda exc: _judge(self.settings.address, what, exc), log)
 
     def maybe(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         try:
