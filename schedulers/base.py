@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar, NamedTuple, TypeVar
 
-from dockyard.core.errors import DockyardError, NotSupported, ValidationError
+from dockyard.core.errors import DockyardError, NotFound, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import (
     DeployPlan,
@@ -33,6 +33,7 @@ from dockyard.core.models import (
     ProcessSpec,
     SchedulerEvent,
 )
+from dockyard.core.properties import computed_float, computed_int
 from dockyard.propstores.base import PropertyStore
 
 __all__ = [
@@ -153,6 +154,42 @@ def call_with_retries(fn: Callable[[], T], retries: int, backoff: float,
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
     raise DockyardError(f"no attempt made ({retries} retries configured)")
+
+
+class RetryingClient:
+    """Base of the remote drivers' API clients: ``call`` with the shared retry policy, ``maybe``.
+
+    A subclass says how its client library fails (``judge``); ``retries`` and ``backoff``
+    come from the driver's ``retries`` / ``retry-backoff`` properties (``retry_settings``).
+    """
+
+    log: ClassVar[logging.Logger] = logging.getLogger("dockyard.schedulers")
+
+    def __init__(self, retries: int = 5, backoff: float = 0.2) -> None:
+        self.retries = retries
+        self.backoff = backoff
+
+    def judge(self, what: str, exc: Exception) -> CallFailure | None:
+        """The verdict on ``exc`` from the call doing ``what``; None for an exception not from the API."""
+        return None
+
+    def call(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """``fn(*args, **kwargs)``, retrying 5xx/429 and dropped connections with backoff."""
+        return call_with_retries(lambda: fn(*args, **kwargs), self.retries, self.backoff,
+                                 lambda exc: self.judge(what, exc), self.log)
+
+    def maybe(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T | None:
+        """Like ``call`` but "not found" is None."""
+        try:
+            return self.call(what, fn, *args, **kwargs)
+        except NotFound:
+            return None
+
+
+def retry_settings(store: PropertyStore, plugin: str) -> tuple[int, float]:
+    """(retries, backoff seconds) from the driver's global ``retries`` and ``retry-backoff``."""
+    return (computed_int(store, plugin, None, "retries", 5, minimum=1),
+            computed_float(store, plugin, None, "retry-backoff", 0.2, minimum=0))
 
 
 #: a log source: the prefix its lines get, and a callable that opens its byte stream

@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.properties import computed
 from dockyard.propstores.base import PropertyStore
-from dockyard.schedulers.base import CallFailure, call_with_retries
+from dockyard.schedulers.base import CallFailure, RetryingClient
 from dockyard.schedulers.kubernetes.render import INGRESS_MODES, KubeSettings
 
 log = logging.getLogger("dockyard.kubernetes")
 
 PLUGIN = "scheduler-kubernetes"
-T = TypeVar("T")
 
 
 def read_settings(store: PropertyStore, app: str | None) -> KubeSettings:
@@ -62,34 +60,15 @@ def _status_message(exc: Any) -> tuple[str, str]:
     return str(body.get("message") or exc.reason or ""), str(body.get("reason") or "")
 
 
-def _judge(what: str, exc: Exception) -> CallFailure | None:
-    import urllib3
-    from kubernetes.client.exceptions import ApiException
-
-    if isinstance(exc, ApiException):
-        status = int(exc.status or 0)
-        message, reason = _status_message(exc)
-        error: DockyardError
-        if status == 404:
-            error = NotFound(f"kubernetes: {what}: {message or 'not found'}")
-        else:
-            error = ApiError(f"kubernetes API refused to {what}: {message} (HTTP {status})", status, reason)
-        return CallFailure(error, status >= 500 or status == 429 or status == 0,
-                           f"kubernetes API answered {status} to {what} ({message})")
-    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-        return CallFailure(DockyardError(f"cannot reach the Kubernetes API to {what}: {exc}"), True,
-                           f"kubernetes API unreachable to {what} ({exc})")
-    return None
-
-
-class KubeClient:
+class KubeClient(RetryingClient):
     """One API client for one kubeconfig, with the typed APIs the driver uses."""
+
+    log = log
 
     def __init__(self, retries: int = 5, backoff: float = 0.2) -> None:
         from kubernetes import client, config
 
-        self.retries = retries
-        self.backoff = backoff
+        super().__init__(retries, backoff)
         kubeconfig = os.environ.get("KUBECONFIG")
         default = Path.home() / ".kube" / "config"
         try:
@@ -115,17 +94,24 @@ class KubeClient:
     def close(self) -> None:
         self.api.close()
 
-    def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)``, retrying 5xx/429 and dropped connections with backoff."""
-        return call_with_retries(lambda: fn(*args, **kwargs), self.retries, self.backoff,
-                                 lambda exc: _judge(what, exc), log)
+    def judge(self, what: str, exc: Exception) -> CallFailure | None:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
 
-    def maybe(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """Like ``call`` but a 404 is None."""
-        try:
-            return self.call(what, fn, *args, **kwargs)
-        except NotFound:
-            return None
+        if isinstance(exc, ApiException):
+            status = int(exc.status or 0)
+            message, reason = _status_message(exc)
+            error: DockyardError
+            if status == 404:
+                error = NotFound(f"kubernetes: {what}: {message or 'not found'}")
+            else:
+                error = ApiError(f"kubernetes API refused to {what}: {message} (HTTP {status})", status, reason)
+            return CallFailure(error, status >= 500 or status == 429 or status == 0,
+                               f"kubernetes API answered {status} to {what} ({message})")
+        if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
+            return CallFailure(DockyardError(f"cannot reach the Kubernetes API to {what}: {exc}"), True,
+                               f"kubernetes API unreachable to {what} ({exc})")
+        return None
 
     def sanitize(self, obj: Any) -> Any:
         """A typed model (or anything) as the plain JSON dict the API sent."""

@@ -42,7 +42,7 @@ from dockyard.core.errors import DeployError, DockyardError, NotFound, Validatio
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
 from dockyard.core.names import validate_network_name
-from dockyard.core.properties import computed_float, computed_int
+from dockyard.core.properties import computed_float
 from dockyard.schedulers.base import (
     Capability,
     Progress,
@@ -50,6 +50,7 @@ from dockyard.schedulers.base import (
     check_plan,
     merge_log_streams,
     no_progress,
+    retry_settings,
     run_argv,
 )
 from dockyard.schedulers.kubernetes import render as R
@@ -126,9 +127,8 @@ class KubernetesScheduler(Scheduler):
     @property
     def kube(self) -> KubeClient:
         if self._kube is None:
-            retries = computed_int(self.store, PLUGIN, None, "retries", 5, minimum=1)
-            backoff = computed_float(self.store, PLUGIN, None, "retry-backoff", 0.2)
-            self._kube = KubeClient(retries=max(1, retries), backoff=backoff)
+            retries, backoff = retry_settings(self.store, PLUGIN)
+            self._kube = KubeClient(retries=retries, backoff=backoff)
         return self._kube
 
     def close(self) -> None:

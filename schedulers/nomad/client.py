@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.properties import computed
 from dockyard.propstores.base import PropertyStore
-from dockyard.schedulers.base import CallFailure, call_with_retries
+from dockyard.schedulers.base import CallFailure, RetryingClient
 from dockyard.schedulers.nomad.render import NomadSettings
 
 log = logging.getLogger("dockyard.nomad")
 
 PLUGIN = "scheduler-nomad"
-T = TypeVar("T")
 
 
 def read_settings(store: PropertyStore, app: str | None) -> NomadSettings:
@@ -62,31 +60,15 @@ def _status_of(exc: Any) -> tuple[int, str]:
     return status, (text.strip() if isinstance(text, str) and text.strip() else str(resp or exc))
 
 
-def _judge(address: str, what: str, exc: Exception) -> CallFailure | None:
-    import nomad.api.exceptions as nx
+class NomadClient(RetryingClient):
+    log = log
 
-    if isinstance(exc, nx.URLNotFoundNomadException):
-        return CallFailure(NotFound(f"nomad: {what}: not found"), False, "")
-    if not isinstance(exc, nx.BaseNomadException):
-        return None
-    status, text = _status_of(exc)
-    error: DockyardError
-    if status == 0:
-        error = DockyardError(f"cannot reach Nomad at {address} to {what}: {text}")
-    else:
-        error = NomadApiError(f"nomad API refused to {what}: {text} (HTTP {status})", status)
-    return CallFailure(error, status == 0 or status >= 500 or status == 429,
-                       f"nomad answered {status or 'no connection'} to {what} ({text})")
-
-
-class NomadClient:
     def __init__(self, settings: NomadSettings, retries: int = 5, backoff: float = 0.2) -> None:
         import nomad
         from nomad.api.base import Requester
 
+        super().__init__(retries, backoff)
         self.settings = settings
-        self.retries = retries
-        self.backoff = backoff
         parts = urlsplit(settings.address)
         self.api = nomad.Nomad(address=settings.address, secure=parts.scheme == "https",
                                token=settings.token, region=settings.region, namespace=settings.namespace,
@@ -108,13 +90,18 @@ class NomadClient:
             if session is not None:
                 session.close()
 
-    def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)``; 5xx/429 and connection errors are retried with backoff."""
-        return call_with_retries(lambda: fn(*args, **kwargs), self.retries, self.backoff,
-                                 lambda exc: _judge(self.settings.address, what, exc), log)
+    def judge(self, what: str, exc: Exception) -> CallFailure | None:
+        import nomad.api.exceptions as nx
 
-    def maybe(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        try:
-            return self.call(what, fn, *args, **kwargs)
-        except NotFound:
+        if isinstance(exc, nx.URLNotFoundNomadException):
+            return CallFailure(NotFound(f"nomad: {what}: not found"), False, "")
+        if not isinstance(exc, nx.BaseNomadException):
             return None
+        status, text = _status_of(exc)
+        error: DockyardError
+        if status == 0:
+            error = DockyardError(f"cannot reach Nomad at {self.settings.address} to {what}: {text}")
+        else:
+            error = NomadApiError(f"nomad API refused to {what}: {text} (HTTP {status})", status)
+        return CallFailure(error, status == 0 or status >= 500 or status == 429,
+                           f"nomad answered {status or 'no connection'} to {what} ({text})")

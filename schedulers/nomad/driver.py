@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 from dockyard.core.errors import DeployError, DockyardError, NotFound
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, Listener, Phase, SchedulerEvent
-from dockyard.core.properties import computed_float, computed_int
+from dockyard.core.properties import computed_float
 from dockyard.schedulers.base import (
     Capability,
     Progress,
@@ -44,6 +44,7 @@ from dockyard.schedulers.base import (
     check_plan,
     merge_log_streams,
     no_progress,
+    retry_settings,
     run_argv,
 )
 from dockyard.schedulers.nomad import render as R
@@ -75,9 +76,8 @@ class NomadScheduler(Scheduler):
     def client(self, app: str | None) -> NomadClient:
         settings = read_settings(self.store, app)
         if settings not in self._clients:
-            retries = computed_int(self.store, PLUGIN, None, "retries", 5, minimum=1)
-            backoff = computed_float(self.store, PLUGIN, None, "retry-backoff", 0.2)
-            self._clients[settings] = NomadClient(settings, retries=max(1, retries), backoff=backoff)
+            retries, backoff = retry_settings(self.store, PLUGIN)
+            self._clients[settings] = NomadClient(settings, retries=retries, backoff=backoff)
         return self._clients[settings]
 
     def close(self) -> None:
