@@ -71,12 +71,12 @@ def main() -> int:
         parser.error("--trials must be 1-10 and --count 1-50 (keep the benchmark bounded)")
 
     import docker
+
     from dockyard.core import load_scheduler, open_propstore
     from dockyard.core.deploy import deploy_app, scale_app
     from dockyard.core.hooks import Hooks
     from dockyard.core.plan import write_scale
     from dockyard.core.properties import create_app
-
     from tests.fixtures.docker import import_base_image
 
     client = docker.from_env(timeout=120)

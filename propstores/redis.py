@@ -35,6 +35,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+
 from dockyard.core.errors import DockyardError, LockHeld, ValidationError
 from dockyard.core.names import validate_component
 from dockyard.propstores.base import (

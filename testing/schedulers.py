@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from dockyard.core.deploy import deploy_app, run_app, scale_app
 from dockyard.core.errors import DeployError, LockHeld, NotFound, NotSupported
 from dockyard.core.hooks import Hooks

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+
 from dockyard.core.cli.context import GLOBAL_FLAGS, GLOBAL_OPTIONS, CliContext
 from dockyard.core.cli.registry import COMMANDS, PASSTHROUGH
 from dockyard.core.errors import DockyardError

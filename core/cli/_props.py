@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import click
+
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.properties import check_property, list_apps, report_triplet, require_app, set_or_unset

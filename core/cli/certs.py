@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 import click
+
 from dockyard.core.cli._routing import rebuild_if_deployed
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from dockyard.core.cli._props import report_apps, set_command, set_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError

@@ -10,6 +10,7 @@ import re
 import shlex
 
 import click
+
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE

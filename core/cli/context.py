@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
+
 from dockyard.core.errors import DockyardError
 
 if TYPE_CHECKING:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 import click
+
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
 from dockyard.core.models import Instance

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import click
+
 from dockyard.core.cli._routing import rebuild_if_deployed, scope_of
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.domains import read_domains, stored_domains, validate_domains, write_domains

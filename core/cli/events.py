@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from dockyard.core.cli.context import CliContext, pass_cli
 
 

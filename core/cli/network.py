@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import click
+
 from dockyard.core.cli._props import report_apps, store_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError

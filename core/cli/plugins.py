@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import click
+
 from dockyard.core.cli.context import CliContext, pass_cli
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE, validate_component

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import click
+
 from dockyard.core.cli._props import report_apps
 from dockyard.core.cli._routing import is_deployed, scope_of
 from dockyard.core.cli.context import CliContext, pass_cli

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 import jinja2.nodes
 import jinja2.sandbox
+
 from dockyard.core.errors import ProxyError, ValidationError
 from dockyard.proxy.base import AppRoutes
 from dockyard.proxy.nginx.validate import Quoted, check_context, quote, upstream_server, validate_host

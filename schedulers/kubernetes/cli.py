@@ -8,6 +8,7 @@ creates a Kubernetes client.
 from __future__ import annotations
 
 import click
+
 from dockyard.core.cli.context import CliContext, pass_cli
 
 
@@ -18,6 +19,7 @@ from dockyard.core.cli.context import CliContext, pass_cli
 def manifests(c: CliContext, app: str, image: str | None) -> None:
     """Print the Kubernetes objects a deploy of APP would apply, as YAML documents."""
     import yaml
+
     from dockyard.core.deploy import plan_for_render
     from dockyard.schedulers.base import check_plan
     from dockyard.schedulers.kubernetes.client import read_settings

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from dockyard.propstores.base import PropertyStore
 from dockyard.schedulers.base import Scheduler
 from dockyard.testing.schedulers import SchedulerSuite

@@ -11,12 +11,12 @@ import time
 from typing import Any
 
 import pytest
+
 from dockyard.core.errors import DeployError, NotSupported
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan
 from dockyard.core.plan import build_plan, write_scale
 from dockyard.core.properties import create_app
-
 from tests.doubles.fixtures import Target
 
 pytestmark = pytest.mark.cluster

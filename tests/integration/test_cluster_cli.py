@@ -13,10 +13,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from dockyard.core.plan import record_release
-from dockyard.core.properties import create_app
 from kubernetes_validate.utils import latest_version
 
+from dockyard.core.plan import record_release
+from dockyard.core.properties import create_app
 from tests.doubles.fixtures import fast
 from tests.fixtures.cli import Result, need
 

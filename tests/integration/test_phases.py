@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dockyard.core.deploy import deploy_app, run_app
 from dockyard.core.hooks import Hooks
 from dockyard.core.properties import create_app
-
 from tests.fixtures.docker import TEST_LABEL
 
 pytestmark = pytest.mark.docker

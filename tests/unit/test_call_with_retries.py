@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from dockyard.core.errors import DockyardError, NotFound
 from dockyard.schedulers.base import CallFailure, call_with_retries
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from dockyard.core.errors import ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.plan import read_checks

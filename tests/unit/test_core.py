@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+
 from dockyard.core.cli import hoist_global_options
 from dockyard.core.errors import NotSupported, PluginError, ValidationError
 from dockyard.core.models import NetworkSettings, PortMapping

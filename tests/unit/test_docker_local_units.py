@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dockyard.core.deploy import parse_scale
 from dockyard.core.errors import ValidationError
 from dockyard.core.models import NetworkSettings

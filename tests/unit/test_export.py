@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dockyard.core import open_propstore
 from dockyard.core.errors import DockyardError, ValidationError
 from dockyard.propstores.base import Property, PropertyStore, Put

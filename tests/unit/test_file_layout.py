@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from dockyard.core import open_propstore
 from dockyard.core.errors import LockHeld, ValidationError
 from dockyard.propstores.base import Property, Put

@@ -7,9 +7,10 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from kubernetes_validate.utils import latest_version
+
 from dockyard.core.models import ChecksSettings, DeployPlan, NetworkSettings, PortMapping, ProcessSpec
 from dockyard.schedulers.kubernetes import render as R
-from kubernetes_validate.utils import latest_version
 
 K8S_VERSION = latest_version()
 

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from dockyard.propstores.base import kept_alive
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dockyard.core.errors import ProxyError
 from dockyard.core.models import Listener
 from dockyard.proxy.nginx import NginxProxy
-
 from tests.fixtures.cli import need_binary
 from tests.fixtures.nginx import make_cert
 

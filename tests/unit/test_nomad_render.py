@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from dockyard.core.errors import ValidationError
 from dockyard.core.models import ChecksSettings, DeployPlan, NetworkSettings, PortMapping, ProcessSpec
 from dockyard.schedulers.nomad import render as R

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dockyard.core.errors import ValidationError
 from dockyard.core.models import DeployPlan, ProcessSpec
 from dockyard.schedulers.base import run_argv

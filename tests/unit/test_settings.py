@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from dockyard.core.errors import DockyardError, ValidationError
 from dockyard.core.settings import resolve
 from dockyard.propstores.base import redact_url
