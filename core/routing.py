@@ -61,8 +61,9 @@ def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | No
     )
 
 
-def _warn_inactive(result: ApplyResult) -> None:
-    if result.ok and not result.active:
+def _warn_inactive(proxy: Proxy, result: ApplyResult) -> None:
+    """Say when routing is meant to be on but is not (nginx missing or stopped)."""
+    if proxy.routes_traffic and result.ok and not result.active:
         log.warning("routing is not active for %s: %s", result.app, result.message)
 
 
@@ -72,8 +73,9 @@ def rebuild(store: PropertyStore, scheduler: Scheduler, app: str, force: bool = 
     Raises ProxyError if the new config is rejected (the old one keeps serving); when the
     proxy is not running, the config is written and a warning says routing is not active.
     """
-    result = proxy_for(store, app).build_config(app, scheduler.listeners(app), force)
-    _warn_inactive(result)
+    proxy = proxy_for(store, app)
+    result = proxy.build_config(app, scheduler.listeners(app), force)
+    _warn_inactive(proxy, result)
     return result
 
 
@@ -88,9 +90,11 @@ def rebuild_many(store: PropertyStore, apps: Iterable[str], scheduler_for: Calla
     from dockyard.core import load_proxy
 
     for name, listeners_by_app in by_type.items():
-        results.extend(load_proxy(name, store).build_all(listeners_by_app, force))
-    for result in results:
-        _warn_inactive(result)
+        proxy = load_proxy(name, store)
+        built = proxy.build_all(listeners_by_app, force)
+        for result in built:
+            _warn_inactive(proxy, result)
+        results.extend(built)
     return results
 
 

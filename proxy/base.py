@@ -62,6 +62,8 @@ class AppRoutes:
 class Proxy(abc.ABC):
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: False for a proxy that routes nothing on purpose (null): no "routing is not active" warning
+    routes_traffic: ClassVar[bool] = True
 
     def __init__(self, store: PropertyStore) -> None:
         self.store = store

@@ -14,6 +14,7 @@ from dockyard.proxy.base import ApplyResult, Listeners, Proxy
 
 class NullProxy(Proxy):
     name: ClassVar[str] = "null"
+    routes_traffic: ClassVar[bool] = False
 
     def build_config(self, app: str, listeners: Listeners, force: bool = True) -> ApplyResult:
         return ApplyResult(app, changed=False, active=False, message="proxy type is null: routing is off")
