@@ -14,8 +14,7 @@ import importlib
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockyard.core.errors import PluginError
 
@@ -128,13 +127,12 @@ def load_driver(group: str, name: str) -> Any:
     return obj
 
 
-@dataclass
-class DriverInfo:
+class DriverInfo(NamedTuple):
     group: str
     name: str
     target: str
     loaded: bool
-    capabilities: list[str] = field(default_factory=list)
+    capabilities: tuple[str, ...] = ()
     error: str | None = None
     load_seconds: float = 0.0
 
@@ -155,7 +153,7 @@ def describe_all() -> list[DriverInfo]:
             start = time.perf_counter()
             try:
                 cls = loaded[name].plugin if name in loaded else load_driver(group, name)
-                caps = sorted(str(c) for c in getattr(cls, "capabilities", ()))
+                caps = tuple(sorted(str(c) for c in getattr(cls, "capabilities", ())))
                 infos.append(DriverInfo(group, name, target, True, caps, load_seconds=time.perf_counter() - start))
             except Exception as exc:  # reported, not skipped
                 infos.append(DriverInfo(group, name, target, False, error=str(exc),

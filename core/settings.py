@@ -8,8 +8,8 @@ property, so it is exported, backed up and shared between hosts.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from dockyard.core.errors import DockyardError, ValidationError
 
@@ -59,8 +59,7 @@ def read_config(path: Path | None) -> dict[str, object]:
     return data
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     propstore: str
     scheduler_default: str
     root: Path

@@ -7,15 +7,14 @@ here on top of them, so list semantics and scope clone/rename behave the same on
 backend and no driver repeats them.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: NamedTuple would compile every string
+# annotation at import time, which every CLI command would pay for.
 import abc
 import enum
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from dockyard.core.errors import NotSupported, ValidationError
@@ -31,9 +30,13 @@ class StoreCapability(enum.StrEnum):
     DOKKU_LAYOUT = "dokku-layout"
 
 
-@dataclass(frozen=True, order=True)
-class Property:
-    """One stored property; exactly one of ``value`` and ``items`` is set."""
+class Property(NamedTuple):
+    """One stored property; exactly one of ``value`` and ``items`` is set.
+
+    The four record types here are NamedTuples rather than dataclasses: they are immutable
+    and ordered all the same, and they cost a fraction of a dataclass's import time, which
+    every CLI command pays.
+    """
 
     plugin: str
     scope: str
@@ -49,16 +52,14 @@ class Property:
         return list(self.items) if self.items is not None else (self.value or "")
 
 
-@dataclass(frozen=True)
-class Put:
+class Put(NamedTuple):
     plugin: str
     scope: str
     key: str
     data: Value
 
 
-@dataclass(frozen=True)
-class Delete:
+class Delete(NamedTuple):
     plugin: str
     scope: str
     key: str
@@ -67,8 +68,7 @@ class Delete:
 Op = Put | Delete
 
 
-@dataclass(frozen=True)
-class WatchEvent:
+class WatchEvent(NamedTuple):
     """A change seen by ``watch``; ``data`` is None for a delete."""
 
     plugin: str
@@ -365,7 +365,7 @@ class PropertyStore(abc.ABC):
         self.apply(ops)
         return len(props)
 
-    def __enter__(self) -> PropertyStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

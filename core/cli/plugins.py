@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
 from dockyard.core.cli.context import CliContext, pass_cli
@@ -17,7 +15,7 @@ def list_plugins(c: CliContext) -> None:
 
     infos = describe_all()
     if c.json:
-        c.emit([dataclasses.asdict(i) for i in infos])
+        c.emit([i._asdict() for i in infos])
         return
     for group in sorted({i.group for i in infos}):
         click.echo(f"=====> {group}")
