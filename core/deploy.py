@@ -16,13 +16,12 @@ A failure before 6 leaves the stored release and the running containers as they 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dockyard.core.errors import NotFound, NotSupported, ValidationError
+from dockyard.core.errors import DeployError, NotFound, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, NetworkSettings, PortMapping
 from dockyard.core.plan import (
@@ -68,19 +67,11 @@ def preflight(scheduler: Scheduler, app: str, networks: NetworkSettings, ports: 
 
 
 def subscribe_routing(hooks: Hooks, store: PropertyStore, scheduler: Scheduler) -> None:
-    """Let the proxy rebuild on ``core-post-deploy``, once per Hooks object.
-
-    ``dockyard.core.routing`` belongs to the proxy work; until it exists a deploy simply
-    runs without routing, which the design allows (a deploy succeeds before any proxy exists).
-    """
+    """Let the proxy rebuild on ``core-post-deploy``, once per Hooks object."""
     if getattr(hooks, "_dockyard_routing", False):
         return
-    try:
-        routing = importlib.import_module("dockyard.core.routing")
-    except ModuleNotFoundError as exc:
-        if exc.name != "dockyard.core.routing":
-            raise
-        return
+    from dockyard.core import routing
+
     routing.subscribe(hooks, store, scheduler)
     hooks._dockyard_routing = True  # type: ignore[attr-defined]
 
@@ -171,6 +162,13 @@ def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, proce
     record_release(store, plan.app, plan.release, plan.image, processes)
     store.set("apps", plan.app, "deployed-image", plan.image)
     hooks.fire("post-deploy", app=plan.app, plan=plan, instances=instances, store=store, scheduler=scheduler)
+    switch_failures = hooks.failures.get("core-post-deploy")
+    if switch_failures:
+        raise DeployError(
+            f"{plan.app}: release {plan.release} is running, but switching traffic to it failed "
+            f"({switch_failures[0]}); the previous routing and the old containers keep serving. "
+            f"Fix it, then run `dockyard proxy:build-config {plan.app}`"
+        )
     return instances
 
 

@@ -40,6 +40,7 @@ class Hooks:
 
     def __init__(self, load_entry_points: bool = True) -> None:
         self._subs: dict[str, list[Hook]] = defaultdict(list)
+        self.failures: dict[str, list[Exception]] = {}
         self._eps_loaded = not load_entry_points
 
     def subscribe(self, name: str, fn: Hook) -> None:
@@ -59,9 +60,16 @@ class Hooks:
             for ext in mgr:
                 self._subs[name].append(ext.plugin)
 
-    def fire(self, name: str, **kwargs: Any) -> None:
+    def fire(self, name: str, **kwargs: Any) -> list[Exception]:
+        """Run every subscriber of ``name``; return the failures of the ones that may fail.
+
+        A failure of a ``post-*`` hook is logged and the rest still run; it is also kept in
+        ``failures`` so the step that fired it can act on it (docker-local keeps the old
+        containers serving when the proxy switch of ``core-post-deploy`` failed).
+        """
         if not self._eps_loaded:
             self._load_entry_points()
+        failed: list[Exception] = []
         for fn in list(self._subs.get(name, ())):
             try:
                 fn(**kwargs)
@@ -71,3 +79,7 @@ class Hooks:
                         raise
                     raise DockyardError(f"{name} hook {getattr(fn, '__name__', fn)} failed: {exc}") from exc
                 log.warning("%s hook %s failed: %s", name, getattr(fn, "__name__", fn), exc)
+                failed.append(exc)
+        if failed:
+            self.failures.setdefault(name, []).extend(failed)
+        return failed

@@ -10,7 +10,8 @@ A rollout (deploy, or scale of the current release) is one pipeline:
 4. rename the old ones to ``…retired-ID`` and the new ones to ``APP.PROC.N``;
 5. fire ``core-post-deploy`` (the proxy switches here, reading ``listeners``);
 6. after ``wait-to-retire`` stop and remove the old ones (in the foreground; Dokku does
-   this in a background job).
+   this in a background job), unless a ``core-post-deploy`` hook failed: then the proxy
+   may still send traffic to them, so they keep running until the next deploy.
 
 If any step before 4 fails, the new containers are removed and the old ones were never
 touched.
@@ -147,8 +148,14 @@ class DockerLocalScheduler(Scheduler):
                 raise
             self._switch(plan, started, old)
             instances = self._parallel(plan, lambda cid: containers.instance(self.api, cid), new_ids)
-            hooks.fire("core-post-deploy", app=plan.app, plan=plan, scheduler=self, instances=instances)
-            self._retire(plan, old, progress)
+            failed = hooks.fire("core-post-deploy", app=plan.app, plan=plan, scheduler=self, instances=instances)
+            if failed:
+                # the proxy may still point at the old containers: retiring them now would
+                # turn a rejected config into an outage. The next deploy retires them.
+                log.warning("%s: core-post-deploy failed, so %d old container(s) keep running", plan.app,
+                            len(old))
+            else:
+                self._retire(plan, old, progress)
             self._prune_images(plan)
             return instances
         finally:

@@ -126,7 +126,7 @@ def test_https_with_hsts_by_default(private_nginx: PrivateNginx, make_app: Any, 
 
 def test_broken_template_keeps_the_old_config_serving(private_nginx: PrivateNginx, make_app: Any, run: Any,
                                                      file_store: Any, scheduler: Any, routed_image: str,
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path, docker_client: Any) -> None:
     app = make_app("tpl")
     port = free_port()
     assert run("ports:set", app, f"http:{port}:5000").exit_code == 0
@@ -143,6 +143,23 @@ def test_broken_template_keeps_the_old_config_serving(private_nginx: PrivateNgin
     assert private_nginx.http_file(app).read_text() == before
     assert request(port).status == 200
     assert run("nginx:validate-config").exit_code == 0
+
+    # a redeploy whose proxy switch is rejected must not retire what nginx still routes to
+    old_ip = web_ip(docker_client, app)
+    result = run("ps:rebuild", app)
+    assert result.exit_code == 1
+    assert "switching traffic to it failed" in result.stderr and 'invalid value "maybe"' in result.stderr
+    assert private_nginx.http_file(app).read_text() == before
+    assert request(port).status == 200
+    serving = [c for c in docker_client.containers.list(filters={"label": f"com.dockyard.app={app}"})
+               if c.attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == old_ip]
+    assert serving and serving[0].status == "running"
+    # once the template is fixed, the next deploy switches and retires the leftovers
+    assert run("nginx:set", app, "template-path").exit_code == 0
+    assert run("ps:rebuild", app).exit_code == 0
+    assert request(port).status == 200
+    assert [c.name for c in docker_client.containers.list(filters={"label": f"com.dockyard.app={app}"})] == [
+        f"{app}.web.1"]
 
 
 def test_ip_change_is_repaired_by_the_event_listener(private_nginx: PrivateNginx, make_app: Any, run: Any,
