@@ -86,7 +86,9 @@ def run(c: CliContext, env: tuple[str, ...], app: str, command: tuple[str, ...])
         if not sep or not key:
             raise ValidationError(f"invalid --env {item!r}: expected KEY=VALUE")
         extra[key] = value
-    code = run_app(c.store, c.scheduler_for(app), app, list(command), env=extra)
+    # a terminal on both ends gets a tty in the container, as `dokku run` does
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    code = run_app(c.store, c.scheduler_for(app), app, list(command), env=extra, tty=tty)
     if code:
         # SystemExit, not click's Exit: in non-standalone mode click returns Exit's code
         # instead of raising it, and the exit code must reach the shell

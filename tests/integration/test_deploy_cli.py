@@ -284,3 +284,45 @@ def test_rename_moves_properties_and_redeploys_under_the_new_name(
     assert ok(run("config:get", new, "GREETING")).stdout.strip() == "hi"
     ok(run("apps:destroy", new, "--force"))
     assert containers(docker_client, new) == {}
+
+
+def _cli(*args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-c", "from dockyard.core.cli import main; main()", *args]
+
+
+def test_run_forwards_stdin_and_gives_a_terminal_a_tty(
+        run: Run, docker_client: Any, web_image: str, app_names: Callable[[str], str]) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+
+    app = new_app(run, app_names("stdin"))
+    ok(run("deploy", app, "--image", web_image))
+    piped = subprocess.run(_cli("run", app, "sh", "-c", "tr a-z A-Z; exit 4"), input=b"hello stdin\n",
+                           capture_output=True, timeout=60)
+    assert piped.returncode == 4, piped.stderr
+    assert piped.stdout == b"HELLO STDIN\n"
+
+    # on a terminal: an interactive shell with a tty ([ -t 0 ] is true inside)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(_cli("run", app, "sh"), stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    os.write(leader, b"[ -t 0 ] && echo TTY-$((6*7)); exit 3\n")
+    seen = b""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if select.select([leader], [], [], 0.2)[0]:
+            try:
+                seen += os.read(leader, 4096)
+            except OSError:
+                break
+    if proc.poll() is None:
+        proc.kill()
+    os.close(leader)
+    assert proc.wait(timeout=10) == 3
+    assert b"TTY-42" in seen
+    assert [c for c in containers(docker_client, app) if ".run." in c] == []
