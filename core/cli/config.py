@@ -37,7 +37,7 @@ def _key(key: str) -> str:
 
 @click.command("config:set")
 @click.option("--global", "is_global", is_flag=True, help="Set for every app.")
-@click.option("--no-restart", is_flag=True, help="Accepted for Dokku compatibility; nothing restarts.")
+@click.option("--no-restart", is_flag=True, help="Do not redeploy the app with its new environment.")
 @click.argument("args", nargs=-1, required=True)
 @pass_cli
 def set_(c: CliContext, is_global: bool, no_restart: bool, args: tuple[str, ...]) -> None:
@@ -56,6 +56,8 @@ def set_(c: CliContext, is_global: bool, no_restart: bool, args: tuple[str, ...]
     c.store.apply(ops)
     c.emit({"set": [p.split("=", 1)[0] for p in pairs]},
            "-----> Setting config vars\n" + "\n".join(f"       {p.split('=', 1)[0]}" for p in pairs))
+    if not no_restart:
+        _apply_env(c, scope)
 
 
 @click.command("config:get")
@@ -80,15 +82,33 @@ def get(c: CliContext, is_global: bool, args: tuple[str, ...]) -> None:
 
 @click.command("config:unset")
 @click.option("--global", "is_global", is_flag=True)
+@click.option("--no-restart", is_flag=True, help="Do not redeploy the app with its new environment.")
 @click.argument("args", nargs=-1, required=True)
 @pass_cli
-def unset(c: CliContext, is_global: bool, args: tuple[str, ...]) -> None:
+def unset(c: CliContext, is_global: bool, no_restart: bool, args: tuple[str, ...]) -> None:
     """Unset KEYs on APP (or --global)."""
     app = None if is_global else args[0]
     keys = args if is_global else args[1:]
     scope = _scope(c, app, is_global)
     c.store.apply([Delete(PLUGIN, scope, _key(k)) for k in keys])
     c.emit({"unset": list(keys)}, "-----> Unsetting " + ", ".join(keys))
+    if not no_restart:
+        _apply_env(c, scope)
+
+
+def _apply_env(c: CliContext, scope: str) -> None:
+    """As Dokku does, a deployed app is redeployed (zero downtime) so its containers get the
+    new environment. Global config reaches each app at its next deploy or ps:restart."""
+    if scope == GLOBAL_SCOPE:
+        return
+    from dockyard.core.plan import current_release
+
+    if current_release(c.store, scope) is None:
+        return
+    from dockyard.core.deploy import rebuild_app
+
+    with c.timed(f"Redeployed {scope} with its new environment"):
+        rebuild_app(c.store, c.scheduler_for(scope), scope)
 
 
 @click.command("config:show")

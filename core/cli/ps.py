@@ -104,8 +104,6 @@ def _scheduler_op(c: CliContext, app: str, what: str) -> None:
     with c.timed(f"{what.capitalize()} {app}"):
         if what == "stopped":
             scheduler.stop(app)
-        elif what == "restarted":
-            scheduler.restart(app)
 
 
 @click.command("ps:start")
@@ -132,8 +130,9 @@ def stop(c: CliContext, app: str) -> None:
 @click.argument("app")
 @pass_cli
 def restart(c: CliContext, app: str) -> None:
-    """Restart APP's processes in place."""
-    _scheduler_op(c, app, "restarted")
+    """Restart APP as Dokku does: a zero-downtime redeploy of its current release, so
+    containers pick up the current environment, networks and scale."""
+    _redeploy(c, app, "Restarted")
 
 
 @click.command("ps:rebuild")
@@ -141,11 +140,15 @@ def restart(c: CliContext, app: str) -> None:
 @pass_cli
 def rebuild(c: CliContext, app: str) -> None:
     """Redeploy APP's current image and processes as a new release (zero downtime)."""
+    _redeploy(c, app, "Rebuilt")
+
+
+def _redeploy(c: CliContext, app: str, what: str) -> None:
     from dockyard.core.cli.deploy import progress_logger
     from dockyard.core.deploy import rebuild_app
 
     require_app(c.store, app)
-    with c.timed(f"Rebuilt {app}"):
+    with c.timed(f"{what} {app}"):
         rebuild_app(c.store, c.scheduler_for(app), app, progress=progress_logger(c))
 
 

@@ -257,9 +257,18 @@ def test_bind_all_interfaces_rebuild_and_restart(
     assert http_get(f"http://127.0.0.1:{host_port}/") == (200, "hello from dockyard\n")
     assert not docker_client.containers.get(f"{app}.worker.1").attrs["NetworkSettings"]["Ports"]
     release = ok(run("props:get", "release", app, "current")).stdout
-    # ps:restart restarts in place; ps:rebuild rolls out a new release with new containers
-    ok(run("ps:restart", app))
+    # config:set redeploys (zero downtime) so the containers get the new environment, as in
+    # Dokku; --no-restart leaves them be, and ps:restart then applies it
+    ok(run("config:set", app, "--no-restart", "COLOR=blue"))
     assert docker_client.containers.get(f"{app}.web.1").id == web.id
+    ok(run("ps:restart", app))
+    restarted = docker_client.containers.get(f"{app}.web.1")
+    assert restarted.id != web.id and "COLOR=blue" in restarted.attrs["Config"]["Env"]
+    ok(run("config:set", app, "COLOR=green"))
+    recolored = docker_client.containers.get(f"{app}.web.1")
+    assert recolored.id != restarted.id and "COLOR=green" in recolored.attrs["Config"]["Env"]
+    ok(run("config:unset", app, "COLOR"))
+    assert not any(e.startswith("COLOR=") for e in docker_client.containers.get(f"{app}.web.1").attrs["Config"]["Env"])
     ok(run("ps:rebuild", app))
     rebuilt = docker_client.containers.get(f"{app}.web.1")
     assert rebuilt.id != web.id and rebuilt.status == "running"
