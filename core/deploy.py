@@ -68,12 +68,11 @@ def preflight(scheduler: Scheduler, app: str, networks: NetworkSettings, ports: 
 
 def subscribe_routing(hooks: Hooks, store: PropertyStore, scheduler: Scheduler) -> None:
     """Let the proxy rebuild on ``core-post-deploy``, once per Hooks object."""
-    if getattr(hooks, "_dockyard_routing", False):
+    if hooks.subscribed_once("dockyard-routing"):
         return
     from dockyard.core import routing
 
     routing.subscribe(hooks, store, scheduler)
-    hooks._dockyard_routing = True  # type: ignore[attr-defined]
 
 
 # ---- processes ----------------------------------------------------------------------

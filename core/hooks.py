@@ -41,10 +41,17 @@ class Hooks:
     def __init__(self, load_entry_points: bool = True) -> None:
         self._subs: dict[str, list[Hook]] = defaultdict(list)
         self.failures: dict[str, list[Exception]] = {}
+        self._tags: set[str] = set()
         self._eps_loaded = not load_entry_points
 
     def subscribe(self, name: str, fn: Hook) -> None:
         self._subs[name].append(fn)
+
+    def subscribed_once(self, tag: str) -> bool:
+        """True if ``tag`` was seen before: lets wiring subscribe once per Hooks object."""
+        seen = tag in self._tags
+        self._tags.add(tag)
+        return seen
 
     def _load_entry_points(self) -> None:
         self._eps_loaded = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import click
 
@@ -125,7 +126,7 @@ def clone(c: CliContext, old: str, new: str) -> None:
     with c.timed(f"Cloned {old} to {new}"):
         c.store.clone_scope(old, new)
         # the clone is a new app, not a copy of the old one's runtime state
-        c.store.set(APPS_PLUGIN, new, "created-at", str(int(__import__("time").time())))
+        c.store.set(APPS_PLUGIN, new, "created-at", str(int(time.time())))
         for plugin, key in (("release", "current"), ("apps", "deployed-image")):
             c.store.delete(plugin, new, key)
 

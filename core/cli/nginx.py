@@ -1,8 +1,9 @@
-"""nginx:* commands. They reach the nginx driver through stevedore, like every driver."""
+"""nginx:* commands. They reach the nginx driver through its entry point, like every driver."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,13 +13,17 @@ from dockyard.core.errors import ProxyError
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.properties import require_app
 
+if TYPE_CHECKING:
+    from dockyard.proxy.base import Proxy
+
 log = logging.getLogger("dockyard.nginx")
 
 #: properties that say where nginx is, not what an app's file holds
 LOCATION_KEYS = {"main-conf", "conf-dir", "binary", "reload-command"}
 
 
-def _nginx(c: CliContext):  # type: ignore[no-untyped-def]
+def _nginx(c: CliContext) -> Proxy:
+    """The nginx driver, through the entry point (core never imports a driver module)."""
     from dockyard.core import load_proxy
 
     return load_proxy("nginx", c.store)
