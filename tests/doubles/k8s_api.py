@@ -26,15 +26,14 @@ import hashlib
 import json
 import re
 import shlex
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.doubles.http import ApiDouble, DoubleHandler, Req
 
 Obj = dict[str, Any]
 TOKEN = "dockyard-double-token"
@@ -107,25 +106,6 @@ def shell_program(argv: list[str] | None, env: dict[str, str]) -> Outcome:
     return Outcome(0, "".join(f"{line}\n" for line in out))
 
 
-@dataclass
-class Req:
-    seq: int
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    status: int = 0
-
-
-@dataclass
-class Fault:
-    status: int
-    method: str | None
-    path_re: str | None
-    times: int
-    reason: str
-
-
 def status_obj(code: int, reason: str, message: str, kind: str = "", name: str = "") -> Obj:
     obj: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                 "message": message, "reason": reason, "code": code}
@@ -176,16 +156,13 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class K8sApiDouble:
+class K8sApiDouble(ApiDouble):
     def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)
+        super().__init__()
         self.objects: dict[tuple[str, str, str], Obj] = {}  # (kind, namespace, name)
         self.history: list[tuple[int, str, str, Obj]] = []  # (rv, kind, type, object)
         self.rv = 100
-        self.requests: list[Req] = []
         self.events: list[tuple[int, str, str]] = []  # (request seq, what, name)
-        self.faults: list[Fault] = []
         self.program: Callable[[list[str] | None, dict[str, str]], Outcome] = shell_program
         #: images whose containers exit 1 at once, whatever their command
         self.crashing_images: set[str] = set()
@@ -195,24 +172,11 @@ class K8sApiDouble:
         self.pod_logs: dict[tuple[str, str], str] = {}
         self.next_ip = 10
         self.next_cluster_ip = 10
-        self.stopping = False
-        self.server: ThreadingHTTPServer | None = None
-        self.thread: threading.Thread | None = None
         self.kubeconfig: Path | None = None
 
     # ---- control ---------------------------------------------------------------------
     def start(self, directory: Path) -> K8sApiDouble:
-        double = self
-
-        class Handler(_Handler):
-            api = double
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-        port = self.server.server_address[1]
+        port = self.serve(_Handler)
         self.kubeconfig = directory / "kubeconfig"
         self.kubeconfig.write_text(json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "double",
@@ -222,25 +186,12 @@ class K8sApiDouble:
         }))
         return self
 
-    def stop(self) -> None:
-        with self.lock:
-            self.stopping = True
-            self.changed.notify_all()
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
     def inject(self, status: int, method: str | None = None, path: str | None = None, times: int = 1,
                reason: str = "") -> None:
         """The next ``times`` requests matching ``method`` and the ``path`` regex get ``status``."""
         default = {403: "Forbidden", 409: "Conflict", 500: "InternalError", 503: "ServiceUnavailable",
                    429: "TooManyRequests"}.get(status, "Unknown")
-        with self.lock:
-            self.faults.append(Fault(status, method, path, times, reason or default))
-
-    def calls(self, method: str | None = None, path: str = "") -> list[Req]:
-        with self.lock:
-            return [r for r in self.requests if (method is None or r.method == method) and re.search(path, r.path)]
+        self.add_fault(status, method, path, times, reason or default)
 
     def get(self, kind: str, name: str, namespace: str = "default") -> Obj | None:
         with self.lock:
@@ -527,13 +478,8 @@ class K8sApiDouble:
         return dep
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DoubleHandler):
     api: K8sApiDouble
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
 
     def _send(self, code: int, body: Any, content_type: str = "application/json") -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -556,30 +502,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         api = self.api
-        url = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
+        path, raw_query, body, req = self.read_request(method)
+        query = {k: v[-1] for k, v in raw_query.items()}
         with api.lock:
-            req = Req(len(api.requests) + 1, method, url.path, query, body)
-            api.requests.append(req)
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 req.status = 401
                 self._send(401, status_obj(401, "Unauthorized", "Unauthorized"))
                 return
-            for fault in api.faults:
-                if fault.times > 0 and (fault.method in (None, method)) and \
-                        (fault.path_re is None or re.search(fault.path_re, url.path)):
-                    fault.times -= 1
-                    req.status = fault.status
-                    message = f"injected {fault.status} {fault.reason} for {method} {url.path}"
-                    self._send(fault.status, status_obj(fault.status, fault.reason, message))
-                    return
-        route = self._route(url.path)
+            fault = api.take_fault(method, path)
+            if fault is not None:
+                req.status = fault.status
+                message = f"injected {fault.status} {fault.message} for {method} {path}"
+                self._send(fault.status, status_obj(fault.status, fault.message, message))
+                return
+        route = self._route(path)
         if route is None:
             req.status = 404
-            message = f"the server could not find the requested resource ({url.path})"
+            message = f"the server could not find the requested resource ({path})"
             self._send(404, status_obj(404, "NotFound", message))
             return
         kind, ns, name, sub = route
@@ -676,26 +615,6 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             return
         self.close_connection = True
-
-    def _chunk(self, event: Obj) -> None:
-        data = json.dumps(event).encode() + b"\n"
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
 
 
 @dataclass

@@ -21,38 +21,15 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
+from tests.doubles.http import ApiDouble, DoubleHandler
 from tests.doubles.k8s_api import Outcome, shell_program
 
 Obj = dict[str, Any]
-
-
-@dataclass
-class Req:
-    seq: int
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: Any
-    status: int = 0
-
-
-@dataclass
-class Fault:
-    status: int
-    method: str | None
-    path_re: str | None
-    times: int
-    text: str
 
 
 class Failure(Exception):
@@ -71,10 +48,9 @@ def _strip_count(group: Obj) -> str:
     return json.dumps(g, sort_keys=True)
 
 
-class NomadApiDouble:
+class NomadApiDouble(ApiDouble):
     def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)
+        super().__init__()
         self.index = 1000
         self.jobs: dict[str, Obj] = {}
         self.versions: dict[str, list[Obj]] = {}
@@ -84,8 +60,6 @@ class NomadApiDouble:
         self.deploy_left: dict[str, int] = {}
         self.logs: dict[tuple[str, str, str], str] = {}
         self.events: list[Obj] = []
-        self.requests: list[Req] = []
-        self.faults: list[Fault] = []
         self.program: Callable[[list[str] | None, dict[str, str]], Outcome] = shell_program
         #: images whose containers exit 1 at once, whatever their command
         self.crashing_images: set[str] = set()
@@ -94,41 +68,18 @@ class NomadApiDouble:
         self.token: str | None = None
         self.next_port = 20000
         self.next_ip = 1
-        self.stopping = False
-        self.server: ThreadingHTTPServer | None = None
         self.address = ""
 
     # ---- control ---------------------------------------------------------------------
     def start(self) -> NomadApiDouble:
-        double = self
-
-        class Handler(_Handler):
-            api = double
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.address = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.address = f"http://127.0.0.1:{self.serve(_Handler)}"
         return self
-
-    def stop(self) -> None:
-        with self.lock:
-            self.stopping = True
-            self.changed.notify_all()
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
 
     def inject(self, status: int, method: str | None = None, path: str | None = None, times: int = 1,
                text: str = "") -> None:
-        with self.lock:
-            self.faults.append(Fault(status, method, path, times, text or {
-                403: "Permission denied", 409: "conflict", 500: "rpc error: internal error",
-                503: "No cluster leader"}.get(status, "error")))
-
-    def calls(self, method: str | None = None, path: str = "") -> list[Req]:
-        with self.lock:
-            return [r for r in self.requests if (method is None or r.method == method) and re.search(path, r.path)]
+        self.add_fault(status, method, path, times, text or {
+            403: "Permission denied", 409: "conflict", 500: "rpc error: internal error",
+            503: "No cluster leader"}.get(status, "error"))
 
     def live_allocs(self, job_id: str) -> list[Obj]:
         with self.lock:
@@ -388,13 +339,8 @@ def _spec_copy(job: Obj) -> Obj:
     return j
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DoubleHandler):
     api: NomadApiDouble
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
 
     def _send(self, code: int, body: Any) -> None:
         if isinstance(body, str):
@@ -410,32 +356,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         api = self.api
-        url = urlsplit(self.path)
-        query = parse_qs(url.query)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
+        path, query, body, req = self.read_request(method)
         with api.lock:
-            req = Req(len(api.requests) + 1, method, url.path, query, body)
-            api.requests.append(req)
             if api.token is not None and self.headers.get("X-Nomad-Token") != api.token:
                 req.status = 403
                 self._send(403, "Permission denied")
                 return
-            for fault in api.faults:
-                if fault.times > 0 and fault.method in (None, method) and \
-                        (fault.path_re is None or re.search(fault.path_re, url.path)):
-                    fault.times -= 1
-                    req.status = fault.status
-                    self._send(fault.status, fault.text)
-                    return
-        if method == "GET" and url.path == "/v1/event/stream":
+            fault = api.take_fault(method, path)
+            if fault is not None:
+                req.status = fault.status
+                self._send(fault.status, fault.message)
+                return
+        if method == "GET" and path == "/v1/event/stream":
             req.status = 200
             self._stream(query)
             return
         try:
             with api.lock:
-                code, out = self._dispatch(method, url.path, query, body)
+                code, out = self._dispatch(method, path, query, body)
         except Failure as exc:
             req.status = exc.code
             self._send(exc.code, exc.text)
@@ -549,19 +487,3 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.close_connection = True
 
-    def _chunk(self, obj: Obj) -> None:
-        data = json.dumps(obj).encode() + b"\n"
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
