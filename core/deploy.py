@@ -27,6 +27,7 @@ from dockyard.core.models import DeployPlan, Instance, NetworkSettings, PortMapp
 from dockyard.core.plan import (
     build_plan,
     current_release,
+    is_deployed,
     read_networks,
     read_scale,
     record_release,
@@ -246,7 +247,7 @@ def start_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks
               progress: Progress = no_progress) -> None:
     """Start stopped instances; an app with none left gets a fresh rollout, as in Dokku."""
     require_app(store, app)
-    if current_release(store, app) is None:
+    if not is_deployed(store, app):
         raise NotFound(f"app {app} has not been deployed yet")
     if scheduler.status(app):
         scheduler.start(app)

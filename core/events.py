@@ -186,9 +186,10 @@ class EventListener:
 
     # ---- handling -------------------------------------------------------------------------
     def _apps(self) -> list[str]:
+        from dockyard.core.plan import is_deployed
         from dockyard.core.properties import list_apps
 
-        return [a for a in list_apps(self.store) if self.store.get("release", a, "current")]
+        return [a for a in list_apps(self.store) if is_deployed(self.store, a)]
 
     def _handle(self, batch: list[tuple[str, object]]) -> None:
         touched: dict[str, str] = {}
@@ -213,6 +214,7 @@ class EventListener:
             self._rebuild(touched)
 
     def _rebuild(self, touched: dict[str, str]) -> None:
+        from dockyard.core.plan import is_deployed
         from dockyard.core.properties import app_exists
         from dockyard.core.routing import proxy_type
 
@@ -220,7 +222,7 @@ class EventListener:
         by_type: dict[str, dict[str, Listeners]] = {}
         for app in touched:
             try:
-                if not app_exists(self.store, app) or not self.store.get("release", app, "current"):
+                if not app_exists(self.store, app) or not is_deployed(self.store, app):
                     continue
                 listeners = self.scheduler_for(app).listeners(app)
             except Exception as exc:

@@ -102,6 +102,11 @@ def effective_scale(stored: Mapping[str, int], processes: Processes) -> dict[str
 
 
 # ---- releases -----------------------------------------------------------------------
+def is_deployed(store: PropertyStore, app: str) -> bool:
+    """One read: has ``app`` a current release (has it been deployed and not destroyed)?"""
+    return bool(store.get(RELEASE, app, "current"))
+
+
 def current_release(store: PropertyStore, app: str) -> tuple[str, str, Processes] | None:
     release = store.get(RELEASE, app, "current")
     image = store.get(RELEASE, app, "image")

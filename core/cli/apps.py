@@ -9,6 +9,7 @@ import click
 
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
+from dockyard.core.plan import is_deployed
 from dockyard.core.properties import (
     APPS_PLUGIN,
     app_exists,
@@ -50,7 +51,7 @@ def _teardown(c: CliContext, app: str) -> None:
     from dockyard.core.hooks import Hooks
     from dockyard.core.routing import proxy_for
 
-    if c.store.get("apps", app, "deployed-image") or c.store.get("release", app, "current"):
+    if is_deployed(c.store, app):
         c.scheduler_for(app).destroy(app)
     try:
         proxy_for(c.store, app).clear_config(app)
@@ -97,11 +98,10 @@ def rename(c: CliContext, old: str, new: str, skip_deploy: bool) -> None:
     """
     require_app(c.store, old)
     from dockyard.core.names import validate_app_name
-    from dockyard.core.plan import current_release
 
     validate_app_name(new)
     _check_target(c, new)
-    deployed = current_release(c.store, old) is not None
+    deployed = is_deployed(c.store, old)
     with c.timed(f"Renamed {old} to {new}"), c.store.lock(f"deploy-{old}"):
         _teardown(c, old)
         c.store.rename_scope(old, new)

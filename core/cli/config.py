@@ -11,7 +11,7 @@ import shlex
 
 import click
 
-from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.errors import NotFound, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.properties import require_app
@@ -19,14 +19,6 @@ from dockyard.propstores.base import Delete, Put
 
 PLUGIN = "config"
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _scope(c: CliContext, app: str | None, is_global: bool) -> str:
-    if is_global:
-        return GLOBAL_SCOPE
-    if not app:
-        raise click.UsageError("specify APP or --global")
-    return require_app(c.store, app)
 
 
 def _key(key: str) -> str:
@@ -44,7 +36,7 @@ def set_(c: CliContext, is_global: bool, no_restart: bool, args: tuple[str, ...]
     """Set KEY=VALUE pairs on APP (or --global)."""
     app = None if is_global else args[0]
     pairs = args if is_global else args[1:]
-    scope = _scope(c, app, is_global)
+    scope = scope_of(c, app, is_global)
     if not pairs:
         raise click.UsageError("give at least one KEY=VALUE")
     ops: list[Put | Delete] = []
@@ -89,7 +81,7 @@ def unset(c: CliContext, is_global: bool, no_restart: bool, args: tuple[str, ...
     """Unset KEYs on APP (or --global)."""
     app = None if is_global else args[0]
     keys = args if is_global else args[1:]
-    scope = _scope(c, app, is_global)
+    scope = scope_of(c, app, is_global)
     c.store.apply([Delete(PLUGIN, scope, _key(k)) for k in keys])
     c.emit({"unset": list(keys)}, "-----> Unsetting " + ", ".join(keys))
     if not no_restart:
@@ -101,9 +93,9 @@ def _apply_env(c: CliContext, scope: str) -> None:
     new environment. Global config reaches each app at its next deploy or ps:restart."""
     if scope == GLOBAL_SCOPE:
         return
-    from dockyard.core.plan import current_release
+    from dockyard.core.plan import is_deployed
 
-    if current_release(c.store, scope) is None:
+    if not is_deployed(c.store, scope):
         return
     from dockyard.core.deploy import rebuild_app
 
@@ -118,7 +110,7 @@ def _apply_env(c: CliContext, scope: str) -> None:
 @pass_cli
 def show(c: CliContext, is_global: bool, shell: bool, app: str | None) -> None:
     """Show APP's (or the global) environment."""
-    scope = _scope(c, app, is_global)
+    scope = scope_of(c, app, is_global)
     values = {k: v for k, v in sorted(c.store.get_all(PLUGIN, scope).items()) if isinstance(v, str)}
     if shell:
         c.emit(values, "\n".join(f"{k}={shlex.quote(v)}" for k, v in values.items()))

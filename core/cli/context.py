@@ -162,6 +162,18 @@ def render_text(data: Any) -> str:
     return str(data)
 
 
+def scope_of(c: CliContext, app: str | None, is_global: bool) -> str:
+    """The scope an ``APP|--global`` command acts on; the app must exist."""
+    from dockyard.core.names import GLOBAL_SCOPE
+    from dockyard.core.properties import require_app
+
+    if is_global:
+        return GLOBAL_SCOPE
+    if not app:
+        raise click.UsageError("specify APP or --global")
+    return require_app(c.store, app)
+
+
 def obj(ctx: click.Context | None = None) -> CliContext:
     ctx = ctx or click.get_current_context()
     found = ctx.find_object(CliContext)

@@ -6,8 +6,8 @@ import logging
 
 import click
 
-from dockyard.core.cli._routing import rebuild_if_deployed, scope_of
-from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.cli._routing import rebuild_if_deployed
+from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.domains import read_domains, stored_domains, validate_domains, write_domains
 from dockyard.core.errors import ValidationError
 from dockyard.core.names import GLOBAL_SCOPE

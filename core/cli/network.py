@@ -15,7 +15,7 @@ from dockyard.core.cli._props import report_apps, store_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE, validate_dns_name, validate_network_name
-from dockyard.core.plan import NETWORK, split_networks, validate_attach
+from dockyard.core.plan import NETWORK, is_deployed, split_networks, validate_attach
 from dockyard.core.properties import (
     as_bool,
     check_property,
@@ -104,9 +104,8 @@ def list_networks(c: CliContext, quiet: bool, managed_only: bool) -> None:
 def _rebuild(c: CliContext, app: str) -> dict[str, list[str]]:
     """Recompute APP's listeners from the scheduler and announce them (network-build-config)."""
     from dockyard.core.hooks import Hooks
-    from dockyard.core.plan import current_release
 
-    if current_release(c.store, app) is None:
+    if not is_deployed(c.store, app):
         return {}
     scheduler = c.scheduler_for(app)
     listeners = scheduler.listeners(app)
@@ -138,12 +137,11 @@ def rebuildall(c: CliContext) -> None:
 @pass_cli
 def report(c: CliContext, app: str | None) -> None:
     """Report APP's (or every app's) network settings and web listeners."""
-    from dockyard.core.plan import current_release
 
     def rows_for(name: str) -> dict[str, str]:
         rows = triplet_rows(c, NETWORK, name, DEFAULTS)
         listeners = ""
-        if current_release(c.store, name) is not None:
+        if is_deployed(c.store, name):
             listeners = " ".join(str(x) for x in c.scheduler_for(name).listeners(name).get("web", []))
         rows["network-web-listeners"] = listeners
         return rows

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dockyard.core.cli._routing import is_deployed, rebuild_if_deployed, scope_of
-from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.cli._routing import rebuild_if_deployed
+from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.errors import ProxyError
 from dockyard.core.names import GLOBAL_SCOPE
+from dockyard.core.plan import is_deployed
 from dockyard.core.properties import require_app
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def start(c: CliContext) -> None:
     from dockyard.core.routing import proxy_type, rebuild_many
 
     log.info("%s", _nginx(c).start())
-    apps = [a for a in list_apps(c.store) if is_deployed(c, a) and proxy_type(c.store, a) == "nginx"]
+    apps = [a for a in list_apps(c.store) if is_deployed(c.store, a) and proxy_type(c.store, a) == "nginx"]
     if apps:
         results = rebuild_many(c.store, apps, c.scheduler_for, force=False)
         failed = [r.app for r in results if not r.ok]

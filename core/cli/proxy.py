@@ -7,10 +7,10 @@ import logging
 import click
 
 from dockyard.core.cli._props import report_apps
-from dockyard.core.cli._routing import is_deployed, scope_of
-from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.errors import DockyardError, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
+from dockyard.core.plan import is_deployed
 from dockyard.core.properties import list_apps, require_app
 
 log = logging.getLogger("dockyard.proxy")
@@ -21,7 +21,7 @@ def _targets(c: CliContext, app: str | None, all_apps: bool) -> list[str]:
         raise click.UsageError("specify APP or --all")
     if app:
         return [require_app(c.store, app)]
-    return [a for a in list_apps(c.store) if is_deployed(c, a)]
+    return [a for a in list_apps(c.store) if is_deployed(c.store, a)]
 
 
 @click.command("proxy:build-config")
@@ -124,7 +124,7 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
         if new.name == old.name:
             continue
         old.clear_config(name)
-        if is_deployed(c, name):
+        if is_deployed(c.store, name):
             from dockyard.core.routing import rebuild
 
             rebuild(c.store, c.scheduler_for(name), name)

@@ -9,7 +9,7 @@ import click
 from dockyard.core.cli._props import report_apps, set_command, set_property
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
-from dockyard.core.plan import DEFAULT_RESTART_POLICY, PS, current_release, read_scale
+from dockyard.core.plan import DEFAULT_RESTART_POLICY, PS, current_release, is_deployed, read_scale
 from dockyard.core.properties import computed, require_app
 
 _POLICY_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
@@ -52,7 +52,7 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
     from dockyard.core.cli.deploy import progress_logger
 
     with c.timed(f"Scaled {app}: {' '.join(f'{k}={v}' for k, v in changes.items())}"):
-        scheduler = c.scheduler_for(app) if current_release(c.store, app) else None
+        scheduler = c.scheduler_for(app) if is_deployed(c.store, app) else None
         if scheduler is None:
             from dockyard.core.plan import write_scale
 
@@ -98,7 +98,7 @@ def _scheduler_op(c: CliContext, app: str, what: str) -> None:
     from dockyard.core.errors import NotFound
 
     require_app(c.store, app)
-    if current_release(c.store, app) is None:
+    if not is_deployed(c.store, app):
         raise NotFound(f"app {app} has not been deployed yet")
     scheduler = c.scheduler_for(app)
     with c.timed(f"{what.capitalize()} {app}"):
