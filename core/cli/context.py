@@ -16,7 +16,6 @@ from dockyard.core.errors import DockyardError
 if TYPE_CHECKING:
     from dockyard.core.settings import Settings
     from dockyard.propstores.base import PropertyStore
-    from dockyard.proxy.base import Proxy
     from dockyard.schedulers.base import Scheduler
 
 GLOBAL_OPTIONS = {"--propstore", "--scheduler", "--format"}
@@ -81,11 +80,6 @@ class CliContext:
 
             self._schedulers[name] = load_scheduler(name, self.store)
         return self._schedulers[name]
-
-    def proxy_for(self, app: str) -> Proxy:
-        from dockyard.core.routing import proxy_for
-
-        return proxy_for(self.store, app)
 
     def close(self) -> None:
         for sched in self._schedulers.values():
@@ -172,14 +166,6 @@ def scope_of(c: CliContext, app: str | None, is_global: bool) -> str:
     if not app:
         raise click.UsageError("specify APP or --global")
     return require_app(c.store, app)
-
-
-def obj(ctx: click.Context | None = None) -> CliContext:
-    ctx = ctx or click.get_current_context()
-    found = ctx.find_object(CliContext)
-    if found is None:
-        raise RuntimeError("dockyard command run outside the dockyard CLI")
-    return found
 
 
 pass_cli = click.make_pass_decorator(CliContext)
