@@ -141,9 +141,10 @@ def deploy_app(
     if procfile is not None:
         processes = read_procfile(procfile)
     with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
-        networks = read_networks(store, app)
-        preflight(scheduler, app, networks, read_port_map(store, app), build=build_dir is not None)
         if build_dir is not None:
+            # check before a long build too; _release checks the final plan either way
+            networks = read_networks(store, app)
+            preflight(scheduler, app, networks, read_port_map(store, app), build=True)
             image = scheduler.build(app, Path(build_dir), networks, hooks, progress)
         assert image is not None
         if processes is None:
