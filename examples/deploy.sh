@@ -69,5 +69,10 @@ $DY run "$APP" sh -c "wget -q -O- http://$APP.web:5000/ | grep -o 'Hello[^<]*'; 
 
 step "Both processes answer through nginx"
 curl -fsS "http://127.0.0.1:$HTTP_PORT/" | grep -o 'Hello[^<]*'
-printf 'ping through nginx\n' | busybox nc -w 2 127.0.0.1 "$TCP_PORT"
+exec 3<>"/dev/tcp/127.0.0.1/$TCP_PORT"   # a real TCP round trip through nginx's stream module
+printf 'ping through nginx\n' >&3
+read -r -t 5 echoed <&3
+exec 3<&-
+echo "$echoed"
+[ "$echoed" = "ping through nginx" ]
 $DY proxy:report "$APP"
