@@ -27,6 +27,7 @@ import pytest
 
 from tests.doubles.k8s_api import K8sApiDouble
 from tests.doubles.nomad_api import NomadApiDouble
+from tests.doubles.nomad_spec import traffic_errors
 
 #: captured at import, before any fixture points these variables at a double
 REAL_KUBECONFIG = os.environ.get("KUBECONFIG")
@@ -59,6 +60,14 @@ def nomad_double(monkeypatch: pytest.MonkeyPatch) -> Iterator[NomadApiDouble]:
     monkeypatch.delenv("NOMAD_REGION", raising=False)
     yield double
     double.stop()
+    check_nomad_traffic(double)
+
+
+def check_nomad_traffic(double: NomadApiDouble) -> None:
+    """Fail the test if the driver sent, or the double answered, anything Nomad's official
+    OpenAPI description does not allow (see tests/doubles/nomad_spec.py)."""
+    errors = traffic_errors(double)
+    assert not errors, f"{len(errors)} exchange(s) outside Nomad's OpenAPI spec:\n" + "\n".join(errors[:20])
 
 
 @dataclass
@@ -113,6 +122,7 @@ def nomad_target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     fast(file_store, "scheduler-nomad")
     yield Target("double", double, DOUBLE_IMAGE)
     double.stop()
+    check_nomad_traffic(double)
 
 
 @pytest.fixture

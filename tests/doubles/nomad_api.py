@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.doubles.http import ApiDouble, DoubleHandler
+from tests.doubles.http import ApiDouble, DoubleHandler, Req
 from tests.doubles.k8s_api import Outcome, shell_program
 
 Obj = dict[str, Any]
@@ -69,6 +69,10 @@ class NomadApiDouble(ApiDouble):
         self.next_port = 20000
         self.next_ip = 1
         self.address = ""
+        #: every answer, in order: (the request, status, Content-Type, decoded body)
+        self.responses: list[tuple[Req, int, str, Any]] = []
+        #: the request headers, by ``Req.seq`` (the spec check reads X-Nomad-Token)
+        self.headers: dict[int, dict[str, str]] = {}
 
     # ---- control ---------------------------------------------------------------------
     def start(self) -> NomadApiDouble:
@@ -342,7 +346,12 @@ def _spec_copy(job: Obj) -> Obj:
 class _Handler(DoubleHandler):
     api: NomadApiDouble
 
-    def _send(self, code: int, body: Any) -> None:
+    def _send(self, req: Req, code: int, body: Any) -> None:
+        req.status = code
+        with self.api.lock:
+            self.api.headers[req.seq] = dict(self.headers.items())
+            self.api.responses.append((req, code, "text/plain" if isinstance(body, str) else "application/json",
+                                       copy.deepcopy(body)))
         if isinstance(body, str):
             data, ctype = body.encode(), "text/plain"
         else:
@@ -359,13 +368,11 @@ class _Handler(DoubleHandler):
         path, query, body, req = self.read_request(method)
         with api.lock:
             if api.token is not None and self.headers.get("X-Nomad-Token") != api.token:
-                req.status = 403
-                self._send(403, "Permission denied")
+                self._send(req, 403, "Permission denied")
                 return
             fault = api.take_fault(method, path)
             if fault is not None:
-                req.status = fault.status
-                self._send(fault.status, fault.message)
+                self._send(req, fault.status, fault.message)
                 return
         if method == "GET" and path == "/v1/event/stream":
             req.status = 200
@@ -375,11 +382,9 @@ class _Handler(DoubleHandler):
             with api.lock:
                 code, out = self._dispatch(method, path, query, body)
         except Failure as exc:
-            req.status = exc.code
-            self._send(exc.code, exc.text)
+            self._send(req, exc.code, exc.text)
             return
-        req.status = code
-        self._send(code, out)
+        self._send(req, code, out)
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         api = self.api
