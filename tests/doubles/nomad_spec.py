@@ -56,7 +56,7 @@ def spec_path() -> Path:
         return Path(env)
     here = Path(__file__).resolve()
     for parent in here.parents:
-        candidate = parent.parent / "shared" / SPEC_NAME
+        candidate = parent / "shared" / SPEC_NAME
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"cannot find shared/{SPEC_NAME} beside the repository; set DOCKYARD_NOMAD_SPEC")
