@@ -23,7 +23,7 @@ from typing import Any
 from tests.doubles.http import Req
 
 #: where the spec is: shared/ beside the repository (a worktree, a CI clone) or DOCKYARD_NOMAD_SPEC
-SPEC_NAME = "reference/specs/nomad-openapi-v1.yaml"
+SPEC_NAME = "nomad-openapi-v1.yaml"
 HOST = "http://127.0.0.1:4646"
 
 #: endpoints the driver calls that the 2023 spec does not describe -> the component schema of
@@ -51,15 +51,15 @@ NULL_IN_GO: tuple[tuple[str, str], ...] = (
 
 
 def spec_path() -> Path:
+    """The vendored spec (tests/doubles/specs/), unless ``DOCKYARD_NOMAD_SPEC`` names another.
+
+    It lives in the repository so a clean clone in any folder finds it; nothing outside the
+    checkout is read.
+    """
     env = os.environ.get("DOCKYARD_NOMAD_SPEC")
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / SPEC_NAME
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"cannot find shared/{SPEC_NAME} beside the repository; set DOCKYARD_NOMAD_SPEC")
+    return Path(__file__).resolve().parent / "specs" / SPEC_NAME
 
 
 @functools.cache
