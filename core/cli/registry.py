@@ -81,6 +81,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "nginx:start": (f"{M}.nginx:start", "Start a private nginx"),
     "nginx:stop": (f"{M}.nginx:stop", "Stop the private nginx"),
     "events:listen": (f"{M}.events:listen", "Follow scheduler events and keep routing right"),
+    # moving from Dokku
+    "dokku:import": (f"{M}.dokku_import:import_", "Import a Dokku server's apps and settings into the store"),
 }
 
 #: commands whose trailing arguments belong to the user's program (no global-option parsing)

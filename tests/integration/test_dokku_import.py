@@ -1,0 +1,189 @@
+"""dokku:import as a user runs it: a Dokku server's tree in, Dockyard's commands read it back.
+
+Both layouts (Dokku 0.20 and 0.38) are written by hand in ``dokku_trees``, imported into a
+file, redis and etcd store, and then checked with the commands a user would run
+(config:get, domains:report, ports:report, certs:report, ps:scale, props:get).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.core import open_propstore
+from tests.integration.dokku_trees import AWKWARD, dokku_020, dokku_current
+
+Run = Callable[..., Any]
+
+
+def _snapshot(url: str) -> list[str]:
+    with open_propstore(url) as s:
+        return sorted(json.dumps([p.plugin, p.scope, p.key, p.value, p.items]) for p in s.iter_all())
+
+
+def _report(run: Run, url: str, *args: str) -> dict[str, Any]:
+    r = run("--propstore", url, *args, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    data: dict[str, Any] = json.loads(r.stdout)
+    return data
+
+
+def _import(run: Run, url: str, root: Path, lib: Path, *extra: str) -> Any:
+    return run("--propstore", url, "dokku:import", "--dokku-root", str(root), "--dokku-lib", str(lib), *extra)
+
+
+def _check_env(run: Run, url: str, app: str) -> None:
+    """Each awkward value reads back byte for byte, in the store and through config:get."""
+    for key, value in AWKWARD.items():
+        r = run("--propstore", url, "config:get", app, key)
+        assert r.exit_code == 0, (key, r.stderr)
+        assert r.stdout in (value + "\n", value), key  # config:get prints an empty value as nothing
+    with open_propstore(url) as s:
+        assert {k: s.get("config", app, k) for k in AWKWARD} == AWKWARD
+
+
+@pytest.mark.parametrize("kind", ["file", "redis", "etcd"])
+def test_import_current_layout(kind: str, run: Run, store_url_factory: Any, tmp_path: Path) -> None:
+    url = store_url_factory(kind)
+    root, lib, certs = dokku_current(tmp_path)
+
+    dry = _import(run, url, root, lib, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert _snapshot(url) == [], "--dry-run wrote something"
+    assert "config/api/SECRET_TOKEN = *** (" in dry.stdout
+    for secret in (AWKWARD["SECRET_TOKEN"], AWKWARD["UNICODE"], certs["api"][1].splitlines()[1]):
+        assert secret not in dry.stdout + dry.stderr
+    assert "would write" in dry.stdout
+
+    r = _import(run, url, root, lib)
+    assert r.exit_code == 0, r.stderr
+    assert "2 apps: 2 new" in r.stdout and "0 refused" in r.stdout
+    assert "nginx.conf.sigil" in r.stderr and "template-path" in r.stderr  # the template, with what to do
+    _check_env(run, url, "api")
+    assert run("--propstore", url, "config:get", "api", "STALE").exit_code == 1  # stale legacy ENV ignored
+    assert run("--propstore", url, "config:get", "--global", "GLOBAL_ONE").stdout == 'g"1\n'
+    assert run("--propstore", url, "config:get", "api", "env-migrated").exit_code != 0
+
+    domains = _report(run, url, "domains:report", "api")
+    assert domains["domains-app-vhosts"] == "api.dokku.me api.example.test"
+    assert domains["domains-global-vhosts"] == "dokku.me"
+    ports = _report(run, url, "ports:report", "api")
+    assert ports["ports-map"] == "http:80:5000 https:443:5000 tcp:7000:7000:worker"
+    ssl = _report(run, url, "certs:report", "api")
+    assert ssl["ssl-enabled"] == "true" and ssl["ssl-hostnames"] == "api.example.test"
+    with open_propstore(url) as s:
+        assert s.get("certs", "api", "key") == certs["api"][1]
+        assert s.list_get("ps", "api", "scale") == ["web=3", "worker=2"]
+        assert s.get("ps", "api", "restart-policy") == "always"
+        assert s.get("checks", "api", "disabled") == "worker"
+        assert s.get("checks", "api", "skipped") == "release"  # kept: Dockyard has no checks:skip yet
+        assert s.get("nginx", "api", "client-max-body-size") == "5m"
+        assert s.get("nginx", "api", "proxy-keepalive") == "32"  # kept verbatim
+        assert s.get("nginx", "--global", "hsts-max-age") == "600"
+        assert s.get("letsencrypt", "api", "email") == "ops@example.com"
+        assert s.get("apps", "api", "created-at") == "1700000000"
+        assert s.get("release", "api", "image") == "dokku/api:latest"
+        assert json.loads(s.get("release", "api", "processes") or "") == {
+            "web": ["/start", "web"], "worker": ["/start", "worker"]}  # herokuish runs /start TYPE
+        assert not s.exists("ps", "api", "scale.old") and not s.exists("ports", "api", "map-detected")
+        assert not s.exists("nginx", "gone", "hsts")  # an orphan of a destroyed app
+        assert s.exists("apps", "docs", "created-at") and not s.exists("release", "docs", "current")
+    scale = _report(run, url, "ps:scale", "api")
+    assert scale == {"web": 3, "worker": 2}
+    apps = run("--propstore", url, "apps:list", "--format", "json")
+    assert json.loads(apps.stdout) == ["api", "docs"]
+
+    before = _snapshot(url)
+    again = _import(run, url, root, lib)
+    assert again.exit_code == 0, again.stderr
+    assert "nothing to change" in again.stdout and "2 unchanged" in again.stdout
+    assert _snapshot(url) == before
+
+
+@pytest.mark.parametrize("kind", ["file", "redis", "etcd"])
+def test_import_020_layout(kind: str, run: Run, store_url_factory: Any, tmp_path: Path) -> None:
+    url = store_url_factory(kind)
+    root, lib, certs = dokku_020(tmp_path)
+
+    r = _import(run, url, root, lib)
+    assert r.exit_code == 1  # bad_app is refused; the others are imported
+    refusals = [line for line in r.stderr.splitlines() if "not imported" in line]
+    assert len(refusals) == 2 and "bad_app: not imported: invalid app name" in refusals[0]
+    assert refusals[1].startswith("error: not imported: bad_app")
+    assert "2 new" in r.stdout and "1 refused" in r.stdout
+    _check_env(run, url, "shop")
+    for var in ("DOKKU_PROXY_PORT_MAP", "DOKKU_CHECKS_DISABLED", "DOKKU_WAIT_TO_RETIRE"):
+        assert run("--propstore", url, "config:get", "shop", var).exit_code == 1  # became properties
+    assert run("--propstore", url, "config:get", "shop", "GIT_REV").stdout == "abc123\n"
+    assert run("--propstore", url, "config:get", "blog", "BLOG_TITLE").stdout == 'Tom\'s "blog" $$\n'
+    assert run("--propstore", url, "config:get", "--global", "GLOBAL_ONE").stdout == "g'1\n"
+
+    assert _report(run, url, "domains:report", "shop")["domains-app-vhosts"] == "shop.dokku.me www.shop.test"
+    assert _report(run, url, "ports:report", "shop")["ports-map"] == "http:80:5000 https:443:5000"
+    assert _report(run, url, "ports:report", "blog")["ports-map-is-default"] == "true"
+    assert _report(run, url, "certs:report", "shop")["ssl-hostnames"] == "www.shop.test"
+    assert _report(run, url, "ps:scale", "shop") == {"web": 2, "worker": 1}
+    with open_propstore(url) as s:
+        assert s.get("certs", "shop", "crt") == certs["shop"][0]
+        assert s.get("certs", "shop", "key") == certs["shop"][1]
+        assert s.get("checks", "shop", "disabled") == "worker"
+        assert s.get("checks", "shop", "wait-to-retire") == "30"
+        assert s.get("ps", "shop", "restart-policy") == "on-failure:5"
+        assert s.get("scheduler", "--global", "selected") == "docker-local"
+        assert s.get("nginx", "shop", "client-max-body-size") == "20m"
+        assert s.get("network", "shop", "attach-post-deploy") == "backend"
+        assert s.get("release", "shop", "image") == "dokku/shop:latest"
+        assert json.loads(s.get("release", "shop", "processes") or "") == {
+            "web": ["gunicorn", "app:app", "--bind", "0.0.0.0:5000"], "worker": ["python", "worker.py"]}
+        assert not s.exists("release", "blog", "current")  # never deployed on Dokku
+        assert s.list_get("domains", "--global", "vhosts") == ["dokku.me"]
+        assert list(s.iter_properties(scope="bad_app")) == []
+    assert "shop/nginx.conf.sigil" in r.stderr
+
+    before = _snapshot(url)
+    dry = _import(run, url, root, lib, "--dry-run")
+    assert "nothing to change" in dry.stdout
+    again = _import(run, url, root, lib)
+    assert "nothing to change" in again.stdout and "2 unchanged" in again.stdout
+    assert _snapshot(url) == before
+
+
+def test_import_json_plan_and_changes(run: Run, store_url_factory: Any, tmp_path: Path) -> None:
+    """--format json prints the plan; a value changed on Dokku is the only change of a rerun."""
+    url = store_url_factory("file")
+    root, lib, _ = dokku_current(tmp_path)
+    r = _import(run, url, root, lib, "--dry-run", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["dry_run"] is True and plan["summary"]["created"] == 2
+    api = next(p for p in plan["plan"] if p["app"] == "api")
+    assert api["layout"] == "current" and api["status"] == "create"
+    assert "letsencrypt/api/email" in api["kept"]
+    assert any(t["path"].endswith("app-api/nginx.conf.sigil") for t in api["templates"])
+    assert AWKWARD["SECRET_TOKEN"] not in r.stdout
+    assert "nginx/gone/hsts" in plan["orphans"]
+
+    assert _import(run, url, root, lib).exit_code == 0
+    (lib / "config" / "ps" / "api" / "scale").write_text("web=1\nworker=2\n")
+    r = _import(run, url, root, lib, "--format", "json")
+    plan = json.loads(r.stdout)
+    api = next(p for p in plan["plan"] if p["app"] == "api")
+    assert [(c["plugin"], c["key"], c["value"]) for c in api["changes"]] == [("ps", "scale", ["web=1", "worker=2"])]
+    assert plan["summary"]["properties"] == 1
+
+
+def test_import_never_half_writes_an_app(run: Run, store_url_factory: Any, tmp_path: Path) -> None:
+    """A value Dockyard refuses (a domain that is no DNS name) refuses the whole app, nothing of it written."""
+    url = store_url_factory("file")
+    root, lib, _ = dokku_current(tmp_path)
+    (root / "api" / "VHOST").write_text("api.dokku.me\nnot_a_domain!\n")
+    r = _import(run, url, root, lib)
+    assert r.exit_code == 1
+    assert "api: not imported: invalid domain 'not_a_domain!'" in r.stderr
+    with open_propstore(url) as s:
+        assert list(s.iter_properties(scope="api")) == []
+        assert s.exists("apps", "docs", "created-at")  # the others went on
