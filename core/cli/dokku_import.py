@@ -33,9 +33,12 @@ def _describe(value: object) -> str:
 @click.option("--dokku-lib", default="/var/lib/dokku", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Dokku's DOKKU_LIB_ROOT.")
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+@click.option("--skip-images", is_flag=True,
+              help="Do not look at the apps' images on the local docker engine (presence, nginx.conf.sigil).")
 @click.argument("apps", nargs=-1)
 @pass_cli
-def import_(c: CliContext, dokku_root: Path, dokku_lib: Path, dry_run: bool, apps: tuple[str, ...]) -> None:
+def import_(c: CliContext, dokku_root: Path, dokku_lib: Path, dry_run: bool, skip_images: bool,
+            apps: tuple[str, ...]) -> None:
     """Import a Dokku server (every app, or only APPS) into the configured store."""
     from dockyard.core.dokku.convert import ScopePlan, plan_import, shown, template_todo
     from dockyard.core.dokku.tree import read_server
@@ -45,6 +48,12 @@ def import_(c: CliContext, dokku_root: Path, dokku_lib: Path, dry_run: bool, app
     missing = sorted(set(apps) - set(server.apps))
     if missing:
         raise DockyardError(f"no Dokku app {', '.join(missing)} under {dokku_root}")
+    if not skip_images:
+        from dockyard.core.dokku.images import check_images
+
+        problem = check_images(a for a in server.apps.values() if not apps or a.name in apps)
+        if problem:
+            log.warning("%s", problem)
     plans = plan_import(c.store, server, set(apps) if apps else None)
     written = 0
     done: list[ScopePlan] = []

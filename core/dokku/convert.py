@@ -241,9 +241,8 @@ def _processes(scope: DokkuScope) -> dict[str, Any]:
     """The release's process list: the deployed Procfile, as Dokku ran it."""
     from dockyard.core.procfile import parse_procfile
 
-    builder = scope.properties.get(("builder", "detected")) or scope.env.get("DOKKU_APP_TYPE", "")
     procs = parse_procfile(scope.procfile) if scope.procfile else {}
-    if builder == "herokuish":
+    if scope.builder == "herokuish":
         # buildpack images run every process type through herokuish's /start, as Dokku does
         return {name: ["/start", name] for name in (procs or {"web": None})}
     return {name: list(argv) if argv is not None else None for name, argv in (procs or {"web": None}).items()}

@@ -54,6 +54,12 @@ class DokkuScope:
     #: a problem that stops this app from being imported at all
     error: str | None = None
 
+    @property
+    def builder(self) -> str:
+        """How Dokku built the image: ``herokuish``, ``dockerfile``, … (``builder detected`` or 0.20's variable)."""
+        detected = self.properties.get(("builder", "detected"))
+        return detected if isinstance(detected, str) and detected else self.env.get("DOKKU_APP_TYPE", "")
+
 
 @dataclass
 class DokkuServer:

@@ -187,3 +187,33 @@ def test_import_never_half_writes_an_app(run: Run, store_url_factory: Any, tmp_p
     with open_propstore(url) as s:
         assert list(s.iter_properties(scope="api")) == []
         assert s.exists("apps", "docs", "created-at")  # the others went on
+
+
+def test_import_looks_into_images(run: Run, store_url_factory: Any, tmp_path: Path, docker_client: Any,
+                                  build_image: Callable[..., str]) -> None:
+    """0.20 keeps an app's nginx.conf.sigil only in its image: the import finds it there, and
+    names a deployed app whose image is not on this engine."""
+    import uuid
+
+    from tests.integration.dokku_trees import shell_env, write
+
+    url = store_url_factory("file")
+    with_sigil, missing = f"imp{uuid.uuid4().hex[:8]}", f"imp{uuid.uuid4().hex[:8]}"
+    root, lib = tmp_path / "home-dokku", tmp_path / "var-lib-dokku"
+    for app in (with_sigil, missing):
+        write(root / app / "ENV", shell_env({"DOKKU_APP_TYPE": "dockerfile"}))
+        write(root / app / "CONTAINER.web.1", "0123")
+    built = build_image("WORKDIR /srv\nCOPY nginx.conf.sigil /srv/nginx.conf.sigil\n",
+                        {"nginx.conf.sigil": "server { listen 80; }\n"})
+    image = f"dokku/{with_sigil}"
+    docker_client.images.get(built).tag(image, "latest")
+    try:
+        r = _import(run, url, root, lib)
+        assert r.exit_code == 0, r.stderr
+        assert f"{image}:latest:/srv/nginx.conf.sigil" in r.stderr
+        assert f"image dokku/{missing}:latest is not on this docker engine" in r.stderr
+        assert "1 templates to port" in r.stdout
+        skipped = _import(run, url, root, lib, "--skip-images")
+        assert "nginx.conf.sigil" not in skipped.stderr and "nothing to change" in skipped.stdout
+    finally:
+        docker_client.images.remove(f"{image}:latest")
