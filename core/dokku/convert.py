@@ -180,7 +180,7 @@ class _Context:
     def __init__(self, store: PropertyStore) -> None:
         from dockyard.core.plugins import PROXIES, SCHEDULERS, installed_names
 
-        self.staged = StagedStore(store)
+        self.staged = StagedStore(store, preload=True)
         self.schedulers = set(installed_names(SCHEDULERS))
         self.proxies = set(installed_names(PROXIES))
         self._nginx: Proxy | None = None
@@ -242,6 +242,10 @@ def _processes(scope: DokkuScope) -> dict[str, Any]:
     from dockyard.core.procfile import parse_procfile
 
     procs = parse_procfile(scope.procfile) if scope.procfile else {}
+    start = scope.properties.get(("ps", "start-cmd")) or scope.env.get("DOKKU_START_CMD") \
+        or scope.properties.get(("ps", "dockerfile-start-cmd")) or scope.env.get("DOKKU_DOCKERFILE_START_CMD")
+    if not procs and isinstance(start, str) and start.strip():
+        procs = {"web": tuple(shlex.split(start))}  # Dokku's start command replaces the image's CMD
     if scope.builder == "herokuish":
         # buildpack images run every process type through herokuish's /start, as Dokku does
         return {name: ["/start", name] for name in (procs or {"web": None})}
@@ -275,8 +279,10 @@ def _port_map(ctx: _Context, scope: DokkuScope, entries: list[str] | None, plan:
         mappings = with_https(mappings or [PortMapping("http", 80, port)])
     if not mappings:
         return None
-    check_conflicts(ctx.staged, scope.name, mappings)
-    return [str(m) for m in mappings]
+    entries = [str(m) for m in mappings]
+    if ctx.staged.read("ports", scope.name, "map") != entries:  # an unchanged map was checked when written
+        check_conflicts(ctx.staged, scope.name, mappings)
+    return entries
 
 
 def _desired(ctx: _Context, scope: DokkuScope, plan: ScopePlan) -> list[Put]:

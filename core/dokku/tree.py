@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.core.dokku.envfile import parse_env
-from dockyard.core.errors import ValidationError
+from dockyard.core.errors import DockyardError, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.propstores.base import Value, decode_data
 
@@ -73,9 +73,13 @@ class DokkuServer:
 
 def _read_text(path: Path) -> str | None:
     try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
 
 
 def _lines(text: str | None) -> list[str] | None:
@@ -186,10 +190,27 @@ def _read_app(name: str, root: Path, lib: Path, props: dict[tuple[str, str], Val
 
 
 def read_server(root: Path, lib: Path) -> DokkuServer:
-    """Everything ``dokku:import`` needs from a Dokku host, read once."""
+    """Everything ``dokku:import`` needs from a Dokku host, read once.
+
+    A file the user may not read stops the whole import with one line: Dokku keeps its
+    properties 0600 for the dokku user, so the cure (run as root or dokku) is the same for all.
+    """
+    try:
+        return _read_server(root, lib)
+    except PermissionError as exc:
+        raise DockyardError(f"cannot read {exc.filename}: permission denied; run dokku:import as root "
+                            "or as the dokku user") from exc
+
+
+def _read_server(root: Path, lib: Path) -> DokkuServer:
     props = _read_properties(lib)
     names = _list_apps(root)
-    apps = {name: _read_app(name, root, lib, props.get(name, {})) for name in names}
+    apps = {}
+    for name in names:
+        try:
+            apps[name] = _read_app(name, root, lib, props.get(name, {}))
+        except ValidationError as exc:
+            apps[name] = DokkuScope(name, error=str(exc))
     glob = DokkuScope(GLOBAL_SCOPE, properties=dict(props.get(GLOBAL_SCOPE, {})))
     _read_env(glob, root / "ENV", lib / "config" / GLOBAL_SCOPE / "ENV")
     glob.vhosts = _lines(_read_text(root / "VHOST"))

@@ -217,3 +217,43 @@ def test_import_looks_into_images(run: Run, store_url_factory: Any, tmp_path: Pa
         assert "nginx.conf.sigil" not in skipped.stderr and "nothing to change" in skipped.stdout
     finally:
         docker_client.images.remove(f"{image}:latest")
+
+
+def test_unreadable_env_refuses_only_that_app(run: Run, store_url_factory: Any, tmp_path: Path) -> None:
+    """An ENV file Dokku could not have written (bad bytes, an open quote) refuses its app alone."""
+    from tests.integration.dokku_trees import shell_env, write
+
+    url = store_url_factory("file")
+    root, lib = tmp_path / "home-dokku", tmp_path / "var-lib-dokku"
+    (root / "latin").mkdir(parents=True)
+    (root / "latin" / "ENV").write_bytes(b"export NAME='caf\xe9'\n")
+    write(root / "open" / "ENV", "export A='never closed\n")
+    write(root / "good" / "ENV", shell_env({"DOKKU_START_CMD": "bin/serve --port 5000",
+                                            "PEM": "-----BEGIN-----\nabc\n"}))
+    write(root / "good" / "CONTAINER.web.1", "0123")
+    r = _import(run, url, root, lib, "--skip-images")
+    assert r.exit_code == 1
+    assert "latin: not imported:" in r.stderr and "not UTF-8" in r.stderr
+    assert "open: not imported:" in r.stderr and "unterminated single-quoted value" in r.stderr
+    assert "PEM ends with a newline" in r.stderr
+    with open_propstore(url) as s:
+        assert s.scopes("apps") == ["good"]
+        assert s.get("config", "good", "PEM") == "-----BEGIN-----\nabc\n"
+        assert json.loads(s.get("release", "good", "processes") or "") == {"web": ["bin/serve", "--port", "5000"]}
+
+
+def test_port_conflict_between_imported_apps(run: Run, store_url_factory: Any, tmp_path: Path) -> None:
+    """Two Dokku apps on one tcp port: the second is refused (checked against the first, already planned)."""
+    from tests.integration.dokku_trees import prop, write
+
+    url = store_url_factory("redis")
+    root, lib = tmp_path / "home-dokku", tmp_path / "var-lib-dokku"
+    for app in ("alpha", "beta"):
+        write(root / app / "VHOST", f"{app}.dokku.me\n")
+        prop(lib, "ports", app, "map", ["http:80:5000", "tcp:9000:9000"])
+    r = _import(run, url, root, lib, "--skip-images")
+    assert r.exit_code == 1
+    assert "beta: not imported: host port 9000 (tcp) conflicts with app alpha's tcp:9000:9000" in r.stderr
+    with open_propstore(url) as s:
+        assert s.scopes("apps") == ["alpha"]
+        assert s.list_get("ports", "alpha", "map") == ["http:80:5000", "tcp:9000:9000"]
