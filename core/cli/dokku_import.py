@@ -27,6 +27,20 @@ def _describe(value: object) -> str:
     return text if len(text) <= 120 and "\n" not in text else f"{text[:60]!r}… ({len(text)} chars)"
 
 
+def _refuse_own_tree(url: str, dokku_root: Path, dokku_lib: Path) -> None:
+    """A file store rooted in Dokku's own tree would mix Dockyard's properties into Dokku's."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        return
+    target = Path(parts.path).resolve()
+    for source in (dokku_root, dokku_lib):
+        if target == source.resolve() or source.resolve() in target.parents:
+            raise DockyardError(f"the store ({url}) is inside Dokku's own tree {source}; import into another "
+                                "store (--propstore file:///var/lib/dockyard, redis://…, etcd://…)")
+
+
 @click.command("dokku:import")
 @click.option("--dokku-root", default="/home/dokku", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Dokku's DOKKU_ROOT.")
@@ -44,6 +58,7 @@ def import_(c: CliContext, dokku_root: Path, dokku_lib: Path, dry_run: bool, ski
     from dockyard.core.dokku.tree import read_server
 
     start = time.perf_counter()
+    _refuse_own_tree(c.store.url, dokku_root, dokku_lib)
     server = read_server(dokku_root, dokku_lib)
     missing = sorted(set(apps) - set(server.apps))
     if missing:

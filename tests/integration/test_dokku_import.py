@@ -257,3 +257,10 @@ def test_port_conflict_between_imported_apps(run: Run, store_url_factory: Any, t
     with open_propstore(url) as s:
         assert s.scopes("apps") == ["alpha"]
         assert s.list_get("ports", "alpha", "map") == ["http:80:5000", "tcp:9000:9000"]
+
+
+def test_refuses_to_import_into_dokkus_own_tree(run: Run, tmp_path: Path) -> None:
+    root, lib, _ = dokku_current(tmp_path)
+    r = _import(run, f"file://{lib}", root, lib)
+    assert r.exit_code == 1 and "inside Dokku's own tree" in r.stderr
+    assert not (lib / "config" / "config" / "api" / "SECRET_TOKEN").exists()
