@@ -49,15 +49,27 @@ if TYPE_CHECKING:
 #: the release id an import records, so a second import recognises its own release
 RELEASE_ID = "dokku-import"
 
-#: Dokku 0.20 config variable -> (plugin, property), as Dokku's MigrateConfigToProperties maps them
+#: Dokku 0.20 app config variable -> (plugin, property), as Dokku's MigrateConfigToProperties
+#: (and the checks plugin's migration) later moved them
 CONFIG_TO_PROPERTY: dict[str, tuple[str, str]] = {
     "DOKKU_PROXY_PORT_MAP": ("ports", "map"),
     "DOKKU_APP_PROXY_TYPE": ("proxy", "type"),
-    "DOKKU_PROXY_TYPE": ("proxy", "type"),  # the global one
     "DOKKU_DISABLE_PROXY": ("proxy", "disabled"),
     "DOKKU_SCHEDULER": ("scheduler", "selected"),
     "DOKKU_CHECKS_DISABLED": ("checks", "disabled"),
     "DOKKU_CHECKS_SKIPPED": ("checks", "skipped"),
+    "DOKKU_WAIT_TO_RETIRE": ("checks", "wait-to-retire"),
+    "DOKKU_CHECKS_WAIT": ("checks", "wait"),
+    "DOKKU_DEFAULT_CHECKS_WAIT": ("checks", "wait"),
+    "DOKKU_CHECKS_TIMEOUT": ("checks", "timeout"),
+    "DOKKU_CHECKS_ATTEMPTS": ("checks", "attempts"),
+    "DOKKU_DOCKER_STOP_TIMEOUT": ("ps", "stop-timeout-seconds"),
+}
+
+#: the same for the global environment (Dokku's ``GlobalConfigVar`` names)
+GLOBAL_CONFIG_TO_PROPERTY: dict[str, tuple[str, str]] = {
+    "DOKKU_PROXY_TYPE": ("proxy", "type"),
+    "DOKKU_SCHEDULER": ("scheduler", "selected"),
     "DOKKU_WAIT_TO_RETIRE": ("checks", "wait-to-retire"),
     "DOKKU_CHECKS_WAIT": ("checks", "wait"),
     "DOKKU_DEFAULT_CHECKS_WAIT": ("checks", "wait"),
@@ -209,11 +221,9 @@ def _converted_env(scope: DokkuScope, plan: ScopePlan) -> tuple[dict[str, str], 
     """Split the environment into the variables to keep and the DOKKU_* settings to convert."""
     env = dict(scope.env)
     props: dict[tuple[str, str], Value] = {}
-    for var, (plugin, key) in CONFIG_TO_PROPERTY.items():
+    table = GLOBAL_CONFIG_TO_PROPERTY if scope.name == GLOBAL_SCOPE else CONFIG_TO_PROPERTY
+    for var, (plugin, key) in table.items():
         if var not in env:
-            continue
-        if (var == "DOKKU_PROXY_TYPE") != (scope.name == GLOBAL_SCOPE) and var in ("DOKKU_PROXY_TYPE",
-                                                                                    "DOKKU_APP_PROXY_TYPE"):
             continue
         value = env.pop(var)
         if not value.strip():

@@ -50,7 +50,8 @@ def prop(lib: Path, plugin: str, scope: str, key: str, value: str | list[str]) -
 def dokku_020(base: Path) -> tuple[Path, Path, dict[str, tuple[str, str]]]:
     """A Dokku 0.20 server; returns (DOKKU_ROOT, DOKKU_LIB_ROOT, {app: cert pair})."""
     root, lib = base / "home-dokku", base / "var-lib-dokku"
-    write(root / "ENV", shell_env({"GLOBAL_ONE": "g'1", "DOKKU_SCHEDULER": "docker-local"}))
+    write(root / "ENV", shell_env({"GLOBAL_ONE": "g'1", "DOKKU_SCHEDULER": "docker-local",
+                                   "DOKKU_WAIT_TO_RETIRE": "120"}))
     write(root / "VHOST", "dokku.me\n")
     write(root / "HOSTNAME", "dokku.me\n")
     (root / ".ssh").mkdir(parents=True)

@@ -134,6 +134,8 @@ def test_import_020_layout(kind: str, run: Run, store_url_factory: Any, tmp_path
         assert s.get("checks", "shop", "wait-to-retire") == "30"
         assert s.get("ps", "shop", "restart-policy") == "on-failure:5"
         assert s.get("scheduler", "--global", "selected") == "docker-local"
+        assert s.get("checks", "--global", "wait-to-retire") == "120"
+        assert not s.exists("config", "--global", "DOKKU_WAIT_TO_RETIRE")
         assert s.get("nginx", "shop", "client-max-body-size") == "20m"
         assert s.get("network", "shop", "attach-post-deploy") == "backend"
         assert s.get("release", "shop", "image") == "dokku/shop:latest"
