@@ -266,3 +266,38 @@ def test_refuses_to_import_into_dokkus_own_tree(run: Run, tmp_path: Path) -> Non
     r = _import(run, f"file://{lib}", root, lib)
     assert r.exit_code == 1 and "inside Dokku's own tree" in r.stderr
     assert not (lib / "config" / "config" / "api" / "SECRET_TOKEN").exists()
+
+
+@pytest.mark.docker
+def test_imported_app_runs_under_dockyard(run: Run, docker_client: Any, web_image: str,
+                                          app_names: Callable[[str], str], tmp_path: Path) -> None:
+    """The whole move: import a 0.20 app, then ps:rebuild runs Dokku's image with its environment."""
+    from tests.fixtures.docker import http_get
+    from tests.integration.dokku_trees import shell_env, write
+
+    app = app_names("dki")
+    root, lib = tmp_path / "home-dokku", tmp_path / "var-lib-dokku"
+    greeting = "it's \"here\" for $5 ✓"
+    write(root / app / "ENV", shell_env({
+        "GREETING": greeting, "DOKKU_APP_TYPE": "dockerfile", "DOKKU_APP_PROXY_TYPE": "null",
+        "DOKKU_CHECKS_WAIT": "0", "DOKKU_WAIT_TO_RETIRE": "0"}))
+    write(root / app / "DOKKU_SCALE", "web=1\nworker=0\n")
+    write(root / app / "DOKKU_PROCFILE",
+          "web: sh -c 'echo web starting on $PORT; exec httpd -f -v -p $PORT -h /www'\n"
+          "worker: sh -c 'exec sleep 3600'\n")
+    write(root / app / "CONTAINER.web.1", "0123")
+    docker_client.images.get(web_image).tag(f"dokku/{app}", "latest")
+    try:
+        r = _import(run, "file://" + str(tmp_path / "store"), root, lib)
+        assert r.exit_code == 0, r.stderr
+        assert "not on this docker engine" not in r.stderr
+        r = run("--propstore", "file://" + str(tmp_path / "store"), "ps:rebuild", app)
+        assert r.exit_code == 0, r.stderr
+        web = docker_client.containers.get(f"{app}.web.1")
+        assert web.attrs["Config"]["Image"] == f"dokku/{app}:latest"
+        assert f"GREETING={greeting}" in web.attrs["Config"]["Env"]
+        ip = web.attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        assert http_get(f"http://{ip}:5000/") == (200, "hello from dockyard\n")
+        assert not docker_client.containers.list(all=True, filters={"name": f"{app}.worker"})
+    finally:
+        docker_client.images.remove(f"dokku/{app}:latest")
