@@ -78,12 +78,14 @@ class DockyardCLI(click.Group):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("--quiet", is_flag=True, help="Only warnings and errors on stderr (Dokku's --quiet).")
 @click.version_option(package_name="dockyard")
 @click.pass_context
 def cli(ctx: click.Context, propstore: str | None, scheduler: str | None, fmt: str, force: bool,
-        debug: bool) -> None:
+        debug: bool, quiet: bool) -> None:
     """Dockyard: Dokku's workflow on pluggable property stores, schedulers and proxies."""
-    ctx.obj = CliContext(propstore=propstore, scheduler=scheduler, fmt=fmt, force=force, debug=debug)
+    ctx.obj = CliContext(propstore=propstore, scheduler=scheduler, fmt=fmt, force=force, debug=debug,
+                         quiet=quiet)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -128,8 +130,45 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
     return front + rest
 
 
+def apply_app_flag(argv: Sequence[str]) -> list[str]:
+    """Dokku's ``--app APP`` (anywhere before ``--``): APP becomes the command's first argument.
+
+    ``dokku --app shop config:set A=b`` is ``config:set shop A=b``; the command is the first
+    word that is neither a global option nor its value.
+    """
+    args = list(argv)
+    end = args.index("--") if "--" in args else len(args)
+    app: str | None = None
+    for i, tok in enumerate(args[:end]):
+        if tok == "--app" and i + 1 < end:
+            app = args[i + 1]
+            del args[i:i + 2]
+            break
+        if tok.startswith("--app="):
+            app = tok.split("=", 1)[1]
+            del args[i]
+            break
+    if app is None:
+        return args
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        if tok.partition("=")[0] in GLOBAL_OPTIONS and "=" not in tok:
+            i += 2
+        elif tok.startswith("-"):
+            i += 1
+        else:
+            args.insert(i + 1, app)
+            return args
+    raise click.UsageError("--app needs a command")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+    try:
+        args = hoist_global_options(apply_app_flag(sys.argv[1:] if argv is None else argv))
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     debug = "--debug" in args[: len(args)]
     try:
         rc = cli.main(args=args, prog_name="dockyard", standalone_mode=False)

@@ -49,9 +49,9 @@ def scope_args(c: CliContext, app: str | None, prop: str | None, value: str | No
 def store_property(c: CliContext, plugin: str, scope: str, prop: str, value: str) -> None:
     """Set ``prop`` (an empty value unsets it, as in Dokku) and say which happened."""
     if set_or_unset(c.store, plugin, scope, prop, value):
-        click.echo(f"-----> Setting {prop} to {value}")
+        c.info(f"Setting {prop} to {value}")
     else:
-        click.echo(f"-----> Removing {prop}")
+        c.info(f"Removing {prop}")
 
 
 def set_property(c: CliContext, plugin: str, allowed: Iterable[str], app: str | None, prop: str | None,
@@ -95,3 +95,119 @@ def report_apps(c: CliContext, app: str | None, topic: str,
         return
     for name, rows in out.items():
         c.report(f"{name} {topic} information", rows)
+
+
+#: ``rows_for(app)`` of a report, and ``global_rows()`` of its ``--global`` form
+RowsFor = Callable[[str], Mapping[str, Any]]
+GlobalRows = Callable[[], Mapping[str, Any]]
+
+
+def json_rows(topic: str, rows: Mapping[str, Any]) -> dict[str, Any]:
+    """Dokku's JSON report keys: each ``TOPIC-KEY`` also as ``KEY`` (current Dokku strips the
+    prefix and keeps the prefixed key for older scripts); keys without the prefix stay as they are."""
+    out: dict[str, Any] = {}
+    prefix = f"{topic}-"
+    for key, value in rows.items():
+        out[key] = value
+        if key.startswith(prefix) and len(key) > len(prefix):
+            out.setdefault(key[len(prefix):], value)
+    return out
+
+
+def global_triplet_rows(c: CliContext, plugin: str, defaults: Mapping[str, str],
+                        prefix: str | None = None) -> dict[str, str]:
+    """The ``--global`` report of a triplet plugin: its ``PREFIX-global-PROP`` rows."""
+    prefix = prefix or plugin
+    return {f"{prefix}-global-{prop}": c.store.get(plugin, GLOBAL_SCOPE, prop) or ""
+            for prop in defaults}
+
+
+def _parse_report_args(args: tuple[str, ...]) -> tuple[str | None, bool, str | None]:
+    """``[APP] [--global] [--INFO-FLAG]`` in any order -> (app, is_global, info flag key)."""
+    app: str | None = None
+    is_global = False
+    flag: str | None = None
+    for tok in args:
+        if tok == "--global":
+            is_global = True
+        elif tok.startswith("--"):
+            if flag is not None:
+                raise click.UsageError("only one info flag may be given")
+            flag = tok[2:]
+        elif app is None:
+            app = tok
+        else:
+            raise click.UsageError(f"unexpected argument {tok!r}")
+    return app, is_global, flag
+
+
+def show_report(c: CliContext, topic: str, title: str, app: str | None, is_global: bool,
+                flag: str | None, rows_for: RowsFor, global_rows: GlobalRows | None = None) -> None:
+    """Everything a ``PLUGIN:report`` does, as Dokku does it.
+
+    ``APP --KEY`` prints that one value alone (the form scripts read); ``--global`` reports
+    the global rows under ``=====> Global TITLE information``; no app reports every app.
+    An info flag with ``--format json`` is refused, as in Dokku, since it has one bare value.
+    """
+    from dockyard.core.errors import DockyardError
+
+    if flag is not None and c.json:  # Dokku fails (exit 1) here, not a usage error
+        raise DockyardError("--format flag cannot be specified when specifying an info flag")
+    if is_global:
+        if global_rows is None:
+            raise click.UsageError(f"{topic}:report has no --global form")
+        if app is not None:
+            raise click.UsageError("give APP or --global, not both")
+        rows: Mapping[str, Any] = dict(global_rows())
+        if flag is not None:
+            click.echo(_info_value(rows, flag))
+        elif c.json:
+            c.emit(json_rows(topic, rows))
+        else:
+            c.report(f"Global {title} information", rows)
+        return
+    if flag is not None and app is None:
+        raise click.UsageError("an info flag needs APP")
+    apps = [require_app(c.store, app)] if app else list_apps(c.store)
+    out = {name: dict(rows_for(name)) for name in apps}
+    if flag is not None:
+        click.echo(_info_value(out[apps[0]], flag))
+        return
+    if c.json:
+        c.emit(json_rows(topic, out[apps[0]]) if app else
+               {name: json_rows(topic, rows) for name, rows in out.items()})
+        return
+    for name, rows in out.items():
+        c.report(f"{name} {title} information", rows)
+
+
+def _info_value(rows: Mapping[str, Any], flag: str) -> str:
+    from dockyard.core.errors import DockyardError
+
+    if flag not in rows:
+        valid = ", ".join(f"--{k}" for k in rows)
+        raise DockyardError(f"Invalid flag passed, valid flags: {valid}")
+    return str(rows[flag])
+
+
+def report_command(name: str, title: str | None = None,
+                   global_rows: Callable[[CliContext], Mapping[str, Any]] | None = None,
+                   ) -> Callable[[Callable[[CliContext, str], Mapping[str, Any]]], click.Command]:
+    """``@report_command("ports:report")`` over ``rows_for(c, app)``: the whole Dokku report
+    command (``[APP] [--global] [--INFO-FLAG]``). A plugin gets info flags by declaring its
+    rows' keys and ``--global`` by passing ``global_rows(c)``."""
+    topic = name.split(":", 1)[0]
+
+    def wrap(rows_for: Callable[[CliContext, str], Mapping[str, Any]]) -> click.Command:
+        def body(c: CliContext, args: tuple[str, ...]) -> None:
+            app, is_global, flag = _parse_report_args(args)
+            show_report(c, topic, title or topic, app, is_global, flag,
+                        lambda a: rows_for(c, a),
+                        (lambda: global_rows(c)) if global_rows is not None else None)
+
+        body.__doc__ = rows_for.__doc__
+        f: Any = pass_cli(body)
+        f = click.argument("args", nargs=-1, type=click.UNPROCESSED)(f)
+        return click.command(name, context_settings={"ignore_unknown_options": True})(f)
+
+    return wrap

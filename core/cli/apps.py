@@ -7,6 +7,7 @@ import time
 
 import click
 
+from dockyard.core.cli._props import report_command
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.plan import is_deployed
@@ -131,22 +132,12 @@ def clone(c: CliContext, old: str, new: str) -> None:
             c.store.delete(plugin, new, key)
 
 
-@click.command("apps:report")
-@click.argument("app", required=False)
-@pass_cli
-def report(c: CliContext, app: str | None) -> None:
-    """Report on APP, or on every app."""
-    apps = [require_app(c.store, app)] if app else list_apps(c.store)
-    reports = {}
-    for name in apps:
-        reports[name] = {
-            "app-created-at": c.store.get(APPS_PLUGIN, name, "created-at") or "",
-            "app-deployed-image": c.store.get(APPS_PLUGIN, name, "deployed-image") or "",
-            "app-scheduler": c.scheduler_name(name),
-            "app-properties": sum(1 for _ in c.store.iter_properties(scope=name)),
-        }
-    if c.json:
-        c.emit(reports if not app else reports[app])
-        return
-    for name, rows in reports.items():
-        c.report(f"{name} app information", rows)
+@report_command("apps:report", title="app")
+def report(c: CliContext, name: str) -> dict[str, object]:
+    """Report on APP, or on every app; ``APP --app-deployed-image`` prints one value."""
+    return {
+        "app-created-at": c.store.get(APPS_PLUGIN, name, "created-at") or "",
+        "app-deployed-image": c.store.get(APPS_PLUGIN, name, "deployed-image") or "",
+        "app-scheduler": c.scheduler_name(name),
+        "app-properties": sum(1 for _ in c.store.iter_properties(scope=name)),
+    }

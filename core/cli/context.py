@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from dockyard.schedulers.base import Scheduler
 
 GLOBAL_OPTIONS = {"--propstore", "--scheduler", "--format"}
-GLOBAL_FLAGS = {"--force", "--debug"}
+GLOBAL_FLAGS = {"--force", "--debug", "--quiet"}
 
 log = logging.getLogger("dockyard")
 
@@ -32,12 +32,13 @@ class _Formatter(logging.Formatter):
 
 class CliContext:
     def __init__(self, propstore: str | None, scheduler: str | None, fmt: str, force: bool,
-                 debug: bool) -> None:
+                 debug: bool, quiet: bool = False) -> None:
         self.propstore_flag = propstore
         self.scheduler_flag = scheduler
         self.fmt = fmt
         self.force = force
         self.debug = debug
+        self.quiet = quiet
         self._settings: Settings | None = None
         self._store: PropertyStore | None = None
         self._schedulers: dict[str, Scheduler] = {}
@@ -45,7 +46,7 @@ class CliContext:
         handler.setFormatter(_Formatter())
         root = logging.getLogger("dockyard")
         root.handlers[:] = [handler]
-        root.setLevel(logging.DEBUG if debug else logging.INFO)
+        root.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
         root.propagate = False
 
     # ---- backends ----------------------------------------------------------------
@@ -114,9 +115,15 @@ class CliContext:
             self.emit(dict(rows))
             return
         width = max((len(k) for k in rows), default=0)
-        click.echo(f"=====> {title}")
+        if not self.quiet:  # Dokku's --quiet drops the header and keeps the rows
+            click.echo(f"=====> {title}")
         for key, value in rows.items():
             click.echo(f"       {key + ':':<{width + 1}} {value}")
+
+    def info(self, message: str) -> None:
+        """A Dokku ``-----> `` line on stdout, which ``--quiet`` silences as Dokku's does."""
+        if not self.quiet:
+            click.echo(f"-----> {message}")
 
     def confirm(self, what: str, name: str) -> None:
         """Ask on a terminal; without one, require --force. Never block on a prompt."""

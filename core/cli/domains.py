@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from dockyard.core.cli._props import report_command
 from dockyard.core.cli._routing import rebuild_if_deployed
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.domains import read_domains, stored_domains, validate_domains, write_domains
@@ -77,16 +78,14 @@ def set_(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...]
     _after(c, scope)
 
 
-@click.command("domains:report")
-@click.option("--global", "is_global", is_flag=True)
-@click.argument("app", required=False)
-@pass_cli
-def report(c: CliContext, is_global: bool, app: str | None) -> None:
-    """Report domains."""
-    scope = scope_of(c, app, is_global)
-    rows = {"domains-global-vhosts": " ".join(stored_domains(c.store, GLOBAL_SCOPE))}
-    if scope != GLOBAL_SCOPE:
-        rows = {"domains-app-vhosts": " ".join(stored_domains(c.store, scope)),
-                **rows,
-                "domains-computed-vhosts": " ".join(read_domains(c.store, scope))}
-    c.report(f"{scope} domains information", rows)
+def _global_rows(c: CliContext) -> dict[str, str]:
+    return {"domains-global-enabled": "true",
+            "domains-global-vhosts": " ".join(stored_domains(c.store, GLOBAL_SCOPE))}
+
+
+@report_command("domains:report", global_rows=_global_rows)
+def report(c: CliContext, app: str) -> dict[str, str]:
+    """Report domains, each once (Dokku's rows: the app's own and the global ones)."""
+    return {"domains-app-enabled": "true",
+            "domains-app-vhosts": " ".join(read_domains(c.store, app)),
+            **_global_rows(c)}

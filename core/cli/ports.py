@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from dockyard.core.cli._props import report_command
 from dockyard.core.cli._routing import rebuild_if_deployed
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
@@ -87,15 +88,12 @@ def clear(c: CliContext, app: str) -> None:
     _show(c, app)
 
 
-@click.command("ports:report")
-@click.argument("app")
-@pass_cli
-def report(c: CliContext, app: str) -> None:
-    """Report the port map (stored, or the default)."""
-    require_app(c.store, app)
+@report_command("ports:report")
+def report(c: CliContext, app: str) -> dict[str, str]:
+    """Report the port map (stored, or the default); ``APP --ports-map`` prints one value."""
     stored = c.store.list_get(PLUGIN, app, KEY)
-    c.report(f"{app} ports information", {
+    return {
         "ports-map": " ".join(str(p) for p in read_port_map(c.store, app)),
         "ports-map-stored": " ".join(stored),
         "ports-map-is-default": str(not stored).lower(),
-    })
+    }

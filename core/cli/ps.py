@@ -6,14 +6,17 @@ import re
 
 import click
 
-from dockyard.core.cli._props import report_apps, set_command, set_property
+from dockyard.core.cli._props import report_command, set_command, set_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
+from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.plan import DEFAULT_RESTART_POLICY, PS, current_release, is_deployed, read_scale
-from dockyard.core.properties import computed, require_app
+from dockyard.core.properties import require_app
 
 _POLICY_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
 PROPERTIES = ("restart-policy", "stop-timeout-seconds")
+#: what docker-local (and Dokku) use when no stop-timeout-seconds is set
+DEFAULT_STOP_TIMEOUT = "10"
 
 
 def validate_restart_policy(value: str) -> str:
@@ -61,37 +64,37 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
         scale_app(c.store, scheduler, app, changes, progress=progress_logger(c))
 
 
-@click.command("ps:report")
-@click.argument("app", required=False)
-@pass_cli
-def report(c: CliContext, app: str | None) -> None:
-    """Report on APP's processes (or every app's)."""
+def _global_rows(c: CliContext) -> dict[str, str]:
+    return {f"ps-global-{prop}": c.store.get(PS, GLOBAL_SCOPE, prop) or "" for prop in PROPERTIES}
+
+
+@report_command("ps:report", global_rows=_global_rows)
+def report(c: CliContext, name: str) -> dict[str, object]:
+    """Report on APP's processes (or every app's); ``APP --ps-restart-policy`` prints one value."""
     from dockyard.core.plan import effective_scale
 
-    def rows_for(name: str) -> dict[str, object]:
-        current = current_release(c.store, name)
-        rows: dict[str, object] = {
-            "deployed": "true" if current else "false",
-            "processes": "",
-            "ps-restart-policy": computed(c.store, PS, name, "restart-policy", DEFAULT_RESTART_POLICY),
-            "ps-scheduler": c.scheduler_name(name),
-        }
-        if current:
-            rows["release"] = current[0]
-            rows["image"] = current[1]
-            scales = effective_scale(read_scale(c.store, name), current[2])
-            rows["processes"] = " ".join(f"{k}={v}" for k, v in sorted(scales.items()))
-            instances = c.scheduler_for(name).status(name)
-            running = sum(1 for i in instances if i.state == "running")
-            rows["running"] = "true" if instances and running == len(instances) else (
-                "mixed" if running else "false")
-            for i in instances:
-                addrs = ",".join(f"{k}={v}" for k, v in i.addresses.items())
-                rows[f"status-{i.process_type}-{i.index}"] = (
-                    f"{i.state} (CID: {i.id[:12]}, restarts: {i.restart_count}{', ' + addrs if addrs else ''})")
-        return rows
-
-    report_apps(c, app, "ps", rows_for)
+    current = current_release(c.store, name)
+    rows: dict[str, object] = {
+        "deployed": "true" if current else "false",
+        "processes": "",
+        **triplet_rows(c, PS, name, {"restart-policy": DEFAULT_RESTART_POLICY,
+                                     "stop-timeout-seconds": DEFAULT_STOP_TIMEOUT}),
+        "ps-scheduler": c.scheduler_name(name),
+    }
+    if current:
+        rows["release"] = current[0]
+        rows["image"] = current[1]
+        scales = effective_scale(read_scale(c.store, name), current[2])
+        rows["processes"] = " ".join(f"{k}={v}" for k, v in sorted(scales.items()))
+        instances = c.scheduler_for(name).status(name)
+        running = sum(1 for i in instances if i.state == "running")
+        rows["running"] = "true" if instances and running == len(instances) else (
+            "mixed" if running else "false")
+        for i in instances:
+            addrs = ",".join(f"{k}={v}" for k, v in i.addresses.items())
+            rows[f"status-{i.process_type}-{i.index}"] = (
+                f"{i.state} (CID: {i.id[:12]}, restarts: {i.restart_count}{', ' + addrs if addrs else ''})")
+    return rows
 
 
 def _scheduler_op(c: CliContext, app: str, what: str) -> None:

@@ -7,10 +7,8 @@ points without importing any driver.
 
 from __future__ import annotations
 
-import click
-
-from dockyard.core.cli._props import report_apps, set_command, set_property, triplet_rows
-from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.core.cli._props import global_triplet_rows, report_command, set_command, set_property, triplet_rows
+from dockyard.core.cli.context import CliContext
 from dockyard.core.errors import PluginError
 
 PLUGIN = "scheduler"
@@ -31,16 +29,14 @@ def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is
     set_property(c, PLUGIN, ("selected",), app, prop, value, is_global, _validate_name)
 
 
-@click.command("scheduler:report")
-@click.argument("app", required=False)
-@pass_cli
-def report(c: CliContext, app: str | None) -> None:
-    """Report the scheduler selection of APP (or every app)."""
+def _global_rows(c: CliContext) -> dict[str, str]:
+    return global_triplet_rows(c, PLUGIN, {"selected": ""})
 
-    def rows(name: str) -> dict[str, str]:
-        # computed is the full precedence (down to --scheduler and docker-local), not only properties
-        rows = triplet_rows(c, PLUGIN, name, {"selected": ""})
-        rows["scheduler-computed-selected"] = c.scheduler_name(name)
-        return rows
 
-    report_apps(c, app, "scheduler", rows)
+@report_command("scheduler:report", global_rows=_global_rows)
+def report(c: CliContext, name: str) -> dict[str, str]:
+    """Report the scheduler selection of APP (or every app); ``--global`` the global one."""
+    # computed is the full precedence (down to --scheduler and docker-local), not only properties
+    rows = triplet_rows(c, PLUGIN, name, {"selected": ""})
+    rows["scheduler-computed-selected"] = c.scheduler_name(name)
+    return rows

@@ -1,0 +1,82 @@
+"""Dokku's report shapes, shared by every PLUGIN:report (core/cli/_props.py:report_command),
+and the global ``--app``/``--quiet`` flags, through the real CLI on the file store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+Run = Callable[..., Any]
+
+
+def _ok(result: Any) -> Any:
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def test_info_flag_prints_the_bare_value(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    _ok(run("ports:set", "web", "http:80:5000"))
+    assert _ok(run("ports:report", "web", "--ports-map")).stdout == "http:80:5000\n"
+    assert _ok(run("ps:report", "web", "--ps-computed-restart-policy")).stdout == "on-failure:10\n"
+    assert _ok(run("ps:report", "web", "--ps-restart-policy")).stdout == "\n"  # raw: nothing set
+    assert _ok(run("ps:report", "web", "--deployed")).stdout == "false\n"
+    assert _ok(run("scheduler:report", "web", "--scheduler-computed-selected")).stdout == "docker-local\n"
+    assert _ok(run("apps:report", "web", "--app-deployed-image")).stdout == "\n"
+
+
+def test_unknown_info_flag_lists_the_valid_ones_and_json_refuses_a_flag(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    bad = run("ports:report", "web", "--ports-nope")
+    assert bad.exit_code == 1 and "Invalid flag passed, valid flags: --ports-map," in bad.stderr
+    both = run("ports:report", "web", "--ports-map", "--format", "json")
+    assert both.exit_code == 1 and "--format flag cannot be specified" in both.stderr
+    assert run("ports:report", "no-such-app", "--ports-map").exit_code == 1
+
+
+def test_json_carries_prefixed_and_stripped_keys(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    _ok(run("ps:set", "web", "restart-policy", "always"))
+    one = json.loads(_ok(run("ps:report", "web", "--format", "json")).stdout)
+    assert one["ps-restart-policy"] == one["restart-policy"] == "always"
+    assert one["ps-computed-stop-timeout-seconds"] == one["computed-stop-timeout-seconds"] == "10"
+    assert one["deployed"] == "false"
+    every = json.loads(_ok(run("ports:report", "--format", "json")).stdout)
+    assert every["web"]["ports-map-is-default"] == every["web"]["map-is-default"] == "true"
+
+
+def test_global_report_in_text_and_json(run: Run) -> None:
+    _ok(run("ps:set", "--global", "stop-timeout-seconds", "30"))
+    _ok(run("scheduler:set", "--global", "selected", "docker-local"))
+    text = _ok(run("ps:report", "--global")).stdout
+    assert text.startswith("=====> Global ps information\n")
+    assert "ps-global-stop-timeout-seconds: 30" in " ".join(text.split()).replace(": ", ": ")
+    glob = json.loads(_ok(run("scheduler:report", "--global", "--format", "json")).stdout)
+    assert glob == {"scheduler-global-selected": "docker-local", "global-selected": "docker-local"}
+    assert _ok(run("ps:report", "--global", "--ps-global-stop-timeout-seconds")).stdout == "30\n"
+
+
+def test_domains_report_lists_each_domain_once(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    _ok(run("domains:add", "web", "www.example.com"))
+    text = _ok(run("domains:report", "web")).stdout
+    assert text.count("www.example.com") == 1
+    assert _ok(run("domains:report", "web", "--domains-app-vhosts")).stdout == "www.example.com\n"
+    assert "=====> Global domains information" in _ok(run("domains:report", "--global")).stdout
+
+
+def test_app_flag_puts_the_app_after_the_command(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    _ok(run("--app", "web", "config:set", "A=b"))
+    assert _ok(run("config:get", "web", "A")).stdout.strip() == "b"
+    assert _ok(run("--app", "web", "--format", "json", "ports:report")).stdout.startswith("{")
+    assert _ok(run("ports:report", "--app=web", "--ports-map")).stdout.startswith("http:80:")
+
+
+def test_quiet_drops_headers_and_info_lines(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    quiet = _ok(run("--quiet", "ports:report", "web"))
+    assert "=====>" not in quiet.stdout and "ports-map:" in quiet.stdout
+    assert _ok(run("--quiet", "ports:report", "web", "--ports-map")).stdout.startswith("http:80:")
+    assert "----->" not in _ok(run("ps:set", "web", "restart-policy", "always", "--quiet")).stdout
