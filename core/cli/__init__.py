@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from dockyard.core.cli.context import GLOBAL_FLAGS, GLOBAL_OPTIONS, CliContext
-from dockyard.core.cli.registry import COMMANDS, PASSTHROUGH
+from dockyard.core.cli.registry import COMMANDS, DEFAULT_SUBCOMMAND, OWN_FORMAT, PASSTHROUGH
 from dockyard.core.errors import DockyardError
 
 
@@ -50,6 +50,15 @@ class _Group(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         entry = self._table.get(name)
         return _import(entry[0]) if entry else None
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """A topic with a default (Dokku's bare ``config APP`` is ``config:show APP``) runs it
+        when the first word is no subcommand of the topic."""
+        default = DEFAULT_SUBCOMMAND.get(self.name or "")
+        if default and args and args[0] not in self._table:
+            return default, _import(self._table[default][0]), args
+        return super().resolve_command(ctx, args)
 
 
 class DockyardCLI(click.Group):
@@ -102,13 +111,16 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
     command_seen = False
     positional_after_command = 0
     passthrough = False
+    command = ""
     while i < len(args):
         tok = args[i]
         if tok == "--" or (passthrough and positional_after_command >= 1):
             rest.extend(args[i:])
             break
         name, eq, _ = tok.partition("=")
-        if name in GLOBAL_OPTIONS:
+        if name == "--format" and command in OWN_FORMAT:  # config:export --format shell is its own
+            rest.append(tok)
+        elif name in GLOBAL_OPTIONS:
             if eq:
                 front.append(tok)
             elif i + 1 < len(args):
@@ -121,9 +133,12 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
         else:
             if not tok.startswith("-"):
                 if command_seen:
+                    if ":" not in command and positional_after_command == 0:
+                        command = f"{command}:{tok}"  # the group form: config export
                     positional_after_command += 1
                 else:
                     command_seen = True
+                    command = tok
                     passthrough = tok in PASSTHROUGH
             rest.append(tok)
         i += 1

@@ -125,6 +125,10 @@ class CliContext:
         if not self.quiet:
             click.echo(f"-----> {message}")
 
+    def warn(self, message: str) -> None:
+        """A `` !     `` warning on stderr (kept under --quiet)."""
+        log.warning("%s", message)
+
     def confirm(self, what: str, name: str) -> None:
         """Ask on a terminal; without one, require --force. Never block on a prompt."""
         if self.force:

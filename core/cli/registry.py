@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config:get": (f"{M}.config:get", "Print one environment variable"),
     "config:unset": (f"{M}.config:unset", "Unset environment variables"),
     "config:show": (f"{M}.config:show", "Show an app's environment"),
+    "config:keys": (f"{M}.config:keys", "List an app's environment variable names"),
+    "config:export": (f"{M}.config:export", "Print an app's environment (exports, envfile, shell, json…)"),
+    "config:import": (f"{M}.config:import_", "Set variables from a file or stdin (envfile or --format json)"),
+    "config:clear": (f"{M}.config:clear", "Unset every variable of an app (or --global)"),
+    "config:bundle": (f"{M}.config:bundle", "Write the environment as a tarball (one file per key)"),
     "plugins:list": (f"{M}.plugins:list_plugins", "List installed drivers with their capabilities"),
     # property store
     "props:get": (f"{M}.props:get", "Print a property"),
@@ -87,3 +92,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 #: commands whose trailing arguments belong to the user's program (no global-option parsing)
 PASSTHROUGH = {"run"}
+
+#: commands with a ``--format`` of their own (not the global text/json one)
+OWN_FORMAT = {"config:export", "config:import"}
+
+#: Dokku's bare topic commands: ``config APP`` is ``config:show APP``
+DEFAULT_SUBCOMMAND = {"config": "show"}

@@ -1,0 +1,86 @@
+"""Dokku's config commands (bare ``config``, keys, export, import, clear, bundle, --encoded,
+--quoted, a silent exit 1 for an unset key), through the real CLI on the file store."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Run = Callable[..., Any]
+
+
+def _ok(result: Any) -> Any:
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def test_bare_config_keys_and_get_forms(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    _ok(run("config:set", "web", "B=it's", "A=1"))
+    shown = _ok(run("config", "web")).stdout
+    assert shown.startswith("=====> web env vars\n") and "B:" in shown
+    assert _ok(run("config", "keys", "web")).stdout == "A\nB\n"  # the group form still works
+    assert _ok(run("config:keys", "web")).stdout == "A\nB\n"
+    assert _ok(run("config:get", "--quoted", "web", "B")).stdout == "'it'\\''s'\n"
+    unset = run("config:get", "web", "NOPE")
+    assert (unset.exit_code, unset.stdout, unset.stderr) == (1, "", "")
+    assert run("config:get", "no-such-app", "A").exit_code == 1
+
+
+def test_set_encoded_decodes_base64(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    _ok(run("config:set", "--encoded", "web", "SECRET=aGVsbG8gd29ybGQ="))
+    assert _ok(run("config:get", "web", "SECRET")).stdout == "hello world\n"
+    bad = run("config:set", "--encoded", "web", "SECRET=***")
+    assert bad.exit_code == 1 and "not base64" in bad.stderr
+    assert _ok(run("config:get", "web", "SECRET")).stdout == "hello world\n"
+
+
+def test_export_formats(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    _ok(run("config:set", "web", "A=it's", "B=$x"))
+    _ok(run("config:set", "--global", "G=g"))
+    assert _ok(run("config:export", "web")).stdout == "export A='it'\\''s'\nexport B='$x'\n"
+    assert _ok(run("config:export", "web", "--format", "envfile")).stdout == 'A="it\'s"\nB="\\$x"\n'
+    assert _ok(run("config:export", "--format", "shell", "web")).stdout == "A='it'\\''s' B='$x'\n"
+    assert _ok(run("config", "export", "web", "--format", "docker-args")).stdout == "--env=A='it'\\''s' --env=B='$x'\n"
+    assert json.loads(_ok(run("config:export", "web", "--format", "json")).stdout) == {"A": "it's", "B": "$x"}
+    merged = json.loads(_ok(run("config:export", "web", "--merged", "--format", "json-list")).stdout)
+    assert [e["name"] for e in merged] == ["A", "B", "G"]
+
+
+def test_import_from_stdin_file_and_json_with_replace(run: Run, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _ok(run("apps:create", "web"))
+    _ok(run("config:set", "web", "OLD=1"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("export A='x y'\nB=\"q\\\"\"\n"))
+    _ok(run("config:import", "web"))
+    assert _ok(run("config:get", "web", "A")).stdout == "x y\n"
+    assert _ok(run("config:get", "web", "B")).stdout == 'q"\n'
+    src = tmp_path / "env.json"
+    src.write_text(json.dumps({"C": "3"}))
+    _ok(run("config:import", "web", str(src), "--format", "json", "--replace"))
+    assert _ok(run("config:keys", "web")).stdout == "C\n"
+    src.write_text("[1]")
+    assert run("config:import", "web", str(src), "--format", "json").exit_code == 1
+    assert _ok(run("config:keys", "web")).stdout == "C\n"
+
+
+def test_clear_and_bundle(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    _ok(run("config:set", "web", "A=1", "B=two"))
+    # a real process: the tar is bytes on stdout (the run fixture reads text)
+    proc = subprocess.run([sys.executable, "-c", "from dockyard.core.cli import main; main()",
+                           "config:bundle", "web"], capture_output=True, timeout=60, check=True)
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        assert {m.name: tar.extractfile(m).read() for m in tar.getmembers()} == {"A": b"1", "B": b"two"}  # type: ignore[union-attr]
+    assert "-----> Unsetting config vars" in _ok(run("config:clear", "web")).stdout
+    assert _ok(run("config:keys", "web")).stdout == ""
