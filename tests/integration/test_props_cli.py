@@ -162,7 +162,7 @@ def test_config_commands(run: Run, dockyard_root: Path) -> None:
     assert (dockyard_root / "config/config/web/PCT").read_bytes() == b"100%"
     assert run("config:get", "web", "DATABASE_URL").stdout == "postgres://u:pw@db/x\n"
     r = run("config:get", "web", "MISSING")
-    assert r.exit_code == 1 and "MISSING is not set" in one_error_line(r)
+    assert (r.exit_code, r.stdout, r.stderr) == (1, "", "")  # Dokku: exit 1, silently
     assert run("config:set", "web", "EMPTY_LATER=").exit_code == 0  # empty unsets, as in Dokku
     assert run("config:get", "web", "EMPTY_LATER").exit_code == 1
     assert run("config:set", "--global", "TZ=UTC").exit_code == 0
