@@ -9,7 +9,7 @@ a store can be written by ``props:import`` or another host: a name reaches nginx
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from dockyard.core.names import GLOBAL_SCOPE, validate_dns_name
 from dockyard.propstores.base import PropertyStore
@@ -42,3 +42,8 @@ def write_domains(store: PropertyStore, scope: str, names: Iterable[str]) -> lis
     items = validate_domains(names)
     store.list_write(PLUGIN, scope, KEY, items)
     return items
+
+
+def update_domains(store: PropertyStore, scope: str, change: Callable[[list[str]], list[str]]) -> list[str]:
+    """Apply ``change`` to the stored names atomically: concurrent domains:add calls all keep theirs."""
+    return store.list_update(PLUGIN, scope, KEY, lambda items: validate_domains(change(validate_domains(items))))

@@ -16,6 +16,9 @@ PLUGIN = "ports"
 KEY = "map"
 SCHEMES = ("http", "https", "grpc", "grpcs", "tcp", "udp")
 HTTP_SCHEMES = ("http", "https", "grpc", "grpcs")
+#: one lock for every port-map change on the store: the conflict check reads every app's map,
+#: so two apps checking at once could each see the port free (issue 8's 8-app race)
+PORTS_LOCK = "ports"
 
 
 def _port(text: str, what: str, entry: str) -> int:

@@ -197,6 +197,21 @@ def kept_alive(refresh: Callable[[], object], ttl: float, name: str) -> Iterator
         thread.join()
 
 
+GLOBAL = "--global"
+
+
+def _as_items(data: Value | None) -> list[str]:
+    if data is None:
+        return []
+    if isinstance(data, list):
+        return list(data)
+    return [data] if data else []
+
+
+def _update_op(plugin: str, scope: str, key: str, new: Value | None) -> Op:
+    return Delete(plugin, scope, key) if new is None else Put(plugin, scope, key, new)
+
+
 class PropertyStore(abc.ABC):
     """Abstract store. Subclasses set ``scheme``/``capabilities`` and the primitives."""
 
@@ -236,6 +251,21 @@ class PropertyStore(abc.ABC):
     def lock(self, name: str, timeout: float = 0.0) -> AbstractContextManager[None]:
         """A named exclusive lock; raises LockHeld after ``timeout`` seconds."""
 
+    def _update(self, plugin: str, scope: str, key: str,
+                fn: Callable[[Value | None], Value | None]) -> Value | None:
+        """Atomically replace one property with ``fn(current)`` (None deletes it); return the result.
+
+        The one primitive every read-modify-write is built on (lists, claims, domains), so no
+        concurrent update is ever lost. A driver overrides it with its backend's own
+        compare-and-set (file: flock; redis: WATCH/MULTI; etcd: a txn on mod_revision) and must
+        call ``fn`` again when a concurrent change wins. This default serialises every update
+        through the store's own lock, which is correct wherever that lock is.
+        """
+        with self.lock("property-update", timeout=30):
+            new = fn(self.read(plugin, scope, key))
+            self._apply([_update_op(plugin, scope, key, new)])
+            return new
+
     def watch(self, prefix: str = "") -> Iterator[WatchEvent]:
         """Changes under ``plugin[/scope[/key]]`` prefix, as they happen."""
         raise NotSupported(f"the {type(self).__name__} store cannot watch for changes")
@@ -251,6 +281,49 @@ class PropertyStore(abc.ABC):
             check_op(op)
         if batch:
             self._apply(batch)
+
+    # ---- atomic read-modify-write and claims -----------------------------------------
+    def update(self, plugin: str, scope: str, key: str,
+               fn: Callable[[Value | None], Value | None]) -> Value | None:
+        """Replace ``plugin/scope/key`` with ``fn(current)`` atomically (None deletes it).
+
+        ``fn`` may run more than once (when another writer got there first) and must have
+        no side effects; what it returns is validated before anything is written.
+        """
+        check_coordinates(plugin, scope, key)
+
+        def checked(current: Value | None) -> Value | None:
+            new = fn(current)
+            if new is not None:
+                op = canonical_op(Put(plugin, scope, key, new))
+                if isinstance(op, Delete):
+                    return None
+                check_op(op)
+                return op.data
+            return None
+
+        return self._update(plugin, scope, key, checked)
+
+    def claim(self, plugin: str, key: str, owner: str) -> str:
+        """Take ``plugin/--global/key`` for ``owner`` unless someone holds it; return the holder.
+
+        Create-if-absent on top of ``update``: of any number of concurrent claimers exactly
+        one sees its own name back. Claiming again as the holder is a no-op.
+        """
+        held = self.update(plugin, GLOBAL, key, lambda cur: cur if isinstance(cur, str) and cur else owner)
+        return held if isinstance(held, str) else owner
+
+    def release(self, plugin: str, key: str, owner: str) -> bool:
+        """Give up ``owner``'s claim on ``plugin/--global/key``; False if someone else holds it."""
+        released = False
+
+        def drop(cur: Value | None) -> Value | None:
+            nonlocal released
+            released = cur == owner or cur is None
+            return None if released else cur
+
+        self.update(plugin, GLOBAL, key, drop)
+        return released
 
     # ---- single values -----------------------------------------------------------
     def get(self, plugin: str, scope: str, key: str, default: str | None = None) -> str | None:
@@ -292,39 +365,68 @@ class PropertyStore(abc.ABC):
     def list_write(self, plugin: str, scope: str, key: str, items: Sequence[str]) -> None:
         self.apply([Put(plugin, scope, key, list(items))])
 
+    def list_update(self, plugin: str, scope: str, key: str,
+                    fn: Callable[[list[str]], list[str]]) -> list[str]:
+        """Atomically replace a list with ``fn(items)``; an empty result deletes it (as Dokku)."""
+        result: list[str] = []
+
+        def step(current: Value | None) -> Value | None:
+            nonlocal result
+            result = fn(_as_items(current))
+            return list(result) if result else None
+
+        self.update(plugin, scope, key, step)
+        return result
+
     def list_add(self, plugin: str, scope: str, key: str, item: str, index: int = 0) -> None:
         """Dokku's PropertyListAdd: index 0 (or past the end) appends; otherwise 1-based insert."""
-        items = self.list_get(plugin, scope, key)
         item = item.strip()
-        if index <= 0 or index > len(items):
-            items.append(item)
-        else:
-            items.insert(index - 1, item)
-        self.list_write(plugin, scope, key, items)
+
+        def add(items: list[str]) -> list[str]:
+            if index <= 0 or index > len(items):
+                items.append(item)
+            else:
+                items.insert(index - 1, item)
+            return items
+
+        self.list_update(plugin, scope, key, add)
 
     def list_set(self, plugin: str, scope: str, key: str, index: int, item: str) -> None:
         """Dokku's PropertyListSet: 0-based replace; an index past the end appends."""
-        items = self.list_get(plugin, scope, key)
         item = item.strip()
-        if 0 <= index < len(items):
-            items[index] = item
-        else:
-            items.append(item)
-        self.list_write(plugin, scope, key, items)
+
+        def put(items: list[str]) -> list[str]:
+            if 0 <= index < len(items):
+                items[index] = item
+            else:
+                items.append(item)
+            return items
+
+        self.list_update(plugin, scope, key, put)
 
     def list_remove(self, plugin: str, scope: str, key: str, item: str) -> int:
-        items = self.list_get(plugin, scope, key)
-        kept = [i for i in items if i != item]
-        if len(kept) != len(items):
-            self.list_write(plugin, scope, key, kept)
-        return len(items) - len(kept)
+        removed = 0
+
+        def drop(items: list[str]) -> list[str]:
+            nonlocal removed
+            kept = [i for i in items if i != item]
+            removed = len(items) - len(kept)
+            return kept
+
+        self.list_update(plugin, scope, key, drop)
+        return removed
 
     def list_remove_prefix(self, plugin: str, scope: str, key: str, prefix: str) -> int:
-        items = self.list_get(plugin, scope, key)
-        kept = [i for i in items if not i.startswith(prefix)]
-        if len(kept) != len(items):
-            self.list_write(plugin, scope, key, kept)
-        return len(items) - len(kept)
+        removed = 0
+
+        def drop(items: list[str]) -> list[str]:
+            nonlocal removed
+            kept = [i for i in items if not i.startswith(prefix)]
+            removed = len(items) - len(kept)
+            return kept
+
+        self.list_update(plugin, scope, key, drop)
+        return removed
 
     def list_length(self, plugin: str, scope: str, key: str) -> int:
         return len(self.list_get(plugin, scope, key))

@@ -240,6 +240,35 @@ class EtcdStore(PropertyStore):
             c = self.client
             self._call(c.kvstub.Txn, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
 
+    def _update(self, plugin: str, scope: str, key: str,
+                fn: Callable[[Value | None], Value | None]) -> Value | None:
+        """Read with its mod_revision, then a txn that writes only if it is unchanged; else retry."""
+        name = self._key(plugin, scope, key)
+        c = self.client
+        while True:
+            resp = self._call(c.kvstub.Range, etcdrpc.RangeRequest(key=name), c.timeout,
+                              credentials=c.call_credentials, metadata=c.metadata)
+            kv = resp.kvs[0] if resp.kvs else None
+            current = None if kv is None else decode_data(kv.value.decode("utf-8"))
+            new = fn(current)
+            if new == current:
+                return new
+            req = etcdrpc.TxnRequest()
+            cmp = req.compare.add()
+            cmp.key = name
+            cmp.result = etcdrpc.Compare.EQUAL
+            cmp.target = etcdrpc.Compare.MOD
+            cmp.mod_revision = 0 if kv is None else kv.mod_revision  # 0: the key must not exist
+            request_op = req.success.add()
+            if new is None:
+                request_op.request_delete_range.key = name
+            else:
+                request_op.request_put.key = name
+                request_op.request_put.value = encode_data(new).encode("utf-8")
+            txn = self._call(c.kvstub.Txn, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
+            if txn.succeeded:
+                return new
+
     def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
         if plugin is not None:
             validate_component("plugin", plugin)

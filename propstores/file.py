@@ -22,7 +22,7 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
@@ -34,6 +34,7 @@ from dockyard.propstores.base import (
     Op,
     Property,
     PropertyStore,
+    Put,
     StoreCapability,
     Value,
     decode_data,
@@ -47,6 +48,9 @@ BULK_SYNC_THRESHOLD = 32
 PARALLEL_CHUNK = 500
 WRITE_THREADS = 4
 _DIR_MODE = 0o700
+#: read-modify-write locks: ROOT/locks/.update-N.lock, N < UPDATE_STRIPES (outside config/)
+UPDATE_LOCK_PREFIX = ".update-"
+UPDATE_STRIPES = 64
 _FILE_MODE = 0o600
 
 
@@ -264,6 +268,34 @@ class FileStore(PropertyStore):
                 os.rmdir(directory)
             except OSError:
                 return
+
+    def _update(self, plugin: str, scope: str, key: str,
+                fn: Callable[[Value | None], Value | None]) -> Value | None:
+        """Read-modify-replace under ``flock`` on one of a few striped lock files.
+
+        Every updater of a property takes the same stripe (chosen by a hash of its path), so
+        two updates of one list never interleave; updates of unrelated properties rarely wait.
+        """
+        import zlib
+
+        stripe = zlib.crc32(f"{plugin}/{scope}/{key}".encode()) % UPDATE_STRIPES
+        fd = self._lock_fd(f"{UPDATE_LOCK_PREFIX}{stripe}")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            current = self.read(plugin, scope, key)
+            new = fn(current)
+            if new != current:
+                self._apply([Delete(plugin, scope, key) if new is None else Put(plugin, scope, key, new)])
+            return new
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def _lock_fd(self, name: str) -> int:
+        try:
+            return os.open(f"{self.locks_dir}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+        except FileNotFoundError:
+            os.makedirs(self.locks_dir, mode=_DIR_MODE, exist_ok=True)
+            return os.open(f"{self.locks_dir}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
 
     @contextmanager
     def lock(self, name: str, timeout: float = 0.0) -> Iterator[None]:

@@ -176,32 +176,71 @@ class RedisStore(PropertyStore):
 
         def run() -> None:
             pipe = self.client.pipeline(transaction=True)
-            if len(puts) == 1:
-                ((k, v),) = puts.items()
-                pipe.set(k, v)
-            elif puts:
-                items = list(puts.items())
-                for i in range(0, len(items), BATCH):
-                    pipe.mset(dict(items[i:i + BATCH]))
-            for i in range(0, len(deletes), BATCH):
-                pipe.delete(*deletes[i:i + BATCH])
-            scopes: dict[str, list[str]] = {}
-            for (plugin, scope), keys in added.items():
-                pipe.sadd(self._idx(plugin, scope), *keys)
-                scopes.setdefault(plugin, []).append(scope)
-            for plugin, names in scopes.items():
-                pipe.sadd(self._scopes_key(plugin), *names)
-            if scopes:
-                pipe.sadd(self._plugins_key, *scopes)
-            for (plugin, scope), keys in removed.items():
-                idx = self._idx(plugin, scope)
-                pipe.srem(idx, *keys)
-                self._prune(keys=[idx, self._scopes_key(plugin), self._plugins_key], args=[scope, plugin],
-                            client=pipe)
-            pipe.publish(self.channel, json.dumps(changes, ensure_ascii=False, separators=(",", ":")))
+            self._queue(pipe, puts, deletes, added, removed, changes)
             pipe.execute()
 
         self._call(run)
+
+    def _queue(self, pipe: Any, puts: dict[str, str], deletes: list[str],
+               added: dict[tuple[str, str], list[str]], removed: dict[tuple[str, str], list[str]],
+               changes: list[tuple[str, str | None]]) -> None:
+        """Queue one batch's writes, index updates and change notice on ``pipe`` (in MULTI)."""
+        if len(puts) == 1:
+            ((k, v),) = puts.items()
+            pipe.set(k, v)
+        elif puts:
+            items = list(puts.items())
+            for i in range(0, len(items), BATCH):
+                pipe.mset(dict(items[i:i + BATCH]))
+        for i in range(0, len(deletes), BATCH):
+            pipe.delete(*deletes[i:i + BATCH])
+        scopes: dict[str, list[str]] = {}
+        for (plugin, scope), keys in added.items():
+            pipe.sadd(self._idx(plugin, scope), *keys)
+            scopes.setdefault(plugin, []).append(scope)
+        for plugin, names in scopes.items():
+            pipe.sadd(self._scopes_key(plugin), *names)
+        if scopes:
+            pipe.sadd(self._plugins_key, *scopes)
+        for (plugin, scope), keys in removed.items():
+            idx = self._idx(plugin, scope)
+            pipe.srem(idx, *keys)
+            self._prune(keys=[idx, self._scopes_key(plugin), self._plugins_key], args=[scope, plugin],
+                        client=pipe)
+        pipe.publish(self.channel, json.dumps(changes, ensure_ascii=False, separators=(",", ":")))
+
+    def _update(self, plugin: str, scope: str, key: str,
+                fn: Callable[[Value | None], Value | None]) -> Value | None:
+        """WATCH the key, compute, then MULTI/EXEC; a concurrent write aborts EXEC and we retry."""
+        path = f"{plugin}/{scope}/{key}"
+        name = self._data + path
+
+        def attempt() -> tuple[bool, Value | None]:
+            with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(name)
+                    raw = pipe.get(name)
+                    current = None if raw is None else decode_data(raw)
+                    new = fn(current)
+                    if new == current:
+                        pipe.unwatch()
+                        return True, new
+                    pipe.multi()
+                    if new is None:
+                        self._queue(pipe, {}, [name], {}, {(plugin, scope): [key]}, [(path, None)])
+                    else:
+                        encoded = encode_data(new)
+                        self._queue(pipe, {name: encoded}, [], {(plugin, scope): [key]}, {},
+                                    [(path, encoded)])
+                    pipe.execute()
+                    return True, new
+                except redis.WatchError:
+                    return False, None
+
+        while True:
+            done, result = self._call(attempt)
+            if done:
+                return result
 
     def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
         if plugin is not None:

@@ -460,6 +460,66 @@ class PropertyStoreSuite:
         assert store.count() == 100
         assert store.scopes("conc") == ["s0", "s1", "s2", "s3"]
 
+    # ---- atomic read-modify-write across processes ------------------------------------------
+    def _run_processes(self, store: PropertyStore, script: str, n: int) -> list[str]:
+        """Run ``script`` (with URL and N defined) in ``n`` processes released at one moment."""
+        import sys
+
+        prelude = (
+            "import sys, time\n"
+            "from dockyard.core import open_propstore\n"
+            "URL, N, START = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])\n"
+            "s = open_propstore(URL)\n"
+            "time.sleep(max(0.0, START - time.time()))\n"
+        )
+        start = time.time() + 1.5  # every process has imported and connected by then
+        procs = [subprocess.Popen([sys.executable, "-c", prelude + script, store.url, str(i), str(start)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(n)]
+        outputs = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            outputs.append(out.strip())
+        return outputs
+
+    def test_concurrent_list_adds_keep_every_item(self, store: PropertyStore) -> None:
+        self._run_processes(store, "for i in range(30):\n    s.list_add('conc', 'app', 'l', f'{N}-{i}')\n", 6)
+        items = store.list_get("conc", "app", "l")
+        assert sorted(items) == sorted(f"{n}-{i}" for n in range(6) for i in range(30))
+
+    def test_concurrent_updates_are_serialised(self, store: PropertyStore) -> None:
+        script = ("for i in range(20):\n"
+                  "    s.update('conc', 'app', 'n', lambda cur: str(int(cur or '0') + 1))\n")
+        self._run_processes(store, script, 5)
+        assert store.get("conc", "app", "n") == "100"
+
+    def test_exactly_one_claim_wins(self, store: PropertyStore) -> None:
+        script = "print(s.claim('claims', 'tcp-7700', f'app{N}'))\n"
+        holders = self._run_processes(store, script, 8)
+        assert len(set(holders)) == 1, holders
+        winner = holders[0]
+        assert store.get("claims", "--global", "tcp-7700") == winner
+        assert store.claim("claims", "tcp-7700", "other") == winner
+        assert store.release("claims", "tcp-7700", "other") is False
+        assert store.release("claims", "tcp-7700", winner) is True
+        assert not store.exists("claims", "--global", "tcp-7700")
+        assert store.claim("claims", "tcp-7700", "other") == "other"
+
+    def test_update_validates_and_deletes(self, store: PropertyStore) -> None:
+        store.set("u", "app", "k", "v")
+        try:
+            store.update("u", "app", "k", lambda cur: "bad\x00value")
+        except ValidationError:
+            pass
+        else:
+            raise AssertionError("update wrote a value with a NUL")
+        assert store.get("u", "app", "k") == "v"
+        assert store.update("u", "app", "k", lambda cur: None) is None
+        assert not store.exists("u", "app", "k")
+        assert store.update("u", "app", "k", lambda cur: ["a", "b"]) == ["a", "b"]
+        assert store.list_get("u", "app", "k") == ["a", "b"]
+
     # ---- locks -------------------------------------------------------------------------------
     def test_lock_is_exclusive_across_handles(self, store: PropertyStore) -> None:
         other = _second_handle(store)

@@ -9,7 +9,7 @@ import click
 from dockyard.core.cli._props import report_command
 from dockyard.core.cli._routing import rebuild_if_deployed
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
-from dockyard.core.domains import read_domains, stored_domains, validate_domains, write_domains
+from dockyard.core.domains import read_domains, stored_domains, update_domains, validate_domains, write_domains
 from dockyard.core.errors import ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
 
@@ -41,7 +41,7 @@ def add(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...])
     if not names:
         raise click.UsageError("specify at least one domain")
     new = validate_domains(names)
-    write_domains(c.store, scope, stored_domains(c.store, scope) + new)
+    update_domains(c.store, scope, lambda current: current + new)
     _after(c, scope)
     log.info("Added %s to %s", " ".join(new), scope)
 
@@ -56,11 +56,14 @@ def remove(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ..
     app, names = _split(is_global, app, names)
     scope = scope_of(c, app, is_global)
     gone = validate_domains(names)
-    current = stored_domains(c.store, scope)
-    missing = [n for n in gone if n not in current]
-    if missing:
-        raise ValidationError(f"{scope} has no domain {', '.join(missing)}")
-    write_domains(c.store, scope, [d for d in current if d not in gone])
+
+    def drop(current: list[str]) -> list[str]:
+        missing = [n for n in gone if n not in current]
+        if missing:
+            raise ValidationError(f"{scope} has no domain {', '.join(missing)}")
+        return [d for d in current if d not in gone]
+
+    update_domains(c.store, scope, drop)
     _after(c, scope)
     log.info("Removed %s from %s", " ".join(gone), scope)
 

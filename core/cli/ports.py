@@ -10,7 +10,7 @@ from dockyard.core.cli._props import report_command
 from dockyard.core.cli._routing import rebuild_if_deployed
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
-from dockyard.core.ports import KEY, PLUGIN, parse_mapping, read_port_map, write_port_map
+from dockyard.core.ports import KEY, PLUGIN, PORTS_LOCK, parse_mapping, read_port_map, write_port_map
 from dockyard.core.properties import require_app
 
 log = logging.getLogger("dockyard.ports")
@@ -29,7 +29,7 @@ def add(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
     """Add SCHEME:HOST-PORT:CONTAINER-PORT[:PROCESS-TYPE] entries."""
     require_app(c.store, app)
     new = [parse_mapping(e) for e in entries]
-    with c.store.lock(f"ports-{app}", timeout=5):
+    with c.store.lock(PORTS_LOCK, timeout=30):
         write_port_map(c.store, app, read_port_map(c.store, app) + new)
     rebuild_if_deployed(c, app)
     _show(c, app)
@@ -43,7 +43,7 @@ def set_(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
     """Replace the port map."""
     require_app(c.store, app)
     new = [parse_mapping(e) for e in entries]
-    with c.store.lock(f"ports-{app}", timeout=5):
+    with c.store.lock(PORTS_LOCK, timeout=30):
         write_port_map(c.store, app, new)
     rebuild_if_deployed(c, app)
     _show(c, app)
@@ -56,7 +56,7 @@ def set_(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
 def remove(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
     """Remove entries, given whole or as a bare host port (every entry on that port)."""
     require_app(c.store, app)
-    with c.store.lock(f"ports-{app}", timeout=5):
+    with c.store.lock(PORTS_LOCK, timeout=30):
         current = read_port_map(c.store, app)
         kept = list(current)
         for entry in entries:
