@@ -35,7 +35,7 @@ from dockyard.core.plan import (
 )
 from dockyard.core.ports import read_port_map
 from dockyard.core.procfile import Processes, parse_procfile
-from dockyard.core.properties import require_app
+from dockyard.core.properties import is_locked, require_app
 from dockyard.propstores.base import PropertyStore
 from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
 
@@ -133,6 +133,8 @@ def deploy_app(
 ) -> list[Instance]:
     """Deploy ``image`` (or a build of ``build_dir``) as ``app``'s new release."""
     require_app(store, app)
+    if is_locked(store, app):  # apps:lock, as Dokku's .deploy.lock
+        raise DeployError(f"Deploy lock exists for {app}: apps:unlock {app} to deploy again")
     if (image is None) == (build_dir is None):
         raise ValidationError("deploy needs exactly one of --image IMAGE or --build DIR")
     if build_dir is not None and not Path(build_dir, "Dockerfile").is_file():

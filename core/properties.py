@@ -119,3 +119,12 @@ def list_apps(store: PropertyStore) -> list[str]:
 def selected_scheduler(store: PropertyStore, app: str | None, fallback: str) -> str:
     """Scheduler precedence: app selection, global selection, then --scheduler/env default."""
     return computed(store, "scheduler", app, "selected", fallback)
+
+
+#: ``apps/<app>/deploy-lock`` = "true" while ``apps:lock`` holds the app (Dokku's .deploy.lock)
+LOCK_KEY = "deploy-lock"
+
+
+def is_locked(store: PropertyStore, app: str) -> bool:
+    """A locked app refuses deploys (and rebuilds) until ``apps:unlock``, as in Dokku."""
+    return store.get(APPS_PLUGIN, app, LOCK_KEY) == "true"

@@ -13,8 +13,10 @@ from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.plan import is_deployed
 from dockyard.core.properties import (
     APPS_PLUGIN,
+    LOCK_KEY,
     app_exists,
     create_app,
+    is_locked,
     list_apps,
     require_app,
 )
@@ -66,7 +68,47 @@ def _teardown(c: CliContext, app: str) -> None:
 def list_cmd(c: CliContext) -> None:
     """List apps."""
     apps = list_apps(c.store)
-    c.emit(apps, lambda a: "=====> My Apps\n" + "\n".join(a))
+    if not apps and not c.json:  # Dokku's words, on stderr, exit 0
+        if not c.quiet:
+            click.echo("=====> My Apps")
+        c.warn("You haven't deployed any applications yet")
+        return
+    c.emit(apps, lambda a: ("" if c.quiet else "=====> My Apps\n") + "\n".join(a))
+
+
+@click.command("apps:lock")
+@click.argument("app")
+@pass_cli
+def lock(c: CliContext, app: str) -> None:
+    """Refuse deploys of APP until apps:unlock (Dokku's deploy lock)."""
+    c.store.set(APPS_PLUGIN, require_app(c.store, app), LOCK_KEY, "true")
+    c.info("Deploy lock created")
+
+
+@click.command("apps:unlock")
+@click.argument("app")
+@pass_cli
+def unlock(c: CliContext, app: str) -> None:
+    """Remove APP's deploy lock (a deploy already running goes on)."""
+    require_app(c.store, app)
+    if not is_locked(c.store, app):
+        c.warn("Deploy lock does not exist")
+        return
+    c.warn("A deploy may be in progress.")
+    c.warn("Removing the app lock will not stop in progress deploys.")
+    c.store.delete(APPS_PLUGIN, app, LOCK_KEY)
+    c.info("Deploy lock removed.")
+
+
+@click.command("apps:locked")
+@click.argument("app")
+@pass_cli
+def locked(c: CliContext, app: str) -> None:
+    """Exit 0 (saying so) if APP is locked, else 1."""
+    if not is_locked(c.store, require_app(c.store, app)):
+        raise DockyardError("Deploy lock does not exist")
+    if not c.quiet:
+        click.echo("Deploy lock exists")
 
 
 
@@ -137,6 +179,7 @@ def report(c: CliContext, name: str) -> dict[str, object]:
     """Report on APP, or on every app; ``APP --app-deployed-image`` prints one value."""
     return {
         "app-created-at": c.store.get(APPS_PLUGIN, name, "created-at") or "",
+        "app-locked": str(is_locked(c.store, name)).lower(),
         "app-deployed-image": c.store.get(APPS_PLUGIN, name, "deployed-image") or "",
         "app-scheduler": c.scheduler_name(name),
         "app-properties": sum(1 for _ in c.store.iter_properties(scope=name)),

@@ -1,0 +1,41 @@
+"""Dokku's apps:lock / unlock / locked, app-locked in apps:report and apps:list with no apps,
+through the real CLI on the file store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Run = Callable[..., Any]
+
+
+def _ok(result: Any) -> Any:
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def test_lock_unlock_locked_and_report(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    gone = run("apps:locked", "web")
+    assert gone.exit_code == 1 and "Deploy lock does not exist" in gone.stderr
+    assert _ok(run("apps:report", "web", "--app-locked")).stdout == "false\n"
+    assert _ok(run("apps:lock", "web")).stdout == "-----> Deploy lock created\n"
+    assert _ok(run("apps:locked", "web")).stdout == "Deploy lock exists\n"
+    assert _ok(run("apps:report", "web", "--app-locked")).stdout == "true\n"
+    refused = run("deploy", "web", "--image", "busybox:latest")
+    assert refused.exit_code == 1 and "Deploy lock exists for web" in refused.stderr
+    unlocked = _ok(run("apps:unlock", "web"))
+    assert unlocked.stdout == "-----> Deploy lock removed.\n"
+    assert "A deploy may be in progress." in unlocked.stderr
+    again = _ok(run("apps:unlock", "web"))
+    assert "Deploy lock does not exist" in again.stderr
+    assert run("apps:lock", "no-such-app").exit_code == 1
+
+
+def test_list_with_no_apps_says_so_as_dokku(run: Run) -> None:
+    empty = _ok(run("apps:list"))
+    assert empty.stdout == "=====> My Apps\n"
+    assert "You haven't deployed any applications yet" in empty.stderr
+    _ok(run("apps:create", "web"))
+    assert _ok(run("apps:list")).stdout == "=====> My Apps\nweb\n"
+    assert _ok(run("--quiet", "apps:list")).stdout == "web\n"
