@@ -63,6 +63,23 @@ def validate_value(value: str) -> str:
     return value
 
 
+def validate_single_value(what: str, value: str) -> str:
+    """A value that must come back as one value: it may not end in a newline.
+
+    Dokku's files carry no type, so bytes ending in ``\n`` are a list on every store (see
+    ``encode_data``); a single value ending in one would read back as a list and vanish from
+    commands that want a value. Refused before anything is written, naming only ``what``
+    (never the value, which may be a secret).
+    """
+    validate_value(value)
+    if value.endswith("\n"):
+        raise ValidationError(
+            f"invalid value for {what}: it ends in a newline, which the store would read back as a "
+            "list (Dokku's layout); remove the trailing newline"
+        )
+    return value
+
+
 def validate_list_item(value: str) -> str:
     """List items are lines, so they cannot contain a newline."""
     validate_value(value)

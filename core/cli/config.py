@@ -13,7 +13,7 @@ import click
 
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.errors import ValidationError
-from dockyard.core.names import GLOBAL_SCOPE
+from dockyard.core.names import GLOBAL_SCOPE, validate_single_value
 from dockyard.core.properties import require_app
 from dockyard.propstores.base import Delete, Put
 
@@ -47,6 +47,7 @@ def set_(c: CliContext, is_global: bool, no_restart: bool, encoded: bool, args: 
         key, value = pair.split("=", 1)
         if encoded:
             value = _decode(key, value)
+        validate_single_value(_key(key), value)
         ops.append(Put(PLUGIN, scope, _key(key), value) if value else Delete(PLUGIN, scope, _key(key)))
     c.store.apply(ops)
     c.emit({"set": [p.split("=", 1)[0] for p in pairs]},
@@ -274,6 +275,8 @@ def import_(c: CliContext, is_global: bool, fmt: str, replace: bool, no_restart:
         for warning in parsed.warnings:
             c.warn(warning)
         values = {_key(k): v for k, v in parsed.values.items()}
+    for k, v in values.items():
+        validate_single_value(k, v)
     ops: list[Put | Delete] = [Put(PLUGIN, scope, k, v) if v else Delete(PLUGIN, scope, k)
                                for k, v in values.items()]
     if replace:

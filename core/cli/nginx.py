@@ -10,7 +10,7 @@ import click
 from dockyard.core.cli._routing import rebuild_if_deployed
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.errors import ProxyError
-from dockyard.core.names import GLOBAL_SCOPE
+from dockyard.core.names import GLOBAL_SCOPE, validate_single_value
 from dockyard.core.plan import is_deployed
 from dockyard.core.properties import require_app
 
@@ -44,6 +44,7 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
         raise click.UsageError("usage: nginx:set APP|--global PROPERTY [VALUE]")
     scope = scope_of(c, app, is_global)
     key, value = args[0], (args[1] if len(args) == 2 else "")
+    validate_single_value(f"nginx property {key}", value)
     _nginx(c).set_property(scope, key, value)
     log.info("%s nginx %s for %s", "Set" if value else "Unset", key, scope)
     if scope != GLOBAL_SCOPE and key not in LOCATION_KEYS:

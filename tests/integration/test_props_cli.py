@@ -334,3 +334,23 @@ def test_plugins_list_shows_stores(run: Run) -> None:
         assert info["loaded"], info
     assert "watch" in rows[("dockyard.propstores", "redis")]["capabilities"]
     assert "dokku-layout" in rows[("dockyard.propstores", "file")]["capabilities"]
+
+
+# ---- values ending in a newline (issue 8) -------------------------------------------------------
+@pytest.mark.parametrize("args", [
+    ("config:set", "web", "--no-restart", "CERT=l1\nl2\n"),
+    ("config:set", "web", "--no-restart", "--encoded", "CERT=bDEKbDIK"),
+    ("nginx:set", "web", "client-max-body-size", "1m\n"),
+])
+def test_value_ending_in_newline_refused_in_one_line(run: Run, args: tuple[str, ...]) -> None:
+    """Such a value would read back as a list and vanish (config:show omitted CERT)."""
+    assert run("apps:create", "web").exit_code == 0
+    assert run("config:set", "web", "--no-restart", "KEEP=1").exit_code == 0
+    r = run(*args)
+    line = one_error_line(r)
+    assert r.exit_code == 1 and "ends in a newline" in line and "l1" not in line
+    assert json.loads(run("config:show", "web", "--format", "json").stdout) == {"KEEP": "1"}
+    assert run("props:get", "nginx", "web", "client-max-body-size").exit_code != 0
+    r = run("config:set", "web", "--no-restart", "CERT=l1\nl2")  # an inner newline is kept exactly
+    assert r.exit_code == 0, r.stderr
+    assert run("config:get", "web", "CERT").stdout == "l1\nl2\n"
