@@ -31,7 +31,11 @@ def create(c: CliContext, app: str) -> None:
     """Create APP."""
     with c.timed(f"Created {app}"):
         create_app(c.store, app)
+        from dockyard.core.domains import default_domains, write_domains
         from dockyard.core.hooks import Hooks
+
+        if defaults := default_domains(c.store, app):  # Dokku: APP.GLOBALDOMAIN at creation
+            write_domains(c.store, app, defaults)
 
         Hooks().fire("post-create", app=app, store=c.store)
 

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from dockyard.core.cli._props import report_command
 from dockyard.core.cli._routing import rebuild_if_deployed
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
-from dockyard.core.domains import read_domains, stored_domains, update_domains, validate_domains, write_domains
+from dockyard.core.domains import (
+    DISABLED_KEY,
+    PLUGIN,
+    default_domains,
+    domains_enabled,
+    read_domains,
+    stored_domains,
+    update_domains,
+    validate_domains,
+    write_domains,
+)
 from dockyard.core.errors import ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
+from dockyard.core.properties import require_app
 
 log = logging.getLogger("dockyard.domains")
 
@@ -81,6 +94,97 @@ def set_(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...]
     _after(c, scope)
 
 
+def _global_command(name: str, what: str, body: Callable[[CliContext, tuple[str, ...]], None],
+                    needs_names: bool = True) -> click.Command:
+    """``domains:add-global`` and kin: the ``--global`` forms under Dokku's own names."""
+    def run(c: CliContext, names: tuple[str, ...]) -> None:
+        if needs_names and not names:
+            raise click.UsageError("specify at least one domain")
+        body(c, names)
+        _after(c, GLOBAL_SCOPE)
+
+    run.__doc__ = what
+    f: Any = pass_cli(run)
+    f = click.argument("names", nargs=-1)(f)
+    return click.command(name)(f)
+
+
+def _add_global(c: CliContext, names: tuple[str, ...]) -> None:
+    new = validate_domains(names)
+    update_domains(c.store, GLOBAL_SCOPE, lambda current: current + new)
+    for name in new:
+        c.info(f"Added {name}")
+
+
+def _remove_global(c: CliContext, names: tuple[str, ...]) -> None:
+    gone = validate_domains(names)
+    update_domains(c.store, GLOBAL_SCOPE, lambda current: [d for d in current if d not in gone])
+    for name in gone:
+        c.info(f"Removed {name}")
+
+
+def _set_global(c: CliContext, names: tuple[str, ...]) -> None:
+    write_domains(c.store, GLOBAL_SCOPE, names)
+    c.info(f"Set {' '.join(validate_domains(names))}")
+
+
+def _clear_global(c: CliContext, names: tuple[str, ...]) -> None:
+    if names:
+        raise click.UsageError("domains:clear-global takes no arguments")
+    write_domains(c.store, GLOBAL_SCOPE, [])
+    c.info("Cleared global domains")
+
+
+add_global = _global_command("domains:add-global", "Add global DOMAIN…", _add_global)
+remove_global = _global_command("domains:remove-global", "Remove global DOMAIN…", _remove_global)
+set_global = _global_command("domains:set-global", "Replace the global domains", _set_global)
+clear_global = _global_command("domains:clear-global", "Remove every global domain", _clear_global,
+                               needs_names=False)
+
+
+@click.command("domains:clear")
+@click.argument("app")
+@pass_cli
+def clear(c: CliContext, app: str) -> None:
+    """Remove every domain of APP."""
+    write_domains(c.store, require_app(c.store, app), [])
+    c.info(f"Cleared domains in {app}")
+    _after(c, app)
+
+
+@click.command("domains:reset")
+@click.argument("app")
+@pass_cli
+def reset(c: CliContext, app: str) -> None:
+    """Set APP's domains back to the defaults from the global ones (APP.GLOBALDOMAIN)."""
+    names = write_domains(c.store, require_app(c.store, app), default_domains(c.store, app))
+    c.info(f"Reset domains for {app}: {' '.join(names) or '(none)'}")
+    _after(c, app)
+
+
+@click.command("domains:enable")
+@click.argument("app")
+@pass_cli
+def enable(c: CliContext, app: str) -> None:
+    """Route APP's domains again; an app with none gets the defaults, as in Dokku."""
+    require_app(c.store, app)
+    c.store.delete(PLUGIN, app, DISABLED_KEY)
+    if not stored_domains(c.store, app):
+        write_domains(c.store, app, default_domains(c.store, app))
+    c.info(f"Enabled domains for {app}")
+    _after(c, app)
+
+
+@click.command("domains:disable")
+@click.argument("app")
+@pass_cli
+def disable(c: CliContext, app: str) -> None:
+    """Route none of APP's domains (they are kept for domains:enable)."""
+    c.store.set(PLUGIN, require_app(c.store, app), DISABLED_KEY, "true")
+    c.info(f"Disabled domains for {app}")
+    _after(c, app)
+
+
 def _global_rows(c: CliContext) -> dict[str, str]:
     return {"domains-global-enabled": "true",
             "domains-global-vhosts": " ".join(stored_domains(c.store, GLOBAL_SCOPE))}
@@ -89,6 +193,6 @@ def _global_rows(c: CliContext) -> dict[str, str]:
 @report_command("domains:report", global_rows=_global_rows)
 def report(c: CliContext, app: str) -> dict[str, str]:
     """Report domains, each once (Dokku's rows: the app's own and the global ones)."""
-    return {"domains-app-enabled": "true",
+    return {"domains-app-enabled": str(domains_enabled(c.store, app)).lower(),
             "domains-app-vhosts": " ".join(read_domains(c.store, app)),
             **_global_rows(c)}
