@@ -19,6 +19,7 @@ Runtime is bounded: about one to two minutes on 2 cores with the defaults.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -161,6 +162,81 @@ def bench_per_op(stores: dict[str, PropertyStore], raw: dict[str, Any], tmp: Pat
     fs.destroy_scope("web")
     rs.destroy_scope("web")
     es.destroy_scope("web")
+
+
+def bench_atomic(stores: dict[str, PropertyStore], raw: dict[str, Any], tmp: Path, ops: int) -> None:
+    """list_add and claim (atomic read-modify-write) beside the raw client's one equivalent operation.
+
+    redis: APPEND of the same bytes, and SET NX; etcd: a read then a txn on mod_revision (etcd
+    has no append), and a txn on create_revision == 0; file: flock + read + atomic replace, and
+    O_CREAT|O_EXCL.
+    """
+    import fcntl
+
+    print("atomic list_add / claim", file=sys.stderr)
+    fs = stores["file"]
+    raw_dir = tmp / "rawfile-atomic"
+    raw_dir.mkdir()
+    d = str(raw_dir)
+    lock_path = f"{d}/lock"
+
+    def raw_file_add(i: int) -> None:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            path = f"{d}/l{i % 100}"
+            try:
+                old = raw_read(path)
+            except FileNotFoundError:
+                old = b""
+            raw_atomic_write(d, f"l{i % 100}", old + f"item {i}\n".encode())
+        finally:
+            os.close(fd)
+
+    def raw_file_claim(i: int) -> None:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(f"{d}/c{i % 500}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+    t = per_op(lambda i: fs.list_add("bench", "atomic", f"l{i % 100}", f"item {i}"), ops)
+    b = per_op(raw_file_add, ops)
+    row("file list_add", us(t), us(b) + " (flock, read, replace)", f"{t / b:.2f}x", goal_met(t / b <= 1.3, "≤1.3x"))
+    t = per_op(lambda i: fs.claim("benchclaim", f"c{i % 500}", "web"), ops)
+    b = per_op(raw_file_claim, ops)
+    row("file claim", us(t), us(b) + " (O_EXCL create)", f"{t / b:.2f}x", goal_met(t / b <= 1.3, "≤1.3x"))
+
+    rs, rc = stores["redis"], raw["redis"]
+    t = per_op(lambda i: rs.list_add("bench", "atomic", f"l{i % 100}", f"item {i}"), ops)
+    b = per_op(lambda i: rc.append(f"rawatomic:l{i % 100}", f"item {i}\n"), ops)
+    row("redis list_add", us(t), us(b) + " (APPEND)", f"{t / b:.2f}x", goal_met(t / b <= 1.3, "≤1.3x"))
+    t = per_op(lambda i: rs.claim("benchclaim", f"c{i % 500}", "web"), ops)
+    b = per_op(lambda i: rc.set(f"rawclaim:c{i % 500}", "web", nx=True), ops)
+    row("redis claim", us(t), us(b) + " (SET NX)", f"{t / b:.2f}x", goal_met(t / b <= 1.3, "≤1.3x"))
+
+    es, ec = stores["etcd"], raw["etcd"]
+    n = max(200, ops // 4)
+
+    def raw_etcd_add(i: int) -> None:
+        key = f"/rawatomic/l{i % 100}"
+        value, meta = ec.get(key)
+        compare = ec.transactions.mod(key) == (meta.mod_revision if meta else 0)
+        ec.transaction(compare=[compare], success=[ec.transactions.put(key, (value or b"") + f"item {i}\n".encode())],
+                       failure=[])
+
+    def raw_etcd_claim(i: int) -> None:
+        key = f"/rawclaim/c{i % 500}"
+        ec.transaction(compare=[ec.transactions.create(key) == 0], success=[ec.transactions.put(key, "web")],
+                       failure=[])
+
+    t = per_op(lambda i: es.list_add("bench", "atomic", f"l{i % 100}", f"item {i}"), n)
+    b = per_op(raw_etcd_add, n)
+    row("etcd list_add", us(t), us(b) + " (get + txn on mod_revision)", f"{t / b:.2f}x",
+        goal_met(t / b <= 1.3, "≤1.3x"))
+    t = per_op(lambda i: es.claim("benchclaim", f"c{i % 500}", "web"), n)
+    b = per_op(raw_etcd_claim, n)
+    row("etcd claim", us(t), us(b) + " (txn create_revision == 0)", f"{t / b:.2f}x", goal_met(t / b <= 1.3, "≤1.3x"))
+    for store in (fs, rs, es):
+        store.destroy_scope("atomic")
+        store.destroy_scope("--global")
 
 
 def bench_bulk(kind: str, store: PropertyStore, raw_client: Any, props: list[Property], tmp: Path,
@@ -325,6 +401,7 @@ def main() -> None:
 
         started = time.perf_counter()
         bench_per_op(stores, raw, tmp, args.ops)
+        bench_atomic(stores, raw, tmp, args.ops)
         for kind, n in (("file", args.n), ("redis", args.n), ("etcd", args.etcd_n)):
             bench_bulk(kind, stores[kind], raw.get(kind), dataset(n), tmp, args.naive_n)
         bench_cli(tmp, args.cli_runs)
