@@ -154,15 +154,35 @@ class EventListener:
             return
 
         def watch() -> None:
-            try:
-                for change in self.store.watch(""):
-                    if self._stop.is_set():
-                        return
-                    if change.plugin in WATCHED_PLUGINS:
-                        self._queue.put(("watch", change.scope))
-            except Exception as exc:
-                if not self._stop.is_set():
-                    log.warning("[%s] store watch ended: %s", _now(), exc)
+            """Follow the store; when the watch breaks, reconnect with backoff and resync.
+
+            A change made while the watch was down is never seen as an event, so after every
+            reconnect (subscribed first, so nothing later is missed) every deployed app is
+            rebuilt from what the store holds now: list, then watch.
+            """
+            delay = self.backoff[0]
+            lost = False
+            while not self._stop.is_set():
+                try:
+                    changes = self.store.watch("")
+                    if lost:
+                        log.info("[%s] store watch resumed; resyncing every app", _now())
+                        self._queue.put((_RESYNC, "store watch reconnect"))
+                    delay = self.backoff[0]
+                    for change in changes:
+                        if self._stop.is_set():
+                            return
+                        if change.plugin in WATCHED_PLUGINS:
+                            self._queue.put(("watch", change.scope))
+                    reason = "the stream ended"
+                except Exception as exc:
+                    reason = str(exc)
+                if self._stop.is_set():
+                    return
+                lost = True
+                log.warning("[%s] store watch lost (%s); reconnecting in %.1fs", _now(), reason, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.backoff[1])
 
         threading.Thread(target=watch, daemon=True, name="dockyard-events-watch").start()
 

@@ -75,9 +75,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def run_redis_server(binary: str, workdir: Path) -> Iterator[str]:
-    """A redis-server on a free loopback port, no persistence; yields ``redis://127.0.0.1:PORT/0``."""
-    port = free_port()
+def run_redis_server(binary: str, workdir: Path, port: int | None = None) -> Iterator[str]:
+    """A redis-server on a free (or the given) loopback port, no persistence; yields its URL."""
+    port = port or free_port()
     log = workdir / "redis.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -99,9 +99,12 @@ def run_redis_server(binary: str, workdir: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def run_etcd_server(binary: str, workdir: Path) -> Iterator[str]:
-    """A single-member etcd on free loopback ports; yields ``etcd://127.0.0.1:PORT``."""
-    client, peer = free_port(), free_port()
+def run_etcd_server(binary: str, workdir: Path, ports: tuple[int, int] | None = None) -> Iterator[str]:
+    """A single-member etcd on free (or the given client, peer) loopback ports; yields its URL.
+
+    Its data stays in ``workdir``, so stopping it and starting it again there is a restart.
+    """
+    client, peer = ports or (free_port(), free_port())
     log = workdir / "etcd.log"
     data = workdir / "data"
     env = dict(os.environ, ETCD_UNSUPPORTED_ARCH=os.environ.get("ETCD_UNSUPPORTED_ARCH", ""))
