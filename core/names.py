@@ -1,6 +1,10 @@
 """Name rules shared by every command and store.
 
-App names become container, Kubernetes and nginx names, so they follow DNS-1123 labels.
+App names are Dokku's (``^[a-z0-9][a-z0-9.-]*$``: ``1994testapp``, ``test.dokku.test``).
+Where a platform's rule is stricter (a Kubernetes Service name holds no dot), the driver
+maps the name with ``dockyard.schedulers.base.platform_name``; the name itself is never
+changed. Dockyard adds two limits of its own: at most 63 characters and ending in a letter or
+digit, because the name is a label value on Docker and Kubernetes objects.
 Property coordinates become file paths in the file store, so they must never be able to
 escape their directory or hide control characters in a terminal.
 """
@@ -13,18 +17,18 @@ from dockyard.core.errors import ValidationError
 
 GLOBAL_SCOPE = "--global"
 
-_APP_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_APP_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
 _DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NETWORK_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def validate_app_name(name: str) -> str:
-    """Reject anything that is not a DNS-1123 label starting with a letter."""
-    if not isinstance(name, str) or not _APP_RE.fullmatch(name) or name.endswith("-"):
+    """Dokku's rule, plus Dockyard's two limits (63 characters, a letter or digit last)."""
+    if not isinstance(name, str) or not _APP_RE.fullmatch(name) or name[-1] in "-.":
         raise ValidationError(
-            f"invalid app name {name!r}: use lowercase letters, digits and '-', "
-            "start with a letter, end with a letter or digit, at most 63 characters"
+            f"invalid app name {name!r}: use lowercase letters, digits, '-' and '.', "
+            "start and end with a letter or digit, at most 63 characters"
         )
     return name
 

@@ -53,8 +53,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.core.errors import ValidationError
 from dockyard.core.models import DeployPlan, PortMapping, ProcessSpec
+from dockyard.schedulers.base import platform_name
 
 Manifest = dict[str, Any]
 
@@ -105,15 +105,14 @@ def baseline_policy_name(app: str) -> str:
     return f"{app}-dockyard-ingress"
 
 
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
 def object_name(app: str, process_type: str) -> str:
-    """``APP-PROC``; a Service name is a DNS label, so it must fit in 63 characters."""
-    name = f"{app}-{process_type.lower().replace('_', '-')}"
-    if len(name) > 63 or not _DNS_LABEL.fullmatch(name):
-        raise ValidationError(
-            f"app {app}: process type {process_type!r} gives the Kubernetes name {name!r}, "
-            "which is not a DNS label of at most 63 characters"
-        )
-    return name
+    """``APP-PROC`` as a Service name (a DNS-1035 label: no dot, starts with a letter, at most
+    63 characters), mapped by ``platform_name`` when Dokku's name does not fit that rule
+    (``test.dokku.test``, ``1994testapp``)."""
+    return platform_name(f"{app}-{process_type.lower().replace('_', '-')}", _DNS_1035)
 
 
 def app_labels(app: str, process_type: str) -> dict[str, str]:

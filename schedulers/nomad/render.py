@@ -37,12 +37,14 @@ refuses such a plan with one clear line before anything is registered.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dockyard.core.errors import ValidationError
 from dockyard.core.models import DeployPlan, ProcessSpec
+from dockyard.schedulers.base import platform_name
 
 Job = dict[str, Any]
 
@@ -81,11 +83,14 @@ def group_name(process_type: str) -> str:
     return process_type.lower().replace("_", "-")
 
 
+#: Nomad's service names are RFC 1123 labels: no dot, at most 63 characters
+_SERVICE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
 def service_name(app: str, process_type: str) -> str:
-    name = f"{app}-{group_name(process_type)}"
-    if len(name) > 63:
-        raise ValidationError(f"app {app}: the Nomad service name {name!r} is longer than 63 characters")
-    return name
+    """``APP-PROC``, mapped by ``platform_name`` when Dokku's name does not fit Nomad's rule
+    (``test.dokku.test``); the job ID stays the app name, which Nomad accepts with dots."""
+    return platform_name(f"{app}-{group_name(process_type)}", _SERVICE_NAME)
 
 
 def port_label(port: int) -> str:

@@ -75,7 +75,7 @@ def test_apps_lifecycle(run: Run) -> None:
     assert run("config:get", "web", "A").stdout == "1\n"  # others untouched
 
 
-@pytest.mark.parametrize("name", ["Web", "1web", "web_app", "-web", "web-", "a" * 64, "we.b", "../x", ""])
+@pytest.mark.parametrize("name", ["Web", "web_app", "-web", "web-", "web.", "a" * 64, "../x", ""])
 def test_invalid_app_names(run: Run, name: str) -> None:
     r = run("apps:create", "--", name)  # "--": a name starting with "-" is not an option
     assert r.exit_code == 1

@@ -17,14 +17,15 @@ from dockyard.core.procfile import parse_procfile
 from dockyard.schedulers.base import Capability, check_plan
 
 
-@pytest.mark.parametrize("name", ["a", "web", "my-app-2", "a" * 63])
+@pytest.mark.parametrize("name", ["a", "web", "my-app-2", "a" * 63,
+                                  "1994testapp", "test.dokku.test", "1", "a..b"])  # Dokku's rule
 def test_valid_app_names(name: str) -> None:
     assert validate_app_name(name) == name
 
 
 @pytest.mark.parametrize(
     "name",
-    ["", "Web", "1app", "-app", "app-", "a" * 64, "my_app", "app.x", "../etc", "a/b", "app\n", "--global", "ä"],
+    ["", "Web", "-app", ".app", "app-", "app.", "a" * 64, "my_app", "../etc", "a/b", "app\n", "--global", "ä"],
 )
 def test_invalid_app_names(name: str) -> None:
     with pytest.raises(ValidationError, match="invalid app name"):

@@ -39,3 +39,11 @@ def test_list_with_no_apps_says_so_as_dokku(run: Run) -> None:
     _ok(run("apps:create", "web"))
     assert _ok(run("apps:list")).stdout == "=====> My Apps\nweb\n"
     assert _ok(run("--quiet", "apps:list")).stdout == "web\n"
+
+
+def test_dokku_app_names_are_accepted(run: Run) -> None:
+    for name in ("1994testapp", "test.dokku.test"):
+        _ok(run("apps:create", name))
+        _ok(run("config:set", "--no-restart", name, "A=1"))
+        assert _ok(run("apps:report", name, "--app-locked")).stdout == "false\n"
+    assert _ok(run("apps:list")).stdout == "=====> My Apps\n1994testapp\ntest.dokku.test\n"

@@ -187,9 +187,14 @@ def test_run_pod_never_restarts_and_carries_post_create_networks_only() -> None:
     assert env["EXTRA"] == "1" and env["DATABASE_URL"] == "postgres://db/shop"
 
 
-def test_names_too_long_for_a_service_are_refused() -> None:
-    from dockyard.core.errors import ValidationError
+def test_names_too_long_or_dotted_for_a_service_are_mapped_by_platform_name() -> None:
+    import re
 
-    plan = make_plan(app="a" * 60, processes=(ProcessSpec("worker", None, 1),))
-    with pytest.raises(ValidationError, match="63 characters"):
-        R.render_manifests(plan, R.KubeSettings())
+    rule = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    for app in ("a" * 60, "test.dokku.test", "1994testapp"):
+        plan = make_plan(app=app, processes=(ProcessSpec("worker", None, 1),))
+        manifests = R.render_manifests(plan, R.KubeSettings())
+        names = {m["metadata"]["name"] for m in manifests if m["kind"] in ("Deployment", "Service")}
+        assert names and all(rule.fullmatch(n) and len(n) <= 63 for n in names), names
+        assert all(m["metadata"]["labels"][R.APP_LABEL] == app for m in manifests
+                   if m["kind"] in ("Deployment", "Service"))  # the label keeps Dokku's name
