@@ -107,15 +107,18 @@ def check_pair(crt_pem: str, key_pem: str, now: dt.datetime | None = None) -> Ce
 def with_https(entries: list[PortMapping]) -> list[PortMapping]:
     """Each ``http:80:X`` gains ``https:443:X``; the 80 entry stays and becomes a redirect.
 
-    Existing ``https:443`` entries are replaced, as Dokku does; other entries are kept.
+    An explicit ``https:443`` entry (``ports:set APP http:80:80 https:443:443``) is the
+    user's choice and is kept unchanged, as Dokku keeps it (issue 10, observation 4); only a
+    map without one gains the converted entries.
     """
+    if any(e.scheme == "https" and e.host_port == 443 for e in entries):
+        return list(entries)
     added = [PortMapping("https", 443, e.container_port, e.process_type)
              for e in entries if e.scheme == "http" and e.host_port == 80]
     if not added:
         return list(entries)
-    kept = [e for e in entries if not (e.scheme == "https" and e.host_port == 443)]
     out: list[PortMapping] = []
-    for entry in kept + added:
+    for entry in list(entries) + added:
         if entry not in out:
             out.append(entry)
     return out

@@ -135,6 +135,14 @@ def _time(key: str, value: str) -> str:
     return value
 
 
+def _timeout(key: str, value: str) -> str:
+    """A timeout of zero is accepted by nginx but turns every proxied request into a 504."""
+    _time(key, value)
+    if int(re.match(r"[0-9]+", value).group()) == 0:  # type: ignore[union-attr]
+        raise ValidationError(f"nginx property {key} must be greater than zero, not {value!r}")
+    return value
+
+
 def safe_path(key: str, value: str) -> str:
     if not _PATH.match(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
         raise ValidationError(
@@ -205,7 +213,7 @@ PROPERTIES: dict[str, tuple[str | None, Validator, bool, bool]] = {
     "hsts-max-age": ("15724800", _int, True, True),
     "hsts-preload": ("false", _bool, True, True),
     "client-max-body-size": ("1m", _size, True, True),
-    "proxy-read-timeout": ("60s", _time, True, True),
+    "proxy-read-timeout": ("60s", _timeout, True, True),
     "access-log-path": (None, _log_path, True, True),
     "error-log-path": (None, _log_path, True, True),
     "bind-address-ipv4": ("", _ipv4, True, True),

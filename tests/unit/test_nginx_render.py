@@ -97,6 +97,17 @@ def test_https_conversion_redirect_and_hsts(proxy: NginxProxy, run: Any, tmp_pat
     assert "https:443" not in run("ports:report", "web").stdout
 
 
+def test_certs_add_keeps_an_explicit_https_port_map(proxy: NginxProxy, run: Any, tmp_path: Path) -> None:
+    """Issue 10, observation 4: Dokku keeps ``https:443:443``; it used to become 443:80."""
+    crt, key = make_cert(("web.example.test",))
+    (tmp_path / "c.pem").write_text(crt)
+    (tmp_path / "k.pem").write_text(key)
+    assert run("ports:set", "web", "http:80:80", "https:443:443").exit_code == 0
+    assert run("certs:add", "web", str(tmp_path / "c.pem"), str(tmp_path / "k.pem")).exit_code == 0
+    ports = run("ports:report", "web").stdout
+    assert "http:80:80 https:443:443" in ports and "https:443:80" not in ports, ports
+
+
 def test_no_listeners_means_502_not_a_broken_upstream(proxy: NginxProxy) -> None:
     out = proxy.render("web", {})
     assert "upstream" not in out.http and "return 502;" in out.http
@@ -122,6 +133,8 @@ def test_domains_are_dns_names(run: Any, domain: str) -> None:
     ("error-log-path", "/var/log/../../etc/passwd"),
     ("client-max-body-size", "1m; proxy_pass http://evil"),
     ("proxy-read-timeout", "60s;"),
+    ("proxy-read-timeout", "0"),  # issue 10: nginx accepts it and answers every request 504
+    ("proxy-read-timeout", "0s"),
     ("bind-address-ipv4", "0.0.0.0:80 default_server"),
     ("bind-address-ipv6", "::1]:80; listen [::"),
     ("hsts-max-age", "1; preload"),
