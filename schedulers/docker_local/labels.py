@@ -21,7 +21,9 @@ RELEASE = f"{PREFIX}.release"
 CONTAINER_TYPE = f"{PREFIX}.container-type"  # deploy | run | helper
 NETWORK_NAME = f"{PREFIX}.network-name"  # on networks made by network:create
 
-_LIVE = re.compile(r"^/?(?P<app>[a-z][a-z0-9-]*)\.(?P<proc>[A-Za-z0-9_-]+)\.(?P<index>\d+)$")
+# Dokku's app names hold dots (test.dokku.test.web.1); a process type never does, so the
+# last two dot-separated parts are the process and its index
+_LIVE = re.compile(r"^/?(?P<app>[a-z0-9][a-z0-9.-]*)\.(?P<proc>[A-Za-z0-9_-]+)\.(?P<index>\d+)$")
 
 
 def live_name(app: str, proc: str, index: int) -> str:
@@ -45,6 +47,17 @@ def is_live(name: str) -> bool:
     return _LIVE.match(name) is not None
 
 
+def dokku_labels(app: str, proc: str, container_type: str) -> dict[str, str]:
+    """Dokku's own labels, so tools that read them (``com.dokku.app-name`` and kin) keep
+    working; Dockyard itself finds its containers by the ``com.dockyard.*`` ones."""
+    return {
+        "com.dokku.app-name": app,
+        "com.dokku.process-type": proc,
+        "com.dokku.container-type": container_type,
+        "dokku": "",
+    }
+
+
 def deploy_labels(app: str, proc: str, index: int, release: str) -> dict[str, str]:
     return {
         MARKER: "1",
@@ -53,4 +66,6 @@ def deploy_labels(app: str, proc: str, index: int, release: str) -> dict[str, st
         DYNO: f"{proc}.{index}",
         RELEASE: release,
         CONTAINER_TYPE: "deploy",
+        **dokku_labels(app, proc, "deploy"),
+        "com.dokku.dyno": f"{proc}.{index}",
     }

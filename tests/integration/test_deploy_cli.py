@@ -53,6 +53,7 @@ def test_deploy_image_with_procfile_scale_before_deploy_and_report(
     labels = web.labels
     assert labels["com.dockyard.app"] == app and labels["com.dockyard.process-type"] == "web"
     assert labels["com.dockyard.dyno"] == "web.1" and labels["com.dockyard.release"]
+    assert labels["com.dokku.app-name"] == app and labels["com.dokku.process-type"] == "web"  # Dokku's too
     assert "PORT=5000" in web.attrs["Config"]["Env"] and "DYNO=web.1" in web.attrs["Config"]["Env"]
     assert web.attrs["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 10}
     assert web.attrs["Config"]["Cmd"] == ["sh", "-c", "echo web starting on $PORT; exec httpd -f -v -p $PORT -h /www"]
@@ -338,3 +339,13 @@ def test_run_forwards_stdin_and_gives_a_terminal_a_tty(
     assert proc.wait(timeout=10) == 3
     assert b"TTY-42" in seen
     assert [c for c in containers(docker_client, app) if ".run." in c] == []
+
+
+def test_a_dotted_dokku_app_name_deploys_and_redeploys_under_its_own_name(
+        run: Run, docker_client: Any, web_image: str, app_names: Callable[[str], str]) -> None:
+    app = new_app(run, app_names("x.dokku"))  # dytx.dokku-…: Dokku's rule allows the dot
+    ok(run("deploy", app, "--image", web_image))
+    ok(run("ps:rebuild", app))  # the upcoming/retired renames must find the live names
+    names = containers(docker_client, app)
+    assert sorted(n for n in names if n.startswith(f"{app}.web.")) == [f"{app}.web.1"]
+    assert http_get(f"http://{web_ip(docker_client, app)}:5000/") == (200, "hello from dockyard\n")

@@ -21,6 +21,20 @@ def test_names_during_a_redeploy_never_collide() -> None:
     assert not L.is_live(upcoming) and not L.is_live(retired) and not L.is_live("shop.run")
 
 
+@pytest.mark.parametrize("app", ["1994testapp", "test.dokku.test"])
+def test_dokku_app_names_keep_their_live_upcoming_and_retired_names_apart(app: str) -> None:
+    assert L.is_live(L.live_name(app, "web", 1))
+    assert not L.is_live(L.upcoming_name(app, "web", 1, "20260101000000000"))
+    assert not L.is_live(L.retired_name(app, "web", 1, "0123456789abcdef"))
+
+
+def test_containers_carry_dokkus_labels_beside_dockyards() -> None:
+    labels = L.deploy_labels("test.dokku.test", "web", 1, "r1")
+    assert labels[L.APP] == labels["com.dokku.app-name"] == "test.dokku.test"
+    assert labels["com.dokku.process-type"] == "web" and labels["com.dokku.dyno"] == "web.1"
+    assert labels["com.dokku.container-type"] == "deploy" and labels["dokku"] == ""
+
+
 @pytest.mark.parametrize(("policy", "expected"), [
     ("on-failure:10", {"Name": "on-failure", "MaximumRetryCount": 10}),
     ("on-failure", {"Name": "on-failure", "MaximumRetryCount": 0}),
