@@ -34,6 +34,10 @@ class LockHeld(DockyardError):
     """Another process holds a lock (a deploy of the same app, say)."""
 
 
+class LockLost(DockyardError):
+    """A lock this process held expired (its keepalive failed): it must not write again."""
+
+
 class DeployError(DockyardError):
     """A deploy failed; the old release keeps serving."""
 

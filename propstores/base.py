@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import ClassVar, NamedTuple, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from dockyard.core.errors import NotSupported, ValidationError
+from dockyard.core.errors import LockLost, NotSupported, ValidationError
 from dockyard.core.names import validate_component, validate_list_item, validate_value
 
 Value = str | list[str]
@@ -168,8 +168,50 @@ def check_op(op: Op) -> None:
             validate_value(op.data)
 
 
+def lock_ttl(default: float) -> float:
+    """Seconds an expiring lock lives without a keepalive: ``DOCKYARD_LOCK_TTL`` or ``default``.
+
+    Configurable so a fault test (a holder stopped past its TTL) takes seconds, not half a minute.
+    """
+    import os
+
+    text = os.environ.get("DOCKYARD_LOCK_TTL", "")
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        raise ValidationError(f"invalid DOCKYARD_LOCK_TTL {text!r}: expected seconds") from None
+    if not 0.5 <= value <= 3600:
+        raise ValidationError(f"invalid DOCKYARD_LOCK_TTL {text!r}: expected 0.5 to 3600 seconds")
+    return value
+
+
+class Fence:
+    """The state of one held expiring lock, checked before every write made under it.
+
+    The holder may have been stopped (SIGSTOP, a long GC pause, a partition) past the TTL,
+    and another process may hold the lock now; so a write goes ahead only if the last
+    keepalive succeeded less than 0.9 TTL ago and none has reported the lock gone.
+    """
+
+    __slots__ = ("lost", "name", "ok_at", "ttl")
+
+    def __init__(self, name: str, ttl: float) -> None:
+        import time
+
+        self.name, self.ttl, self.ok_at, self.lost = name, ttl, time.monotonic(), False
+
+    def check(self) -> None:
+        import time
+
+        if self.lost or time.monotonic() - self.ok_at > self.ttl * 0.9:
+            self.lost = True
+            raise LockLost(f"lost the lock {self.name!r} (not renewed within {self.ttl:g}s); "
+                           "another process may hold it, so nothing more is written")
+
+
 @contextmanager
-def kept_alive(refresh: Callable[[], object], ttl: float, name: str) -> Iterator[None]:
+def kept_alive(refresh: Callable[[], object], ttl: float, name: str,
+               fence: Fence | None = None) -> Iterator[None]:
     """Call ``refresh`` every ``ttl / 3`` seconds from a daemon thread while the block runs.
 
     For leases and expiring locks: a holder that crashes stops refreshing, so the backend
@@ -182,11 +224,18 @@ def kept_alive(refresh: Callable[[], object], ttl: float, name: str) -> Iterator
     stop = threading.Event()
 
     def loop() -> None:
+        import time
+
         while not stop.wait(ttl / 3):
             try:
-                refresh()
-            except Exception:  # retried on the next tick; the lock expires if the backend stays away
-                pass
+                ok = refresh()
+            except Exception:  # retried on the next tick; the fence stops writes once it is stale
+                continue
+            if fence is not None:
+                if ok is False or ok == 0:  # the backend says the lock is no longer ours
+                    fence.lost = True
+                else:
+                    fence.ok_at = time.monotonic()
 
     thread = threading.Thread(target=loop, name=f"dockyard-lock-{name}", daemon=True)
     thread.start()
@@ -221,6 +270,22 @@ class PropertyStore(abc.ABC):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        #: fences of the expiring locks this handle holds; every write checks them first
+        self._fences: list[Fence] = []
+
+    @contextmanager
+    def _fenced(self, name: str, ttl: float) -> Iterator[Fence]:
+        fence = Fence(name, ttl)
+        self._fences.append(fence)
+        try:
+            yield fence
+        finally:
+            self._fences.remove(fence)
+
+    def check_fences(self) -> None:
+        """Raise LockLost if a lock this handle holds may have passed to another process."""
+        for fence in self._fences:
+            fence.check()
 
     @property
     def display_url(self) -> str:
@@ -279,6 +344,8 @@ class PropertyStore(abc.ABC):
         batch = [canonical_op(op) for op in ops]
         for op in batch:
             check_op(op)
+        if self._fences:
+            self.check_fences()
         if batch:
             self._apply(batch)
 
@@ -294,6 +361,8 @@ class PropertyStore(abc.ABC):
 
         def checked(current: Value | None) -> Value | None:
             new = fn(current)
+            if self._fences:
+                self.check_fences()
             if new is not None:
                 op = canonical_op(Put(plugin, scope, key, new))
                 if isinstance(op, Delete):

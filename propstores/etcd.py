@@ -53,6 +53,7 @@ from dockyard.propstores.base import (
     decode_data,
     encode_data,
     kept_alive,
+    lock_ttl,
     watch_filter,
     watch_matches,
 )
@@ -313,9 +314,10 @@ class EtcdStore(PropertyStore):
         token = os.urandom(16).hex().encode()
         c = self.client
         tx = c.transactions
+        ttl = max(1, round(lock_ttl(LOCK_TTL)))  # etcd leases are whole seconds
         deadline = time.monotonic() + timeout
         while True:
-            lease = self._call(c.lease, LOCK_TTL)
+            lease = self._call(c.lease, ttl)
             ok, _ = self._call(c.transaction, compare=[tx.create(key) == 0],
                                success=[tx.put(key, token, lease=lease)], failure=[])
             if ok:
@@ -325,11 +327,18 @@ class EtcdStore(PropertyStore):
                 raise LockHeld(f"lock {name!r} is held by another process")
             time.sleep(0.05)
         try:
-            with kept_alive(lease.refresh, LOCK_TTL, name):
+            def renew() -> bool:
+                replies = lease.refresh()
+                return bool(replies) and all(r.TTL > 0 for r in replies)  # TTL <= 0: the lease is gone
+
+            with self._fenced(name, ttl) as fence, kept_alive(renew, ttl, name, fence):
                 yield
         finally:
             self._call(c.transaction, compare=[tx.value(key) == token], success=[tx.delete(key)], failure=[])
-            self._call(lease.revoke)
+            try:
+                self._call(lease.revoke)
+            except DockyardError:  # the lease already expired (a holder stopped past its TTL)
+                pass
 
     def watch(self, prefix: str = "") -> Iterator[WatchEvent]:
         """Start watching now (so no later change is missed) and yield changes under ``prefix``."""

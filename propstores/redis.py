@@ -50,6 +50,7 @@ from dockyard.propstores.base import (
     decode_data,
     encode_data,
     kept_alive,
+    lock_ttl,
     watch_filter,
     watch_matches,
 )
@@ -294,14 +295,15 @@ class RedisStore(PropertyStore):
         validate_component("lock name", name)
         key = f"{self.prefix}lock/{name}"
         token = os.urandom(16).hex()
+        ttl_ms = int(lock_ttl(LOCK_TTL_MS / 1000) * 1000)
         deadline = time.monotonic() + timeout
-        while not self._call(self.client.set, key, token, nx=True, px=LOCK_TTL_MS):
+        while not self._call(self.client.set, key, token, nx=True, px=ttl_ms):
             if time.monotonic() >= deadline:
                 raise LockHeld(f"lock {name!r} is held by another process")
             time.sleep(0.02)
-        renew = functools.partial(self.client.eval, _RENEW, 1, key, token, LOCK_TTL_MS)
+        renew = functools.partial(self.client.eval, _RENEW, 1, key, token, ttl_ms)
         try:
-            with kept_alive(renew, LOCK_TTL_MS / 1000, name):
+            with self._fenced(name, ttl_ms / 1000) as fence, kept_alive(renew, ttl_ms / 1000, name, fence):
                 yield
         finally:
             self._call(self.client.eval, _RELEASE, 1, key, token)

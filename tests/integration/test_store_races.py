@@ -71,3 +71,51 @@ def test_tcp_port_claimed_by_one_app(kind: str, store_url_factory: Any, tmp_path
     for n, r in enumerate(results):
         if n not in winners:
             assert "conflicts with app" in r.stderr, r.stderr
+
+
+HOLDER = """
+import sys, time
+from dockyard.core import open_propstore
+from dockyard.core.errors import LockLost
+s = open_propstore(sys.argv[1])
+with s.lock("deploy-web"):
+    print("locked", flush=True)
+    sys.stdin.readline()  # the test stops us here past the TTL, then lets us go on
+    try:
+        s.set("release", "web", "current", "first")
+    except LockLost as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("kind", ["redis", "etcd"])
+def test_holder_stopped_past_ttl_writes_nothing(kind: str, store_url_factory: Any) -> None:
+    """SIGSTOP a lock holder past its TTL; a second holder writes; the first resumes and stops
+    with one line before its next write (issue 8)."""
+    import signal
+
+    url = store_url_factory(kind)
+    env = dict(os.environ, DOCKYARD_LOCK_TTL="1")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, url], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        holder.send_signal(signal.SIGSTOP)
+        time.sleep(2.5)
+        os.environ["DOCKYARD_LOCK_TTL"] = "1"
+        try:
+            with open_propstore(url) as second, second.lock("deploy-web", timeout=5):
+                second.set("release", "web", "current", "second")
+        finally:
+            del os.environ["DOCKYARD_LOCK_TTL"]
+        holder.send_signal(signal.SIGCONT)
+        _, err = holder.communicate("go\n", timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert holder.returncode == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: lost the lock 'deploy-web'"), err
+    with open_propstore(url) as store:
+        assert store.get("release", "web", "current") == "second"
