@@ -82,6 +82,22 @@ def inspect(crt_pem: str) -> CertInfo:
     )
 
 
+#: smallest key sizes OpenSSL's default security level 2 accepts; nginx here refuses a
+#: 1024-bit RSA key with "ee key too small" at ``nginx -t``, which used to take every app down
+MIN_RSA_BITS = 2048
+MIN_EC_BITS = 224
+
+
+def _check_strength(key: object) -> None:
+    """Refuse a key nginx's OpenSSL would reject, before anything is stored or written."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+    if isinstance(key, rsa.RSAPrivateKey | dsa.DSAPrivateKey) and key.key_size < MIN_RSA_BITS:
+        raise ValidationError(f"the key is too small ({key.key_size} bits); nginx needs at least {MIN_RSA_BITS}")
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size < MIN_EC_BITS:
+        raise ValidationError(f"the key is too small ({key.curve.key_size} bits); nginx needs at least {MIN_EC_BITS}")
+
+
 def check_pair(crt_pem: str, key_pem: str, now: dt.datetime | None = None) -> CertInfo:
     """Refuse a pair nginx would reject or browsers would: mismatched, expired or not yet valid."""
     from cryptography.hazmat.primitives import serialization
@@ -95,6 +111,7 @@ def check_pair(crt_pem: str, key_pem: str, now: dt.datetime | None = None) -> Ce
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
         raise ValidationError("the key does not match the certificate")
+    _check_strength(key)
     now = now or dt.datetime.now(dt.UTC)
     if info.not_after < now:
         raise ValidationError(f"the certificate expired on {info.not_after:%Y-%m-%d %H:%M:%S} UTC")

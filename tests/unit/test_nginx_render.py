@@ -205,12 +205,18 @@ def test_certificate_checks(run: Any, tmp_path: Path) -> None:
     crt, _ = make_cert()
     _, other_key = make_cert()
     old_crt, old_key = make_cert(days=-1, not_before_days=-10)
-    files = {"c": crt, "k2": other_key, "oc": old_crt, "ok": old_key, "junk": "not a pem"}
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    # issue 10, observation 1: nginx's OpenSSL refuses this at nginx -t ("ee key too small")
+    weak_crt, weak_key = make_cert(key=rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    files = {"c": crt, "k2": other_key, "oc": old_crt, "ok": old_key, "junk": "not a pem",
+             "wc": weak_crt, "wk": weak_key}
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     one_line_error(run("certs:add", "web", str(tmp_path / "c"), str(tmp_path / "k2")), "does not match")
     one_line_error(run("certs:add", "web", str(tmp_path / "oc"), str(tmp_path / "ok")), "expired")
     one_line_error(run("certs:add", "web", str(tmp_path / "junk"), str(tmp_path / "ok")), "certificate")
+    one_line_error(run("certs:add", "web", str(tmp_path / "wc"), str(tmp_path / "wk")), "too small", "1024")
     assert "ssl-enabled: false" in run("certs:report", "web").stdout.replace("  ", " ").replace("  ", " ")
 
 
