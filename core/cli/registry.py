@@ -56,6 +56,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "checks:report": (f"{M}.checks:report", "Report checks settings"),
     "scheduler:set": (f"{M}.scheduler:set_", "Select an app's (or the global) scheduler"),
     "scheduler:report": (f"{M}.scheduler:report", "Report scheduler selection"),
+    "scheduler-docker-local:set": (f"{M}.scheduler_docker_local:set_", "Set a docker-local property"),
+    "scheduler-docker-local:report": (f"{M}.scheduler_docker_local:report", "Report docker-local settings"),
     "network:create": (f"{M}.network:create", "Create an attachable bridge network"),
     "network:destroy": (f"{M}.network:destroy", "Destroy a network"),
     "network:exists": (f"{M}.network:exists", "Exit 0 if the network exists"),

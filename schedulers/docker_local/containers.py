@@ -41,8 +41,10 @@ def deploy_aliases(app: str, proc: str, tld: str | None, container_id: str | Non
     return aliases
 
 
-def create(api: Any, plan: DeployPlan, spec: ProcessSpec, index: int, name: str) -> str:
-    """Create (not start) one deploy container on the initial network; return its id."""
+def create(api: Any, plan: DeployPlan, spec: ProcessSpec, index: int, name: str, init: bool = True) -> str:
+    """Create (not start) one deploy container on the initial network; return its id.
+
+    ``init``: docker's tini as PID 1 (Dokku's ``init-process``, on unless set to false)."""
     proc = spec.name
     env = plan.env_for(proc)
     env["DYNO"] = f"{proc}.{index}"
@@ -50,7 +52,7 @@ def create(api: Any, plan: DeployPlan, spec: ProcessSpec, index: int, name: str)
     publish = proc == "web" and plan.networks.bind_all_interfaces
     host_config = api.create_host_config(
         restart_policy=parse_restart_policy(plan.restart_policy),
-        init=True,
+        init=init,
         network_mode=initial or None,
         port_bindings={plan.web_port: None} if publish else None,
     )

@@ -43,6 +43,9 @@ from dockyard.schedulers.base import Capability, Progress, Scheduler, no_progres
 from dockyard.schedulers.docker_local import checks, containers, networks
 from dockyard.schedulers.docker_local import labels as L
 
+#: the property plugin of Dokku's scheduler-docker-local settings
+SETTINGS_PLUGIN = "scheduler-docker-local"
+
 log = logging.getLogger("dockyard.docker-local")
 
 Target = tuple[ProcessSpec, int]
@@ -167,11 +170,16 @@ class DockerLocalScheduler(Scheduler):
         lock = threading.Lock()
         done = [0]
         api = self.api
+        from dockyard.core.properties import computed, computed_int
+
+        # Dokku's scheduler-docker-local properties (app, then --global)
+        init = computed(self.store, SETTINGS_PLUGIN, plan.app, "init-process", "true") != "false"
+        workers = computed_int(self.store, SETTINGS_PLUGIN, plan.app, "parallel-schedule-count", plan.parallelism)
 
         def one(target: Target) -> _Started:
             spec, index = target
             name = L.upcoming_name(plan.app, spec.name, index, plan.release)
-            cid = containers.create(api, plan, spec, index, name)
+            cid = containers.create(api, plan, spec, index, name, init=init)
             with lock:
                 created.append(cid)
             for net in plan.networks.attach_post_create:
@@ -191,7 +199,7 @@ class DockerLocalScheduler(Scheduler):
             return []
         results: list[_Started] = []
         errors: list[BaseException] = []
-        with ThreadPoolExecutor(max_workers=max(1, min(plan.parallelism, len(targets)))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets)))) as pool:
             for fut in [pool.submit(one, t) for t in targets]:
                 try:
                     results.append(fut.result())

@@ -344,7 +344,10 @@ def test_run_forwards_stdin_and_gives_a_terminal_a_tty(
 def test_a_dotted_dokku_app_name_deploys_and_redeploys_under_its_own_name(
         run: Run, docker_client: Any, web_image: str, app_names: Callable[[str], str]) -> None:
     app = new_app(run, app_names("x.dokku"))  # dytx.dokku-…: Dokku's rule allows the dot
+    ok(run("scheduler-docker-local:set", app, "init-process", "false"))
+    ok(run("scheduler-docker-local:set", app, "parallel-schedule-count", "1"))
     ok(run("deploy", app, "--image", web_image))
+    assert not containers(docker_client, app)[f"{app}.web.1"].attrs["HostConfig"]["Init"]
     ok(run("ps:rebuild", app))  # the upcoming/retired renames must find the live names
     names = containers(docker_client, app)
     assert sorted(n for n in names if n.startswith(f"{app}.web.")) == [f"{app}.web.1"]
