@@ -45,14 +45,25 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
     scope = scope_of(c, app, is_global)
     key, value = args[0], (args[1] if len(args) == 2 else "")
     validate_single_value(f"nginx property {key}", value)
-    _nginx(c).set_property(scope, key, value)
-    log.info("%s nginx %s for %s", "Set" if value else "Unset", key, scope)
+    previous = c.store.get("nginx", scope, key)
+    proxy = _nginx(c)
+    proxy.set_property(scope, key, value)
     if scope != GLOBAL_SCOPE and key not in LOCATION_KEYS:
         from dockyard.core.routing import proxy_type
 
         if proxy_type(c.store, scope) == "nginx":
-            rebuild_if_deployed(c, scope)
-    elif scope == GLOBAL_SCOPE and key not in LOCATION_KEYS:
+            try:
+                rebuild_if_deployed(c, scope)
+            except Exception:
+                # issue 10: a setting nginx rejects is never kept, or the next deploy fails at
+                # the traffic switch with old and new containers both running
+                if previous:
+                    c.store.set("nginx", scope, key, previous)
+                else:
+                    c.store.delete("nginx", scope, key)
+                raise
+    log.info("%s nginx %s for %s", "Set" if value else "Unset", key, scope)
+    if scope == GLOBAL_SCOPE and key not in LOCATION_KEYS:
         log.info("Run proxy:build-config --all to apply it to deployed apps")
 
 

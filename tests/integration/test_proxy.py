@@ -136,7 +136,13 @@ def test_broken_template_keeps_the_old_config_serving(private_nginx: PrivateNgin
 
     template = tmp_path / "broken.conf.j2"
     template.write_text("server {\n  listen {{ entries[0].host_port }};\n  proxy_buffering maybe;\n}\n")
-    run("nginx:set", app, "template-path", str(template))
+    # issue 10: the rejected setting is not kept (it used to stay and break the next deploy)
+    result = run("nginx:set", app, "template-path", str(template))
+    assert result.exit_code == 1 and 'invalid value "maybe"' in result.stderr
+    assert not file_store.get("nginx", app, "template-path")
+    assert run("proxy:build-config", app).exit_code == 0
+    # a bad template stored behind the command's back (props:set) is still refused at build
+    assert run("props:set", "nginx", app, "template-path", str(template)).exit_code == 0
     result = run("proxy:build-config", app)
     assert result.exit_code == 1
     assert 'invalid value "maybe"' in result.stderr  # nginx's own words
