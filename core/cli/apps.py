@@ -160,22 +160,34 @@ def rename(c: CliContext, old: str, new: str, skip_deploy: bool) -> None:
 
 
 @click.command("apps:clone")
+@click.option("--skip-deploy", is_flag=True, help="Do not deploy NEW from OLD's current image.")
+@click.option("--ignore-existing", is_flag=True, help="Warn and exit 0 if NEW already exists.")
 @click.argument("old")
 @click.argument("new")
 @pass_cli
-def clone(c: CliContext, old: str, new: str) -> None:
-    """Clone OLD's properties into a new app NEW (it is not deployed)."""
-    require_app(c.store, old)
+def clone(c: CliContext, skip_deploy: bool, ignore_existing: bool, old: str, new: str) -> None:
+    """Clone OLD's properties into a new app NEW and, as Dokku, deploy NEW from OLD's image."""
     from dockyard.core.names import validate_app_name
+    from dockyard.core.plan import current_release
 
+    require_app(c.store, old)
     validate_app_name(new)
+    if ignore_existing and app_exists(c.store, new):
+        c.warn("Name is already taken")
+        return
     _check_target(c, new)
+    source = current_release(c.store, old)
     with c.timed(f"Cloned {old} to {new}"):
         c.store.clone_scope(old, new)
-        # the clone is a new app, not a copy of the old one's runtime state
+        # the clone is a new app, not a copy of the old one's runtime state (nor its lock)
         c.store.set(APPS_PLUGIN, new, "created-at", str(int(time.time())))
-        for plugin, key in (("release", "current"), ("apps", "deployed-image")):
+        for plugin, key in (("release", "current"), ("apps", "deployed-image"), (APPS_PLUGIN, LOCK_KEY)):
             c.store.delete(plugin, new, key)
+    if source is not None and not skip_deploy:
+        from dockyard.core.deploy import deploy_app
+
+        with c.timed(f"Deployed {new} from {old}'s image"):
+            deploy_app(c.store, c.scheduler_for(new), new, image=source[1], processes=source[2])
 
 
 @report_command("apps:report", title="app")

@@ -299,6 +299,23 @@ def test_rename_moves_properties_and_redeploys_under_the_new_name(
     assert containers(docker_client, new) == {}
 
 
+def test_clone_deploys_the_new_app_from_the_old_image_unless_skip_deploy(
+        run: Run, docker_client: Any, web_image: str, app_names: Callable[[str], str]) -> None:
+    old = new_app(run, app_names("cl"))
+    ok(run("deploy", old, "--image", web_image))
+    ok(run("apps:lock", old))
+    new, skipped = app_names("clone"), app_names("cskip")
+    ok(run("apps:clone", old, new))
+    assert sorted(containers(docker_client, new)) == [f"{new}.web.1"]  # Dokku deploys the clone
+    assert ok(run("apps:report", new, "--app-locked")).stdout == "false\n"  # the lock is not cloned
+    ok(run("apps:clone", "--skip-deploy", old, skipped))
+    assert containers(docker_client, skipped) == {}
+    again = ok(run("apps:clone", "--ignore-existing", old, new))
+    assert "Name is already taken" in again.stderr
+    assert run("apps:clone", old, new).exit_code == 1
+    assert sorted(containers(docker_client, old)) == [f"{old}.web.1"]
+
+
 def _cli(*args: str) -> list[str]:
     import sys
 
