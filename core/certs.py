@@ -154,29 +154,32 @@ def add_cert(store: PropertyStore, app: str, crt_pem: str, key_pem: str) -> Cert
     """Check the pair, then store it and the converted port map in one batch."""
     from dockyard.core.ports import KEY as MAP_KEY
     from dockyard.core.ports import PLUGIN as PORTS
-    from dockyard.core.ports import read_port_map
+    from dockyard.core.ports import PORTS_LOCK, read_port_map
 
     info = check_pair(crt_pem, key_pem)
-    ports = with_https(read_port_map(store, app))
-    store.apply([
-        Put(PLUGIN, app, CRT, crt_pem),
-        Put(PLUGIN, app, KEY, key_pem),
-        Put(PORTS, app, MAP_KEY, [str(p) for p in ports]),
-    ])
+    with store.lock(PORTS_LOCK, timeout=30):  # the map is read and written back: no ports:* between
+        ports = with_https(read_port_map(store, app))
+        store.apply([
+            Put(PLUGIN, app, CRT, crt_pem),
+            Put(PLUGIN, app, KEY, key_pem),
+            Put(PORTS, app, MAP_KEY, [str(p) for p in ports]),
+        ])
     return info
 
 
 def remove_cert(store: PropertyStore, app: str, root: Path) -> None:
     from dockyard.core.ports import KEY as MAP_KEY
     from dockyard.core.ports import PLUGIN as PORTS
+    from dockyard.core.ports import PORTS_LOCK
 
-    ops: list[Put | Delete] = [Delete(PLUGIN, app, CRT), Delete(PLUGIN, app, KEY)]
-    stored = store.list_get(PORTS, app, MAP_KEY)
-    if stored:
-        from dockyard.core.ports import parse_mappings
+    with store.lock(PORTS_LOCK, timeout=30):  # the map is read and written back: no ports:* between
+        ops: list[Put | Delete] = [Delete(PLUGIN, app, CRT), Delete(PLUGIN, app, KEY)]
+        stored = store.list_get(PORTS, app, MAP_KEY)
+        if stored:
+            from dockyard.core.ports import parse_mappings
 
-        ops.append(Put(PORTS, app, MAP_KEY, [str(p) for p in without_https(parse_mappings(stored))]))
-    store.apply(ops)
+            ops.append(Put(PORTS, app, MAP_KEY, [str(p) for p in without_https(parse_mappings(stored))]))
+        store.apply(ops)
     for name in ("server.crt", "server.key"):
         try:
             (tls_dir(root, app) / name).unlink()
