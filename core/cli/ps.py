@@ -44,12 +44,16 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
     from dockyard.core.plan import effective_scale
 
     require_app(c.store, app)
-    if not pairs:
+
+    def show() -> None:
         current = current_release(c.store, app)
         stored = read_scale(c.store, app)
         shown = effective_scale(stored, current[2]) if current else stored
         c.emit(shown, lambda s: "=====> Scaling for " + app + "\nproctype: qty\n--------: ---\n"
                + "\n".join(f"{k + ':':<9} {v}" for k, v in sorted(s.items())))
+
+    if not pairs:
+        show()
         return
     changes = parse_scale(pairs)
     from dockyard.core.cli.deploy import progress_logger
@@ -60,8 +64,10 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
             from dockyard.core.plan import write_scale
 
             write_scale(c.store, app, changes)
-            return
-        scale_app(c.store, scheduler, app, changes, progress=progress_logger(c))
+        else:
+            scale_app(c.store, scheduler, app, changes, progress=progress_logger(c))
+    if c.json:  # the resulting scale, so a script reads what it now is
+        show()
 
 
 def _global_rows(c: CliContext) -> dict[str, str]:

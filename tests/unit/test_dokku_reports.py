@@ -80,3 +80,10 @@ def test_quiet_drops_headers_and_info_lines(run: Run) -> None:
     assert "=====>" not in quiet.stdout and "ports-map:" in quiet.stdout
     assert _ok(run("--quiet", "ports:report", "web", "--ports-map")).stdout.startswith("http:80:")
     assert "----->" not in _ok(run("ps:set", "web", "restart-policy", "always", "--quiet")).stdout
+
+
+def test_ps_scale_json_gives_the_resulting_scale(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    assert json.loads(_ok(run("ps:scale", "web", "web=2", "worker=1", "--format", "json")).stdout) == {
+        "web": 2, "worker": 1}
+    assert json.loads(_ok(run("ps:scale", "web", "--format", "json")).stdout) == {"web": 2, "worker": 1}
