@@ -12,10 +12,10 @@ backend and no driver repeats them.
 import abc
 import enum
 import functools
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import ClassVar, NamedTuple, Self
-from urllib.parse import urlsplit, urlunsplit
 
 from dockyard.core.errors import LockLost, NotSupported, ValidationError
 from dockyard.core.names import validate_component, validate_list_item, validate_value
@@ -77,17 +77,33 @@ class WatchEvent(NamedTuple):
     data: Value | None
 
 
+_SECRET_OPTION = re.compile(r"pass|pwd|token|secret|credential|auth|api_?key", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, for output, logs and export headers."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}" if user else f":***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URL with every secret masked: THE one redaction for output, logs and export headers.
+
+    Works on the text, never on a parse, so a mistyped URL (``redis//:pw@host``,
+    ``file://u:pw@host/x``) is masked too: the password in the user info, and the value
+    of every query option whose name says secret (password, token, secret, passphrase...).
+    Over-masking a harmless value is cheaper than printing one password.
+    """
+    head, sep, query = url.partition("?")
+    if sep:
+        options = []
+        for option in re.split(r"([&;])", query):
+            name, eq, _value = option.partition("=")
+            options.append(f"{name}=***" if eq and _SECRET_OPTION.search(name) else option)
+        query = "".join(options)
+    head, hash_, fragment = head.partition("#")
+    start = head.find("//")
+    start = 0 if start < 0 else start + 2
+    at = head.rfind("@")
+    if at >= start:
+        user, colon, _password = head[start:at].partition(":")
+        if colon:
+            head = f"{head[:start]}{user}:***{head[at:]}"
+    return f"{head}{hash_}{fragment}{sep}{query}"
 
 
 @functools.lru_cache(maxsize=8192)

@@ -74,6 +74,20 @@ def test_bad_config(env: Path) -> None:
     ("etcds://root:s3cret@h:2379?ca_cert=/ca.pem", "etcds://root:***@h:2379?ca_cert=/ca.pem"),
     ("redis://host:6379/0", "redis://host:6379/0"),
     ("file:///var/lib/dockyard", "file:///var/lib/dockyard"),
+    # secret query options (issue 8, observation 6)
+    ("redis://127.0.0.1:6379/0?password=s3cret", "redis://127.0.0.1:6379/0?password=***"),
+    ("etcd://h:2379?user=root&password=s3cret&prefix=/d",
+     "etcd://h:2379?user=root&password=***&prefix=/d"),
+    ("etcds://h:2379?ca_cert=/ca&key_passphrase=s3cret;token=s3cret",
+     "etcds://h:2379?ca_cert=/ca&key_passphrase=***;token=***"),
+    ("redis://h/0?client_secret=s3cret&ssl_keyfile_password=s3cret",
+     "redis://h/0?client_secret=***&ssl_keyfile_password=***"),
+    # URLs that do not parse, or have a password with / or @ in it
+    ("redis//:s3cret@127.0.0.1:6379/0", "redis//:***@127.0.0.1:6379/0"),
+    ("file://u:s3cret@host/x", "file://u:***@host/x"),
+    ("redis://u:s3/cr@et@host:6379", "redis://u:***@host:6379"),
+    ("redis:u:s3cret@host", "redis:***@host"),
+    ("redis://u:s3cret@[::1", "redis://u:***@[::1"),
 ])
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
