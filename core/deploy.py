@@ -194,7 +194,7 @@ def parse_scale(args: Sequence[str]) -> dict[str, int]:
     changes: dict[str, int] = {}
     for arg in args:
         name, sep, count = arg.partition("=")
-        if not sep or not _TYPE_RE.match(name) or not count.isdigit():
+        if not sep or not _TYPE_RE.match(name) or not (count.isascii() and count.isdigit()):
             raise ValidationError(f"invalid scale {arg!r}: expected TYPE=N with N a whole number")
         if int(count) > 1000:
             raise ValidationError(f"invalid scale {arg!r}: at most 1000 instances per process type")

@@ -84,7 +84,7 @@ def read_scale(store: PropertyStore, app: str) -> dict[str, int]:
     scale: dict[str, int] = {}
     for item in store.list_get(PS, app, "scale"):
         name, _, count = item.partition("=")
-        if count.isdigit():
+        if (count.isascii() and count.isdigit()):
             scale[name] = int(count)
     return scale
 

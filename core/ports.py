@@ -22,7 +22,7 @@ PORTS_LOCK = "ports"
 
 
 def _port(text: str, what: str, entry: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValidationError(f"invalid port mapping {entry!r}: {what} {text!r} is not a number")
     value = int(text)
     if not 1 <= value <= 65535:
@@ -55,7 +55,7 @@ def parse_mappings(entries: Iterable[str]) -> list[PortMapping]:
 def web_port(store: PropertyStore, app: str) -> int:
     """The PORT web containers listen on: the app's PORT config var, else 5000."""
     value = store.get("config", app, "PORT")
-    if value and value.isdigit() and 1 <= int(value) <= 65535:
+    if value and (value.isascii() and value.isdigit()) and 1 <= int(value) <= 65535:
         return int(value)
     return DEFAULT_WEB_PORT
 

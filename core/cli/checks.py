@@ -22,7 +22,7 @@ def validate_check_value(prop: str, value: str) -> str:
             raise ValidationError(f"invalid checks {prop} {value!r}: not a number") from exc
         if number < 0 or number > 3600:
             raise ValidationError(f"invalid checks {prop} {value!r}: must be between 0 and 3600")
-        if prop == "attempts" and (not value.isdigit() or int(value) < 1):
+        if prop == "attempts" and (not (value.isascii() and value.isdigit()) or int(value) < 1):
             raise ValidationError(f"invalid checks attempts {value!r}: a whole number of at least 1")
     elif prop == "path":
         if not value.startswith("/") or any(ch.isspace() for ch in value):

@@ -60,7 +60,7 @@ def remove(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
         current = read_port_map(c.store, app)
         kept = list(current)
         for entry in entries:
-            if entry.isdigit():
+            if (entry.isascii() and entry.isdigit()):
                 port = int(entry)
                 match = [p for p in kept if p.host_port == port]
             else:

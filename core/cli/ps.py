@@ -30,7 +30,7 @@ def validate_restart_policy(value: str) -> str:
 def validate_ps_value(prop: str, value: str) -> None:
     if prop == "restart-policy":
         validate_restart_policy(value)
-    elif prop == "stop-timeout-seconds" and not (value.isdigit() and int(value) <= 3600):
+    elif prop == "stop-timeout-seconds" and not ((value.isascii() and value.isdigit()) and int(value) <= 3600):
         raise ValidationError(f"invalid stop-timeout-seconds {value!r}: a whole number of seconds up to 3600")
 
 

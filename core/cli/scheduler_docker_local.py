@@ -24,7 +24,7 @@ DEFAULTS = {"init-process": "true", "parallel-schedule-count": "8"}
 def _validate(prop: str, value: str) -> None:
     if prop == "init-process" and value not in ("true", "false"):
         raise ValidationError(f"invalid init-process {value!r}: true or false")
-    if prop == "parallel-schedule-count" and not (value.isdigit() and 1 <= int(value) <= 64):
+    if prop == "parallel-schedule-count" and not ((value.isascii() and value.isdigit()) and 1 <= int(value) <= 64):
         raise ValidationError(f"invalid parallel-schedule-count {value!r}: a whole number from 1 to 64")
 
 

@@ -285,7 +285,8 @@ def _port_map(ctx: _Context, scope: DokkuScope, entries: list[str] | None, plan:
             plan.notes.append("the port map is Dokku's detected one (ports map-detected)")
     mappings = parse_mappings(entries) if entries else []
     if scope.cert and not any(m.scheme == "https" for m in mappings):
-        port = int(scope.env.get("PORT", "5000")) if scope.env.get("PORT", "").isdigit() else 5000
+        env_port = scope.env.get("PORT", "")
+        port = int(env_port) if env_port.isascii() and env_port.isdigit() else 5000
         mappings = with_https(mappings or [PortMapping("http", 80, port)])
     if not mappings:
         return None

@@ -354,3 +354,15 @@ def test_value_ending_in_newline_refused_in_one_line(run: Run, args: tuple[str, 
     r = run("config:set", "web", "--no-restart", "CERT=l1\nl2")  # an inner newline is kept exactly
     assert r.exit_code == 0, r.stderr
     assert run("config:get", "web", "CERT").stdout == "l1\nl2\n"
+
+
+@pytest.mark.parametrize("args", [
+    ("ps:scale", "web", "web=²"), ("ports:add", "web", "http:²:5000"), ("ports:add", "web", "http:80:٥"),
+    ("checks:set", "web", "attempts", "²"), ("ps:set", "web", "stop-timeout-seconds", "²"),
+])
+def test_unicode_digits_are_one_error_line(run: Run, args: tuple[str, ...]) -> None:
+    """str.isdigit() is true for "²" and "٥" but int() refuses them: one line, not a ValueError."""
+    assert run("apps:create", "web").exit_code == 0
+    r = run(*args)
+    assert r.exit_code != 0
+    assert "ValueError" not in one_error_line(r)
