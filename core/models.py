@@ -80,9 +80,18 @@ class ChecksSettings:
     path: str | None = None
     disabled: frozenset[str] = frozenset()
     skip_all: bool = False
+    skipped: frozenset[str] = frozenset()
+    disabled_all: bool = False
 
     def enabled_for(self, process_type: str) -> bool:
-        return not self.skip_all and process_type not in self.disabled
+        """Are checks run for this type? Off when its zero-downtime is disabled or its checks skipped."""
+        return not self.skip_all and process_type not in self.disabled and process_type not in self.skipped
+
+    def zero_downtime_for(self, process_type: str) -> bool:
+        """Do new containers start before the old ones stop? Dokku's ``checks:disable`` turns
+        this off (old containers stop first: downtime, but never two at once), while
+        ``checks:skip`` keeps it and only skips the checks."""
+        return not self.disabled_all and process_type not in self.disabled
 
 
 @dataclass(frozen=True)

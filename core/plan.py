@@ -64,9 +64,15 @@ def read_networks(store: PropertyStore, app: str) -> NetworkSettings:
 
 
 # ---- checks -------------------------------------------------------------------------
+def _process_list(store: PropertyStore, app: str, prop: str) -> frozenset[str]:
+    raw = computed(store, CHECKS, app, prop, "")
+    return frozenset(p.strip() for p in raw.split(",") if p.strip())
+
+
 def read_checks(store: PropertyStore, app: str) -> ChecksSettings:
-    disabled_raw = computed(store, CHECKS, app, "disabled", "")
-    disabled = frozenset(p.strip() for p in disabled_raw.split(",") if p.strip())
+    """Dokku's checks properties; ``disabled`` and ``skipped`` hold process types or ``_all_``."""
+    disabled = _process_list(store, app, "disabled")
+    skipped = _process_list(store, app, "skipped")
     return ChecksSettings(
         wait=computed_float(store, CHECKS, app, "wait", 10.0, minimum=0),
         wait_to_retire=computed_float(store, CHECKS, app, "wait-to-retire", 60.0, minimum=0),
@@ -74,7 +80,9 @@ def read_checks(store: PropertyStore, app: str) -> ChecksSettings:
         attempts=computed_int(store, CHECKS, app, "attempts", 5, minimum=0),
         path=computed(store, CHECKS, app, "path") or None,
         disabled=disabled - {"_all_"},
-        skip_all="_all_" in disabled,
+        skipped=skipped - {"_all_"},
+        disabled_all="_all_" in disabled,
+        skip_all="_all_" in disabled or "_all_" in skipped,
     )
 
 

@@ -100,6 +100,7 @@ class Capability(enum.StrEnum):
     LOGS = "logs"
     EVENTS = "events"
     ZERO_DOWNTIME = "zero-downtime"
+    CHECKS_RUN = "checks-run"
     TCP_LISTENERS = "tcp-listeners"
     UDP_LISTENERS = "udp-listeners"
 
@@ -311,6 +312,11 @@ class Scheduler(abc.ABC):
             env: dict[str, str] | None = None) -> int:
         """Run a one-off instance of the release in ``plan``; return its exit code."""
         raise NotSupported(f"run is not supported by the {self.name} scheduler")
+
+    def run_checks(self, plan: DeployPlan, process_type: str, index: int | None = None) -> list[tuple[str, str | None]]:
+        """Run the zero-downtime checks now on the running instances of ``process_type`` (one
+        index, or all): ``(instance name, None or why it failed)`` for each (``checks:run``)."""
+        raise NotSupported(f"checks:run is not supported by the {self.name} scheduler")
 
     def build(self, app: str, context: Path, networks: NetworkSettings, hooks: Hooks,
               progress: Progress = no_progress) -> str:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from dockyard.core import checks as zd
 from dockyard.core.cli._props import report_apps, set_command, set_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
-from dockyard.core.errors import ValidationError
+from dockyard.core.errors import DeployError, ValidationError
 from dockyard.core.plan import CHECKS
 
 #: property -> default, as Dokku documents them
-DEFAULTS = {"wait": "10", "wait-to-retire": "60", "timeout": "5", "attempts": "5", "path": "", "disabled": ""}
+DEFAULTS = {"wait": "10", "wait-to-retire": "60", "timeout": "5", "attempts": "5", "path": "", "disabled": "",
+            "skipped": ""}
 NUMERIC = {"wait", "wait-to-retire", "timeout", "attempts"}
 
 
@@ -27,12 +31,12 @@ def validate_check_value(prop: str, value: str) -> str:
     elif prop == "path":
         if not value.startswith("/") or any(ch.isspace() for ch in value):
             raise ValidationError(f"invalid checks path {value!r}: an absolute URL path like /health")
-    elif prop == "disabled":
+    elif prop in ("disabled", "skipped"):
         from dockyard.core.procfile import _TYPE_RE
 
         for item in value.split(","):
             if item.strip() != "_all_" and not _TYPE_RE.match(item.strip()):
-                raise ValidationError(f"invalid checks disabled {value!r}: process types or _all_, comma-separated")
+                raise ValidationError(f"invalid checks {prop} {value!r}: process types or _all_, comma-separated")
     return value
 
 
@@ -40,7 +44,7 @@ def validate_check_value(prop: str, value: str) -> str:
 def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
     """Set a checks property of APP (or --global); an empty value unsets.
 
-    Properties: wait, wait-to-retire, timeout, attempts, path, disabled.
+    Properties: wait, wait-to-retire, timeout, attempts, path, disabled, skipped.
     """
     set_property(c, CHECKS, DEFAULTS, app, prop, value, is_global, validate_check_value)
 
@@ -50,4 +54,73 @@ def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is
 @pass_cli
 def report(c: CliContext, app: str | None) -> None:
     """Report APP's (or every app's) checks settings: app, global and computed values."""
-    report_apps(c, app, "checks", lambda name: triplet_rows(c, CHECKS, name, DEFAULTS))
+    def rows(name: str) -> dict[str, str]:
+        out = {f"checks-{prop}-list": c.store.get(CHECKS, name, prop) or "none" for prop in ("disabled", "skipped")}
+        out.update(triplet_rows(c, CHECKS, name, DEFAULTS))
+        return out
+
+    report_apps(c, app, "checks", rows)
+
+
+def _types_arg(f: Any) -> Any:
+    f = click.argument("proctypes", required=False)(f)
+    return click.argument("app")(f)
+
+
+@click.command("checks:disable")
+@_types_arg
+@pass_cli
+def disable(c: CliContext, app: str, proctypes: str | None) -> None:
+    """Disable zero-downtime deployment for APP's processes (all, or a comma-separated list).
+
+    The old containers of those types stop before new ones start: there is downtime on every
+    deploy, but two never run at once.
+    """
+    types = zd.parse_types(proctypes)
+    zd.disable(c.store, app, types)
+    click.echo(f"-----> Disabling zero downtime for app {_which(app, types)}")
+
+
+@click.command("checks:enable")
+@_types_arg
+@pass_cli
+def enable(c: CliContext, app: str, proctypes: str | None) -> None:
+    """Enable zero-downtime deployment (and checks) for APP's processes (all, or a list)."""
+    types = zd.parse_types(proctypes)
+    zd.enable(c.store, app, types)
+    click.echo(f"-----> Enabling zero downtime for app {_which(app, types)}")
+
+
+@click.command("checks:skip")
+@_types_arg
+@pass_cli
+def skip(c: CliContext, app: str, proctypes: str | None) -> None:
+    """Skip the checks of APP's processes (all, or a list) but keep zero-downtime deploys."""
+    types = zd.parse_types(proctypes)
+    zd.skip(c.store, app, types)
+    click.echo(f"-----> Skipping zero downtime for app {_which(app, types)}")
+
+
+@click.command("checks:run")
+@_types_arg
+@pass_cli
+def run(c: CliContext, app: str, proctypes: str | None) -> None:
+    """Run the checks now on APP's running containers (all, TYPE, or TYPE.INDEX, comma-separated).
+
+    Exits 1 on the first failing container.
+    """
+    types = zd.parse_types(proctypes)
+    click.echo("-----> Running pre-flight checks")
+    scheduler = c.scheduler_for(app)
+    for kind, what, reason in zd.run(c.store, scheduler, app, types):
+        if kind == "skip":
+            click.echo(f"-----> Zero downtime is disabled for app ({what}). Skipping checks")
+            continue
+        click.echo(f"-----> Running checks for app ({what})")
+        if reason:
+            raise DeployError(f"checks failed for {what}: {reason}")
+        click.echo(f"       {what} passed")
+
+
+def _which(app: str, types: list[str]) -> str:
+    return f"({app})" if types == [zd.ALL] else f"({app}) proctypes ({','.join(types)})"

@@ -141,13 +141,19 @@ class DockerLocalScheduler(Scheduler):
                  hooks: Hooks, progress: Progress) -> list[Instance]:
         self._deploying[plan.app] = plan
         try:
-            started = self._launch(plan, targets, hooks, progress)
+            stopped = self._stop_first(plan, targets, old, progress)
+            try:
+                started = self._launch(plan, targets, hooks, progress)
+            except BaseException:
+                self._start_again(stopped)
+                raise
             new_ids = [s.cid for s in started]
             try:
                 self._check_all(plan, started, progress)
                 self._attach_post_deploy(plan, started)
             except BaseException:
                 self._remove_all(new_ids)
+                self._start_again(stopped)
                 raise
             self._switch(plan, started, old)
             instances = self._parallel(plan, lambda cid: containers.instance(self.api, cid), new_ids)
@@ -163,6 +169,41 @@ class DockerLocalScheduler(Scheduler):
             return instances
         finally:
             self._deploying.pop(plan.app, None)
+
+    def run_checks(self, plan: DeployPlan, process_type: str, index: int | None = None) -> list[tuple[str, str | None]]:
+        found = []
+        for c in containers.listing(self.api, plan.app):
+            lab = c.get("Labels") or {}
+            name = containers.name_of(c)
+            if (L.is_live(name) and lab.get(L.PROCESS) == process_type
+                    and (index is None or containers.index_of(lab) == index)):
+                found.append((containers.index_of(lab), c["Id"]))
+        # the containers have been up for a while: no initial wait, only the checks themselves
+        at = time.monotonic() - plan.checks.wait
+        return [(L.live_name(plan.app, process_type, i), checks.check(self.api, plan, cid, process_type, at))
+                for i, cid in sorted(found)]
+
+    def _stop_first(self, plan: DeployPlan, targets: Sequence[Target], old: list[dict[str, Any]],
+                    progress: Progress) -> list[str]:
+        """With zero downtime disabled for a type (``checks:disable``), its old containers stop
+        before the new ones start, as in Dokku: for processes that must never run twice."""
+        types = {spec.name for spec, _ in targets if not plan.checks.zero_downtime_for(spec.name)}
+        first = [c["Id"] for c in old if (c.get("Labels") or {}).get(L.PROCESS) in types
+                 and c.get("State") == "running"]
+        if first:
+            progress(f"zero downtime is disabled for {', '.join(sorted(types))}: "
+                     f"stopping {len(first)} old container(s) first", 0, len(first))
+            timeout = self._stop_timeout(plan.app)
+            self._parallel(plan, lambda cid: self.api.stop(cid, timeout=timeout), first)
+        return first
+
+    def _start_again(self, stopped: Sequence[str]) -> None:
+        """A failed rollout leaves the old release serving, also where it was stopped first."""
+        for cid in stopped:
+            try:
+                self.api.start(cid)
+            except Exception as exc:
+                log.warning("could not start old container %s again: %s", cid[:12], exc)
 
     def _launch(self, plan: DeployPlan, targets: Sequence[Target], hooks: Hooks,
                 progress: Progress) -> list[_Started]:

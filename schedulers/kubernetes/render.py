@@ -190,7 +190,9 @@ def render_deployment(plan: DeployPlan, spec: ProcessSpec, settings: KubeSetting
             "revisionHistoryLimit": 10,
             "minReadySeconds": min_ready,
             "progressDeadlineSeconds": max(settings.progress_deadline, min_ready + 1),
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            # checks:disable: old pods go before new ones start, as Dokku stops old containers first
+            "strategy": ({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+                         if checks.zero_downtime_for(spec.name) else {"type": "Recreate"}),
             "selector": {"matchLabels": selector(plan.app, spec.name)},
             "template": {
                 # a Deployment's pods can only restart Always; the app's policy rides along so

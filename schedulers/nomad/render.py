@@ -147,11 +147,14 @@ def _group(plan: DeployPlan, spec: ProcessSpec, settings: NomadSettings) -> dict
         "Meta": _meta(plan, spec.name),
         "Tasks": [_task(plan, group_name(spec.name), spec.command, plan.env_for(spec.name), ports, spec.name)],
     }
-    if spec.scale > 0:
+    if spec.scale > 0 and plan.checks.zero_downtime_for(spec.name):
         # blue/green: as many canaries as the count run beside the old allocations; they are
         # promoted (and the old ones stopped) only once healthy, else the job auto-reverts
         group["Update"] = {"Canary": spec.scale, "MaxParallel": spec.scale, "AutoPromote": True,
                            "AutoRevert": True}
+    elif spec.scale > 0:
+        # checks:disable: no canaries, so Nomad's rolling update stops old allocations first
+        group["Update"] = {"Canary": 0, "MaxParallel": spec.scale, "AutoRevert": True}
     if ports:
         group["Networks"] = [{"Mode": "host", "DynamicPorts": [{"Label": port_label(p), "To": p} for p in ports]}]
         services = []
