@@ -272,12 +272,12 @@ def read_export(src: str | Path | IO[bytes]) -> ExportFile:
 def _parse_header(name: str, raw: bytes) -> dict[str, Any]:
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ValidationError(f"{name}: the first line is not a JSON header") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValidationError(f"{name}: not a Dockyard export (format is not {FORMAT!r})")
     version = header.get("version")
-    if version != VERSION:
+    if type(version) is not int or version != VERSION:  # true == 1 in Python: refuse it
         raise ValidationError(f"{name}: unsupported export version {version!r} (this Dockyard reads version {VERSION})")
     count = header.get("count")
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
@@ -296,6 +296,8 @@ def parse_property_line(raw: bytes, where: str) -> Property:
         raise ValidationError(f"{where}: not UTF-8 text") from None
     except ValueError:
         raise ValidationError(f"{where}: not valid JSON") from None
+    except RecursionError:
+        raise ValidationError(f"{where}: JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise ValidationError(f"{where}: expected a JSON object")
     keys = set(obj)

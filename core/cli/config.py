@@ -265,6 +265,8 @@ def import_(c: CliContext, is_global: bool, fmt: str, replace: bool, no_restart:
             data = json.loads(text)
         except ValueError as exc:
             raise ValidationError(f"input is not JSON: {exc}") from None
+        except RecursionError:
+            raise ValidationError("input is not JSON: nested too deeply") from None
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise ValidationError("JSON input must be an object of string values")
         values = {_key(str(k)): v for k, v in data.items()}

@@ -335,3 +335,16 @@ def test_migrate_detects_a_lossy_target(store_url_factory: Callable[[str], str])
     finally:
         src.close()
         dst.close()
+
+
+def test_deeply_nested_json_and_boolean_version_are_one_line() -> None:
+    """A line of 100,000 '[' is a RecursionError in json; "version": true equals 1 in Python."""
+    from dockyard.propstores.export import _parse_header, parse_property_line
+
+    with pytest.raises(ValidationError, match="nested too deeply"):
+        parse_property_line(b"[" * 100_000, "f:2")
+    with pytest.raises(ValidationError, match="not a JSON header"):
+        _parse_header("f", b"[" * 100_000)
+    header = {"format": "dockyard.properties", "version": True, "count": 0, "sha256": "0" * 64}
+    with pytest.raises(ValidationError, match="unsupported export version"):
+        _parse_header("f", json.dumps(header).encode())
