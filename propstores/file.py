@@ -294,14 +294,14 @@ class FileStore(PropertyStore):
         try:
             return os.open(f"{self.locks_dir}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
         except FileNotFoundError:
-            os.makedirs(self.locks_dir, mode=_DIR_MODE, exist_ok=True)
+            self._makedirs(self.locks_dir, sync=False)
             return os.open(f"{self.locks_dir}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
 
     @contextmanager
     def lock(self, name: str, timeout: float = 0.0) -> Iterator[None]:
         """``flock`` on ``ROOT/locks/NAME.lock``: outside ``config/``, so never a property."""
         validate_component("lock name", name)
-        os.makedirs(self.locks_dir, mode=_DIR_MODE, exist_ok=True)
+        self._makedirs(self.locks_dir, sync=False)
         fd = os.open(f"{self.locks_dir}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
         try:
             deadline = time.monotonic() + timeout

@@ -348,3 +348,13 @@ def test_deeply_nested_json_and_boolean_version_are_one_line() -> None:
     header = {"format": "dockyard.properties", "version": True, "count": 0, "sha256": "0" * 64}
     with pytest.raises(ValidationError, match="unsupported export version"):
         _parse_header("f", json.dumps(header).encode())
+
+
+def test_file_store_root_created_by_a_lock_is_private(tmp_path: Path) -> None:
+    """The first command may only take a lock: the root it creates is 0700, like every data dir."""
+    root = tmp_path / "new" / "store"
+    store = open_propstore(f"file://{root}")
+    with store.lock("deploy-web"):
+        pass
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert stat.S_IMODE((root / "locks").stat().st_mode) == 0o700
