@@ -7,7 +7,13 @@ from typing import Any
 import click
 
 from dockyard.core import checks as zd
-from dockyard.core.cli._props import report_apps, set_command, set_property, triplet_rows
+from dockyard.core.cli._props import (
+    global_triplet_rows,
+    report_command,
+    set_command,
+    set_property,
+    triplet_rows,
+)
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import DeployError, ValidationError
 from dockyard.core.plan import CHECKS
@@ -49,17 +55,16 @@ def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is
     set_property(c, CHECKS, DEFAULTS, app, prop, value, is_global, validate_check_value)
 
 
-@click.command("checks:report")
-@click.argument("app", required=False)
-@pass_cli
-def report(c: CliContext, app: str | None) -> None:
-    """Report APP's (or every app's) checks settings: app, global and computed values."""
-    def rows(name: str) -> dict[str, str]:
-        out = {f"checks-{prop}-list": c.store.get(CHECKS, name, prop) or "none" for prop in ("disabled", "skipped")}
-        out.update(triplet_rows(c, CHECKS, name, DEFAULTS))
-        return out
+def _global_rows(c: CliContext) -> dict[str, str]:
+    return global_triplet_rows(c, CHECKS, DEFAULTS)
 
-    report_apps(c, app, "checks", rows)
+
+@report_command("checks:report", global_rows=_global_rows)
+def report(c: CliContext, name: str) -> dict[str, str]:
+    """Report APP's (or every app's, or --global) checks settings; ``APP --checks-disabled-list`` prints one value."""
+    out = {f"checks-{prop}-list": c.store.get(CHECKS, name, prop) or "none" for prop in ("disabled", "skipped")}
+    out.update(triplet_rows(c, CHECKS, name, DEFAULTS))
+    return out
 
 
 def _types_arg(f: Any) -> Any:

@@ -11,7 +11,7 @@ import dataclasses
 
 import click
 
-from dockyard.core.cli._props import report_apps, store_property, triplet_rows
+from dockyard.core.cli._props import global_triplet_rows, report_command, store_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE, validate_dns_name, validate_network_name
@@ -132,21 +132,19 @@ def rebuildall(c: CliContext) -> None:
         f"{app} {proc}: {' '.join(ls) or '-'}" for app, procs in r.items() for proc, ls in procs.items()))
 
 
-@click.command("network:report")
-@click.argument("app", required=False)
-@pass_cli
-def report(c: CliContext, app: str | None) -> None:
-    """Report APP's (or every app's) network settings and web listeners."""
+def _global_rows(c: CliContext) -> dict[str, str]:
+    return global_triplet_rows(c, NETWORK, DEFAULTS)
 
-    def rows_for(name: str) -> dict[str, str]:
-        rows = triplet_rows(c, NETWORK, name, DEFAULTS)
-        listeners = ""
-        if is_deployed(c.store, name):
-            listeners = " ".join(str(x) for x in c.scheduler_for(name).listeners(name).get("web", []))
-        rows["network-web-listeners"] = listeners
-        return rows
 
-    report_apps(c, app, "network", rows_for)
+@report_command("network:report", global_rows=_global_rows)
+def report(c: CliContext, name: str) -> dict[str, str]:
+    """Report APP's (or every app's, or --global) network settings and web listeners."""
+    rows = triplet_rows(c, NETWORK, name, DEFAULTS)
+    listeners = ""
+    if is_deployed(c.store, name):
+        listeners = " ".join(str(x) for x in c.scheduler_for(name).listeners(name).get("web", []))
+    rows["network-web-listeners"] = listeners
+    return rows
 
 
 @click.command("network:set")

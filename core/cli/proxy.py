@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from dockyard.core.cli._props import report_apps
+from dockyard.core.cli._props import report_command
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.errors import DockyardError, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
@@ -67,28 +67,31 @@ def clear_config(c: CliContext, app: str | None, all_apps: bool) -> None:
         log.info("Cleared the proxy config of %s", name)
 
 
-@click.command("proxy:report")
-@click.argument("app", required=False)
-@pass_cli
-def report(c: CliContext, app: str | None) -> None:
-    """Report the proxy type, port map and whether routing is active."""
+def _global_rows(c: CliContext) -> dict[str, str]:
+    return {"proxy-global-type": c.store.get("proxy", GLOBAL_SCOPE, "type") or ""}
+
+
+@report_command("proxy:report", global_rows=_global_rows)
+def report(c: CliContext, name: str) -> dict[str, str]:
+    """Report the proxy type, port map and whether routing is active; ``APP --proxy-type`` prints one value.
+
+    ``proxy-type`` is the raw value, as in Dokku; ``proxy-computed-type`` is what is used.
+    """
     from dockyard.core.ports import read_port_map
     from dockyard.core.routing import DEFAULT_TYPE, PLUGIN, proxy_for, proxy_type
 
-    def rows_for(name: str) -> dict[str, str]:
-        kind = proxy_type(c.store, name)
-        active, why = proxy_for(c.store, name).status()
-        return {
-            "proxy-enabled": str(kind != "null").lower(),
-            "proxy-type": kind,
-            "proxy-app-type": c.store.get(PLUGIN, name, "type") or "",
-            "proxy-global-type": c.store.get(PLUGIN, GLOBAL_SCOPE, "type") or "",
-            "proxy-computed-type": kind or DEFAULT_TYPE,
-            "proxy-port-map": " ".join(str(p) for p in read_port_map(c.store, name)),
-            "proxy-routing-active": "true" if active else f"false ({why})",
-        }
-
-    report_apps(c, app, "proxy", rows_for)
+    kind = proxy_type(c.store, name)
+    active, why = proxy_for(c.store, name).status()
+    own = c.store.get(PLUGIN, name, "type") or ""
+    return {
+        "proxy-enabled": str(kind != "null").lower(),
+        "proxy-type": own,
+        "proxy-app-type": own,
+        "proxy-global-type": c.store.get(PLUGIN, GLOBAL_SCOPE, "type") or "",
+        "proxy-computed-type": kind or DEFAULT_TYPE,
+        "proxy-port-map": " ".join(str(p) for p in read_port_map(c.store, name)),
+        "proxy-routing-active": "true" if active else f"false ({why})",
+    }
 
 
 @click.command("proxy:set")

@@ -102,3 +102,22 @@ def test_run_checks_and_disable_stops_old_containers_first(
     order = _die_and_start(docker_client, app, since)
     assert [a for a, _ in order][:2] == ["die", "start"], order
     assert docker_client.containers.get(f"{app}.web.1").status == "running"
+
+
+def test_checks_network_and_proxy_reports_take_dokkus_info_flags_and_global(run: Run) -> None:
+    ok(run("apps:create", "shop"))
+    ok(run("checks:disable", "shop", "worker"))
+    assert ok(run("checks:report", "shop", "--checks-disabled-list")).stdout == "worker\n"
+    ok(run("checks:set", "--global", "wait-to-retire", "30"))
+    assert ok(run("checks:report", "shop", "--checks-computed-wait-to-retire")).stdout == "30\n"
+    glob = json.loads(ok(run("checks:report", "--global", "--format", "json")).stdout)
+    assert glob["checks-global-wait-to-retire"] == "30" and glob["global-wait-to-retire"] == "30"
+    ok(run("network:set", "shop", "attach-post-deploy", "backend"))
+    assert ok(run("network:report", "shop", "--network-attach-post-deploy")).stdout == "backend\n"
+    # proxy-type is the raw value, as in Dokku; the computed one has its own row
+    assert ok(run("proxy:report", "shop", "--proxy-type")).stdout == "\n"
+    assert ok(run("proxy:report", "shop", "--proxy-computed-type")).stdout == "nginx\n"
+    ok(run("proxy:set", "shop", "null"))
+    assert ok(run("proxy:report", "shop", "--proxy-type")).stdout == "null\n"
+    bad = run("proxy:report", "shop", "--no-such-flag")
+    assert bad.exit_code == 1 and "Invalid flag passed" in bad.stderr
