@@ -87,7 +87,8 @@ def info(c: CliContext, network: str) -> None:
 
 @click.command("network:list")
 @click.option("--quiet", is_flag=True, help="Names only, no header.")
-@click.option("--managed", "managed_only", is_flag=True, help="Only networks made by network:create.")
+@click.option("--dokku-managed", "--managed", "managed_only", is_flag=True,
+              help="Only networks made by network:create (Dokku's flag; --managed is an alias).")
 @pass_cli
 def list_networks(c: CliContext, quiet: bool, managed_only: bool) -> None:
     """List networks."""

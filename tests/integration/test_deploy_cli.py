@@ -164,6 +164,9 @@ def test_network_commands(run: Run, docker_client: Any, web_image: str, app_name
         listed = json.loads(ok(run("network:list", "--format", "json")).stdout)
         assert {"name": net, "managed": True}.items() <= next(n for n in listed if n["name"] == net).items()
         assert net in ok(run("network:list", "--quiet")).stdout.split()
+        for flag in ("--dokku-managed", "--managed"):  # Dokku's flag, and ours kept as an alias
+            only = ok(run("network:list", flag, "--quiet")).stdout.split()
+            assert net in only and "bridge" not in only
         # validation: host/bridge refused; the two attach phases may not share a network
         app = new_app(run, app_names("net"))
         assert run("network:set", app, "attach-post-create", "bridge").exit_code == 1
