@@ -103,6 +103,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "nginx:start": (f"{M}.nginx:start", "Start a private nginx"),
     "nginx:stop": (f"{M}.nginx:stop", "Stop the private nginx"),
     "events:listen": (f"{M}.events:listen", "Follow scheduler events and keep routing right"),
+    # Dokku's standard commands
+    "url": (f"{M}.urls:url", "Print an app's first URL"),
+    "urls": (f"{M}.urls:urls", "Print every URL an app is served on"),
+    "version": (f"{M}.urls:version", "Print Dockyard's version"),
     # moving from Dokku
     "dokku:import": (f"{M}.dokku_import:import_", "Import a Dokku server's apps and settings into the store"),
 }

@@ -1,0 +1,37 @@
+"""url, urls and version as a Dokku user's scripts read them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib.metadata import version
+
+from tests.fixtures.cli import Result
+
+Run = Callable[..., Result]
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    return result
+
+
+def test_urls_follow_the_domains_and_the_port_map(run: Run) -> None:
+    ok(run("apps:create", "shop"))
+    ok(run("domains:set", "shop", "shop.example.com", "www.example.com"))
+    ok(run("ports:set", "shop", "http:80:5000", "http:8080:5000", "tcp:7000:7000:worker"))
+    assert ok(run("urls", "shop")).stdout.splitlines() == [
+        "http://shop.example.com", "http://shop.example.com:8080",
+        "http://www.example.com", "http://www.example.com:8080"]
+    assert ok(run("url", "shop")).stdout == "http://shop.example.com\n"
+    assert json.loads(ok(run("urls", "shop", "--format", "json")).stdout)[0] == "http://shop.example.com"
+    ok(run("ports:set", "shop", "https:443:5000", "http:80:5000"))
+    assert ok(run("url", "shop")).stdout == "https://shop.example.com\n"
+    ok(run("ports:set", "shop", "tcp:7000:7000:worker"))
+    none = run("url", "shop")
+    assert none.exit_code == 1 and "no http or https port mapping" in none.stderr
+    assert run("urls", "nope").exit_code == 1
+
+
+def test_version(run: Run) -> None:
+    assert ok(run("version")).stdout == f"dockyard version {version('dockyard')}\n"
