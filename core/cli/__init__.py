@@ -61,6 +61,39 @@ class _Group(click.Group):
         return super().resolve_command(ctx, args)
 
 
+#: the one-line descriptions Dokku's ``PLUGIN:help`` prints for the plugins Dockyard covers
+TOPIC_HELP = {
+    "apps": "Manage apps",
+    "certs": "Manage Dokku apps SSL (TLS) certs",
+    "checks": "Manage zero-downtime settings",
+    "config": "Manage global and app-specific config vars",
+    "domains": "Manage domains used by the proxy",
+    "network": "Manage network settings for an app",
+    "nginx": "Manage the nginx proxy",
+    "ports": "Manage ports for an app",
+    "proxy": "Manage the proxy integration for an app",
+    "ps": "List processes running in app containers",
+    "scheduler": "Manage scheduler settings",
+    "props": "Manage the property store",
+}
+
+
+def _topic_help(topic: str, table: dict[str, tuple[str, str]]) -> click.Command:
+    """Dokku's ``PLUGIN:help`` shape: usage, the plugin's description, its commands."""
+    rows = sorted((name, help_) for name, (_, help_) in table.items() if name.startswith(f"{topic}:"))
+
+    @click.command(f"{topic}:help")
+    def show() -> None:
+        width = max(len(name) for name, _ in rows)
+        click.echo(f"Usage: dockyard {topic}[:COMMAND]\n")
+        click.echo(f"{TOPIC_HELP.get(topic, f'{topic} commands')}\n")
+        click.echo("Additional commands:")
+        for name, help_ in rows:
+            click.echo(f"    {name.ljust(width)}    {help_}")
+
+    return show
+
+
 class DockyardCLI(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_all_commands())
@@ -71,6 +104,9 @@ class DockyardCLI(click.Group):
         table = _all_commands()
         if name in table:
             return _import(table[name][0])
+        topic, _, sub = name.partition(":")
+        if sub == "help" and any(k.startswith(f"{topic}:") for k in table):
+            return _topic_help(topic, table)
         if any(k.startswith(f"{name}:") for k in table):
             return _Group(name, table)
         return None

@@ -35,3 +35,15 @@ def test_urls_follow_the_domains_and_the_port_map(run: Run) -> None:
 
 def test_version(run: Run) -> None:
     assert ok(run("version")).stdout == f"dockyard version {version('dockyard')}\n"
+
+
+def test_plugin_help_has_dokkus_shape_for_every_topic(run: Run) -> None:
+    from dockyard.core.cli import TOPIC_HELP
+
+    for topic, description in TOPIC_HELP.items():
+        out = ok(run(f"{topic}:help")).stdout.splitlines()
+        assert out[:5] == [f"Usage: dockyard {topic}[:COMMAND]", "", description, "", "Additional commands:"]
+        assert out[5:] and all(line.split()[0].startswith(f"{topic}:") for line in out[5:]), topic
+    checks = ok(run("checks:help")).stdout
+    assert "checks:disable" in checks and "Disable zero-downtime" in checks
+    assert run("nosuch:help").exit_code == 2
