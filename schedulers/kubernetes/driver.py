@@ -482,7 +482,7 @@ class KubernetesScheduler(Scheduler):
         argv = run_argv(plan, command)
         settings = read_settings(self.store, plan.app)
         ns = settings.namespace
-        name = f"{plan.app}-run-{secrets.token_hex(3)}"[:63]
+        name = R.run_pod_name(plan.app, secrets.token_hex(3))
         pod = R.render_run_pod(plan, argv, settings, name, {**(env or {}), "DYNO": "run.1"})
         self.apply(pod)
         try:

@@ -115,6 +115,12 @@ def object_name(app: str, process_type: str) -> str:
     return platform_name(f"{app}-{process_type.lower().replace('_', '-')}", _DNS_1035)
 
 
+def run_pod_name(app: str, token: str) -> str:
+    """A one-off pod's name: mapped like every other object name, so a long or dotted app
+    name is never cut into one ending in ``-`` or ``.`` (which the API refuses)."""
+    return object_name(app, f"run-{token}")
+
+
 def app_labels(app: str, process_type: str) -> dict[str, str]:
     return {APP_LABEL: app, PROC_LABEL: process_type, **MANAGED_BY}
 

@@ -198,3 +198,14 @@ def test_names_too_long_or_dotted_for_a_service_are_mapped_by_platform_name() ->
         assert names and all(rule.fullmatch(n) and len(n) <= 63 for n in names), names
         assert all(m["metadata"]["labels"][R.APP_LABEL] == app for m in manifests
                    if m["kind"] in ("Deployment", "Service"))  # the label keeps Dokku's name
+
+
+def test_run_pod_names_are_valid_for_long_and_dotted_app_names() -> None:
+    import re
+
+    dns_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+    for app in ("shop", "test.dokku.test", "a" * 52 + "-b.c", "1994testapp", "x" * 62 + "y"):
+        name = R.run_pod_name(app, "abc123")
+        assert len(name) <= 63 and dns_1035.fullmatch(name), (app, name)
+    assert R.run_pod_name("shop", "abc123") == "shop-run-abc123"  # a name that fits is kept
+    assert R.run_pod_name("a" * 60, "abc123") != R.run_pod_name("a" * 60, "def456")
