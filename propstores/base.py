@@ -13,12 +13,13 @@ import abc
 import enum
 import functools
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import ClassVar, NamedTuple, Self
 
 from dockyard.core.errors import LockLost, NotSupported, ValidationError
-from dockyard.core.names import validate_component, validate_list_item, validate_value
+from dockyard.core.names import GLOBAL_SCOPE, validate_component, validate_list_item, validate_value
 
 Value = str | list[str]
 
@@ -212,13 +213,9 @@ class Fence:
     __slots__ = ("lost", "name", "ok_at", "ttl")
 
     def __init__(self, name: str, ttl: float) -> None:
-        import time
-
         self.name, self.ttl, self.ok_at, self.lost = name, ttl, time.monotonic(), False
 
     def check(self) -> None:
-        import time
-
         if self.lost or time.monotonic() - self.ok_at > self.ttl * 0.9:
             self.lost = True
             raise LockLost(f"lost the lock {self.name!r} (not renewed within {self.ttl:g}s); "
@@ -240,8 +237,6 @@ def kept_alive(refresh: Callable[[], object], ttl: float, name: str,
     stop = threading.Event()
 
     def loop() -> None:
-        import time
-
         while not stop.wait(ttl / 3):
             try:
                 ok = refresh()
@@ -260,9 +255,6 @@ def kept_alive(refresh: Callable[[], object], ttl: float, name: str,
     finally:
         stop.set()
         thread.join()
-
-
-GLOBAL = "--global"
 
 
 def _as_items(data: Value | None) -> list[str]:
@@ -395,7 +387,7 @@ class PropertyStore(abc.ABC):
         Create-if-absent on top of ``update``: of any number of concurrent claimers exactly
         one sees its own name back. Claiming again as the holder is a no-op.
         """
-        held = self.update(plugin, GLOBAL, key, lambda cur: cur if isinstance(cur, str) and cur else owner)
+        held = self.update(plugin, GLOBAL_SCOPE, key, lambda cur: cur if isinstance(cur, str) and cur else owner)
         return held if isinstance(held, str) else owner
 
     def release(self, plugin: str, key: str, owner: str) -> bool:
@@ -407,7 +399,7 @@ class PropertyStore(abc.ABC):
             released = cur == owner or cur is None
             return None if released else cur
 
-        self.update(plugin, GLOBAL, key, drop)
+        self.update(plugin, GLOBAL_SCOPE, key, drop)
         return released
 
     # ---- single values -----------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -17,6 +18,7 @@ from dockyard.core.cli._props import (
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import DeployError, ValidationError
 from dockyard.core.plan import CHECKS
+from dockyard.propstores.base import PropertyStore
 
 #: property -> default, as Dokku documents them
 DEFAULTS = {"wait": "10", "wait-to-retire": "60", "timeout": "5", "attempts": "5", "path": "", "disabled": "",
@@ -72,38 +74,28 @@ def _types_arg(f: Any) -> Any:
     return click.argument("app")(f)
 
 
-@click.command("checks:disable")
-@_types_arg
-@pass_cli
-def disable(c: CliContext, app: str, proctypes: str | None) -> None:
-    """Disable zero-downtime deployment for APP's processes (all, or a comma-separated list).
+def _list_command(name: str, change: Callable[[PropertyStore, str, Sequence[str]], None], verb: str,
+                  doc: str) -> click.Command:
+    """checks:disable/enable/skip differ only in the list a type moves into and the word said."""
+    def body(c: CliContext, app: str, proctypes: str | None) -> None:
+        types = zd.parse_types(proctypes)
+        change(c.store, app, types)
+        click.echo(f"-----> {verb} zero downtime for app {_which(app, types)}")
+
+    body.__doc__ = doc
+    return click.command(name)(_types_arg(pass_cli(body)))
+
+
+disable = _list_command("checks:disable", zd.disable, "Disabling", """\
+    Disable zero-downtime deployment for APP's processes (all, or a comma-separated list).
 
     The old containers of those types stop before new ones start: there is downtime on every
     deploy, but two never run at once.
-    """
-    types = zd.parse_types(proctypes)
-    zd.disable(c.store, app, types)
-    click.echo(f"-----> Disabling zero downtime for app {_which(app, types)}")
-
-
-@click.command("checks:enable")
-@_types_arg
-@pass_cli
-def enable(c: CliContext, app: str, proctypes: str | None) -> None:
-    """Enable zero-downtime deployment (and checks) for APP's processes (all, or a list)."""
-    types = zd.parse_types(proctypes)
-    zd.enable(c.store, app, types)
-    click.echo(f"-----> Enabling zero downtime for app {_which(app, types)}")
-
-
-@click.command("checks:skip")
-@_types_arg
-@pass_cli
-def skip(c: CliContext, app: str, proctypes: str | None) -> None:
-    """Skip the checks of APP's processes (all, or a list) but keep zero-downtime deploys."""
-    types = zd.parse_types(proctypes)
-    zd.skip(c.store, app, types)
-    click.echo(f"-----> Skipping zero downtime for app {_which(app, types)}")
+    """)
+enable = _list_command("checks:enable", zd.enable, "Enabling",
+                       "Enable zero-downtime deployment (and checks) for APP's processes (all, or a list).")
+skip = _list_command("checks:skip", zd.skip, "Skipping",
+                     "Skip the checks of APP's processes (all, or a list) but keep zero-downtime deploys.")
 
 
 @click.command("checks:run")

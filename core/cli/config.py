@@ -135,7 +135,7 @@ def _apply_env(c: CliContext, scope: str) -> None:
 def show(c: CliContext, is_global: bool, shell: bool, app: str | None) -> None:
     """Show APP's (or the global) environment."""
     scope = scope_of(c, app, is_global)
-    values = {k: v for k, v in sorted(c.store.get_all(PLUGIN, scope).items()) if isinstance(v, str)}
+    values = _values(c, scope)
     if shell:
         c.emit(values, "\n".join(f"{k}={shlex.quote(v)}" for k, v in values.items()))
         return

@@ -9,14 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.cli import Result
+from tests.fixtures.cli import Result, ok
 
 Run = Callable[..., Result]
 
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    return result
 
 
 def lists(run: Run, app: str) -> tuple[str, str]:

@@ -6,14 +6,10 @@ import json
 from collections.abc import Callable
 from importlib.metadata import version
 
-from tests.fixtures.cli import Result
+from tests.fixtures.cli import Result, ok
 
 Run = Callable[..., Result]
 
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    return result
 
 
 def test_urls_follow_the_domains_and_the_port_map(run: Run) -> None:

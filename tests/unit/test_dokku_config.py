@@ -14,12 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.cli import ok as _ok
+
 Run = Callable[..., Any]
 
-
-def _ok(result: Any) -> Any:
-    assert result.exit_code == 0, result.stderr
-    return result
 
 
 def test_bare_config_keys_and_get_forms(run: Run) -> None:

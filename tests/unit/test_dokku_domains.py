@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tests.fixtures.cli import ok as _ok
+
 Run = Callable[..., Any]
 
-
-def _ok(result: Any) -> Any:
-    assert result.exit_code == 0, result.stderr
-    return result
 
 
 def _vhosts(run: Run, app: str) -> str:

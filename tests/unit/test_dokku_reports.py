@@ -7,12 +7,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from tests.fixtures.cli import ok as _ok
+
 Run = Callable[..., Any]
 
-
-def _ok(result: Any) -> Any:
-    assert result.exit_code == 0, result.stderr
-    return result
 
 
 def test_info_flag_prints_the_bare_value(run: Run) -> None:
