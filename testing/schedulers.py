@@ -22,6 +22,11 @@ fixtures::
 The image must provide busybox-like ``sh``, ``httpd``, ``sleep`` and ``echo``: the cases run
 ``WEB``, ``WORKER`` and ``FAILING`` below. A driver that lacks a capability has the cases
 needing it skipped, with the capability's name as the reason; every other case runs.
+
+Cases marked ``needs_containers`` read a process's exit code or output, or need a process
+that really crashes. A test module may deselect them where the platform only simulates
+processes (Dockyard's own kubernetes run on kwok does); register the marker in your pytest
+configuration if you run the suite elsewhere.
 """
 
 from __future__ import annotations
@@ -180,6 +185,7 @@ class SchedulerSuite:
         assert all(x.host for x in listeners["web"] + listeners["worker"])
 
     # ---- run -----------------------------------------------------------------------------
+    @pytest.mark.needs_containers
     def test_run_passes_the_exit_code_and_the_environment(
             self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
         _needs(scheduler, Capability.RUN)
@@ -262,6 +268,7 @@ class SchedulerSuite:
         assert {(i.id, i.state) for i in scheduler.status(app)} == before
 
     # ---- checks -----------------------------------------------------------------------------
+    @pytest.mark.needs_containers
     def test_a_failed_check_leaves_the_old_release_serving(
             self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
         _needs(scheduler, Capability.ZERO_DOWNTIME)
@@ -293,6 +300,7 @@ class SchedulerSuite:
         assert scheduler.status(app) == [] and current_release(store, app) is None
 
     # ---- lifecycle ----------------------------------------------------------------------------
+    @pytest.mark.needs_containers
     def test_logs_show_the_processes_output(
             self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
         _needs(scheduler, Capability.LOGS)

@@ -87,6 +87,7 @@ def test_scale_changes_only_the_counts(kube_scheduler: Any, kube_target: Target,
     assert kube_scheduler.scale(down, Hooks(load_entry_points=False)) == []
 
 
+@pytest.mark.needs_containers
 def test_run_passes_env_streams_output_and_returns_the_exit_code(
         kube_scheduler: Any, kube_target: Target, file_store: Any, app: list[str],
         capfd: pytest.CaptureFixture[str]) -> None:
@@ -103,6 +104,7 @@ def test_run_passes_env_streams_output_and_returns_the_exit_code(
         assert not kube_target.double.list("Pod", selector="dockyard.io/process-type=run"), "run pods are removed"
 
 
+@pytest.mark.needs_containers
 def test_failed_rollout_rolls_back_and_the_old_release_keeps_serving(
         kube_scheduler: Any, kube_target: Target, file_store: Any, app: list[str]) -> None:
     app.append("k8s-fail")
@@ -122,6 +124,7 @@ def test_failed_rollout_rolls_back_and_the_old_release_keeps_serving(
         assert dep["spec"]["template"]["spec"]["containers"][0]["args"] == list(WEB)
 
 
+@pytest.mark.needs_containers
 def test_a_failed_first_deploy_leaves_nothing_running(kube_scheduler: Any, kube_target: Target,
                                                       file_store: Any, app: list[str]) -> None:
     app.append("k8s-first")
@@ -181,6 +184,7 @@ def test_initial_network_is_refused_before_any_api_call(kube_scheduler: Any, k8s
     assert k8s_double.requests == []
 
 
+@pytest.mark.needs_containers
 def test_logs_come_from_pods(kube_scheduler: Any, kube_target: Target, file_store: Any, app: list[str]) -> None:
     app.append("k8s-logs")
     plan = plan_for(file_store, "k8s-logs", kube_target.image, {"web": WEB, "worker": WORKER})
@@ -235,6 +239,63 @@ def test_stop_start_and_destroy(kube_scheduler: Any, kube_target: Target, file_s
     kube_scheduler.destroy("k8s-life")
     assert kube_scheduler.status("k8s-life") == []
     assert kube_scheduler.listeners("k8s-life") == {}
+
+
+def _contains(live: Any, sent: Any, path: str = "") -> list[str]:
+    """Where ``live`` differs from ``sent``: every field sent must come back with its value; the
+    API server may add defaults (strategy, terminationMessagePath, clusterIP...), never change."""
+    if isinstance(sent, dict):
+        if not isinstance(live, dict):
+            return [f"{path}: sent an object, got {live!r}"]
+        return [d for k, v in sent.items() for d in _contains(live.get(k), v, f"{path}.{k}")]
+    if isinstance(sent, list):
+        if not isinstance(live, list) or len(live) != len(sent):
+            return [f"{path}: sent {sent!r}, got {live!r}"]
+        return [d for i, (a, b) in enumerate(zip(live, sent, strict=True)) for d in _contains(a, b, f"{path}[{i}]")]
+    return [] if live == sent else [f"{path}: sent {sent!r}, got {live!r}"]
+
+
+def test_k8s_manifests_apply_as_printed_with_the_raw_client(run: Any, file_store: Any, kube_target: Target) -> None:
+    """What ``k8s:manifests`` prints is accepted by the API server as it is, and read back equal."""
+    import os
+
+    import yaml
+    from kubernetes import client, config
+
+    from dockyard.core.plan import record_release
+
+    app = "k8s-manifest"
+    create_app(file_store, app)
+    record_release(file_store, app, "20250101000000001", kube_target.image, {"web": WEB, "worker": WORKER})
+    file_store.list_write("ps", app, "scale", ["web=2", "worker=1"])
+    file_store.list_write("ports", app, "map", ["http:80:5000", "tcp:9000:9000:worker"])
+    file_store.set("network", app, "attach-post-create", "k8s-rt-backend")
+    result = run("k8s:manifests", app)
+    assert result.exit_code == 0, result.stderr
+    docs = list(yaml.safe_load_all(result.stdout))
+    assert {d["kind"] for d in docs} == {"Deployment", "Service", "NetworkPolicy"}
+    raw = config.new_client_from_config(config_file=os.environ["KUBECONFIG"])
+    typed = {"Deployment": (client.AppsV1Api(raw), "deployment"), "Service": (client.CoreV1Api(raw), "service"),
+             "NetworkPolicy": (client.NetworkingV1Api(raw), "network_policy")}
+    applied: list[dict[str, Any]] = []
+    try:
+        for doc in docs:
+            api, kind = typed[doc["kind"]]
+            getattr(api, f"create_namespaced_{kind}")(doc["metadata"]["namespace"], doc)
+            applied.append(doc)
+        for doc in applied:
+            api, kind = typed[doc["kind"]]
+            live = raw.sanitize_for_serialization(
+                getattr(api, f"read_namespaced_{kind}")(doc["metadata"]["name"], doc["metadata"]["namespace"]))
+            diff = _contains(live["spec"], doc["spec"], "spec") + _contains(
+                live["metadata"].get("labels") or {}, doc["metadata"].get("labels") or {}, "labels")
+            assert not diff, f"{doc['kind']} {doc['metadata']['name']}: " + "; ".join(diff)
+    finally:
+        for doc in applied:
+            api, kind = typed[doc["kind"]]
+            getattr(api, f"delete_namespaced_{kind}")(doc["metadata"]["name"], doc["metadata"]["namespace"],
+                                                      propagation_policy="Foreground", grace_period_seconds=0)
+        raw.close()
 
 
 # ---- the shared scheduler conformance suite (dockyard.testing) ---------------------------
