@@ -53,9 +53,23 @@ def validate_component(kind: str, value: str) -> str:
         raise ValidationError(f"invalid {kind} {value!r}: no '/', '..' or control characters allowed")
     if value.startswith(".") and kind != "scope":
         raise ValidationError(f"invalid {kind} {value!r}: may not start with '.'")
-    if len(value.encode()) > 255:
+    if len(_utf8(kind, value)) > 255:
         raise ValidationError(f"invalid {kind}: longer than 255 bytes")
     return value
+
+
+def _utf8(what: str, text: str) -> bytes:
+    """``text`` as UTF-8, or one line naming ``what`` (never the text: it may be a secret).
+
+    JSON's ``\\ud800`` escape and argv's surrogateescape both make strings holding a lone
+    surrogate, which no store can write; refusing them here means before any write.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"invalid {what}: not valid UTF-8 text (it holds a lone surrogate, U+D800 to U+DFFF)"
+        ) from None
 
 
 def validate_value(value: str) -> str:
@@ -64,6 +78,8 @@ def validate_value(value: str) -> str:
         raise ValidationError(f"invalid value: expected text, got {type(value).__name__}")
     if "\x00" in value:
         raise ValidationError("invalid value: contains a NUL byte")
+    if not value.isascii():  # ASCII always encodes: skip the copy for the common case
+        _utf8("value", value)
     return value
 
 
@@ -85,10 +101,10 @@ def validate_single_value(what: str, value: str) -> str:
 
 
 def validate_list_item(value: str) -> str:
-    """List items are lines, so they cannot contain a newline."""
+    """List items are lines, so they cannot contain a newline (the item is never printed)."""
     validate_value(value)
     if "\n" in value or "\r" in value:
-        raise ValidationError(f"invalid list item {value!r}: contains a line break")
+        raise ValidationError("invalid list item: contains a line break")
     return value
 
 

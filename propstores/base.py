@@ -22,6 +22,8 @@ from dockyard.core.errors import LockLost, NotSupported, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE, validate_component, validate_list_item, validate_value
 
 Value = str | list[str]
+#: operations per ``_apply`` call in the default (non-atomic) ``_apply_batch``
+BATCH_CHUNK = 5000
 
 
 class StoreCapability(enum.StrEnum):
@@ -185,6 +187,28 @@ def check_op(op: Op) -> None:
             validate_value(op.data)
 
 
+def value_size(data: Value) -> int:
+    """Bytes the store writes for ``data``: Dokku's encoding (``encode_data``) in UTF-8."""
+    text = encode_data(data)
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def size_problem(data: Value, limit: int | None) -> str | None:
+    """Why ``data`` does not fit a store whose values hold at most ``limit`` bytes, or None.
+
+    Says only the sizes, never the value (values can be secrets).
+    """
+    if limit is None:
+        return None
+    chars = len(data) if isinstance(data, str) else sum(len(i) + 1 for i in data)
+    if chars * 4 <= limit:  # UTF-8 needs at most 4 bytes a character: surely fits, no copy made
+        return None
+    size = value_size(data)
+    if size <= limit:
+        return None
+    return f"the value is {size} bytes, over this store's limit of {limit} bytes per value"
+
+
 def lock_ttl(default: float) -> float:
     """Seconds an expiring lock lives without a keepalive: ``DOCKYARD_LOCK_TTL`` or ``default``.
 
@@ -275,6 +299,9 @@ class PropertyStore(abc.ABC):
     capabilities: ClassVar[frozenset[StoreCapability]] = frozenset()
     #: the extra that installs this driver's dependencies, named in import errors
     extra: ClassVar[str | None] = None
+    #: the largest value (bytes, as ``value_size`` counts them) one write can carry, or None for
+    #: no limit; checked before the first write of a batch or an import (etcd: its request limit)
+    max_value_bytes: int | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -347,15 +374,57 @@ class PropertyStore(abc.ABC):
         """Release connections."""
 
     # ---- batches -----------------------------------------------------------------
-    def apply(self, ops: Iterable[Op]) -> None:
-        """Validate every operation, then apply them all (atomically where supported)."""
+    def checked_ops(self, ops: Iterable[Op]) -> list[Op]:
+        """``ops`` in canonical form, every one validated (names, text, this store's size limit).
+
+        Raises one ValidationError naming the first bad operation, before anything is written.
+        """
         batch = [canonical_op(op) for op in ops]
+        limit = self.max_value_bytes
         for op in batch:
             check_op(op)
+            if limit is not None and isinstance(op, Put):
+                problem = size_problem(op.data, limit)
+                if problem:
+                    raise ValidationError(f"invalid value for {op.plugin}/{op.scope}/{op.key}: {problem}")
+        return batch
+
+    def apply(self, ops: Iterable[Op]) -> None:
+        """Validate every operation, then apply them all (atomically where supported)."""
+        batch = self.checked_ops(ops)
         if self._fences:
             self.check_fences()
         if batch:
             self._apply(batch)
+
+    def apply_batch(self, ops: Iterable[Op], progress: Callable[[int], None] | None = None) -> None:
+        """Apply a whole import's operations: all of them or, where the store can, none.
+
+        Everything is validated first, so a bad operation anywhere writes nothing on any store.
+        Drivers override ``_apply_batch`` to commit the batch as one unit (redis: one MULTI/EXEC;
+        file: every temp file written before the first rename; etcd: one transaction, or a
+        journal that ``resume_batch`` finishes). ``progress`` is called with counts of ops done.
+        """
+        batch = self.checked_ops(ops)
+        if batch:
+            self._apply_batch(batch, progress or (lambda n: None))
+
+    def _apply_batch(self, batch: list[Op], progress: Callable[[int], None]) -> None:
+        """The default: ``_apply`` in chunks of ``BATCH_CHUNK``. Not atomic as a whole; a store
+        that can do better overrides it."""
+        for i in range(0, len(batch), BATCH_CHUNK):
+            if self._fences:
+                self.check_fences()
+            chunk = batch[i:i + BATCH_CHUNK]
+            self._apply(chunk)
+            progress(len(chunk))
+
+    def resume_batch(self, progress: Callable[[int], None] | None = None) -> int | None:
+        """Finish a batch that ``apply_batch`` left interrupted; the ops applied, or None if none is.
+
+        Only a store that journals its batches (etcd, beyond one transaction) can leave one.
+        """
+        return None
 
     # ---- atomic read-modify-write and claims -----------------------------------------
     def update(self, plugin: str, scope: str, key: str,

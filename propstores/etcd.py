@@ -35,7 +35,7 @@ import os
 import queue
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -88,6 +88,11 @@ from etcd3 import etcdrpc  # noqa: E402  (needs the implementation chosen above)
 DEFAULT_PREFIX = "/dockyard/"
 #: operations per transaction: below etcd's default --max-txn-ops of 128
 TXN_OPS = 100
+#: etcd's default --max-request-bytes (1.5 MiB): the server refuses any larger request
+MAX_REQUEST_BYTES = 1_572_864
+#: room left in a request for protobuf framing, per operation and per request
+OP_OVERHEAD = 32
+REQUEST_OVERHEAD = 1024
 #: keys per range request when paging
 PAGE = 1000
 LOCK_TTL = 30
@@ -153,6 +158,8 @@ class EtcdStore(PropertyStore):
         super().__init__(url)
         opts, self.prefix = client_options(url)
         self._data = f"{self.prefix}prop/".encode()
+        # one Put of the longest key (three 255-byte names) must fit in one request
+        self.max_value_bytes = MAX_REQUEST_BYTES - REQUEST_OVERHEAD - OP_OVERHEAD - len(self._data) - 3 * 255 - 2
         try:
             self.client = etcd3.client(**opts)
         except Exception as exc:  # auth happens in the constructor
@@ -227,19 +234,26 @@ class EtcdStore(PropertyStore):
         final: dict[tuple[str, str, str], Op] = {}
         for op in ops:
             final[(op.plugin, op.scope, op.key)] = op
-        items = list(final.values())
-        for i in range(0, len(items), TXN_OPS):
-            req = etcdrpc.TxnRequest()
-            for op in items[i:i + TXN_OPS]:
-                request_op = req.success.add()
-                if isinstance(op, Delete):
-                    request_op.request_delete_range.key = self._key(op.plugin, op.scope, op.key)
-                else:
-                    put = request_op.request_put
-                    put.key = self._key(op.plugin, op.scope, op.key)
-                    put.value = encode_data(op.data).encode("utf-8")
-            c = self.client
-            self._call(c.kvstub.Txn, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
+        for chunk in _txn_chunks(self._encoded(final.values())):
+            self._txn(chunk)
+
+    def _encoded(self, ops: Iterable[Op]) -> list[tuple[bytes, bytes | None]]:
+        """(key, bytes to put, or None to delete) for each operation."""
+        return [(self._key(op.plugin, op.scope, op.key),
+                 None if isinstance(op, Delete) else encode_data(op.data).encode("utf-8")) for op in ops]
+
+    def _txn(self, writes: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """One transaction of puts and deletes: all of them or none."""
+        req = etcdrpc.TxnRequest()
+        for key, value in writes:
+            request_op = req.success.add()
+            if value is None:
+                request_op.request_delete_range.key = key
+            else:
+                request_op.request_put.key = key
+                request_op.request_put.value = value
+        c = self.client
+        self._call(c.kvstub.Txn, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
 
     def _update(self, plugin: str, scope: str, key: str,
                 fn: Callable[[Value | None], Value | None]) -> Value | None:
@@ -369,6 +383,27 @@ class EtcdStore(PropertyStore):
         if watcher is not None:
             watcher._dockyard_closed = True
         self.client.close()
+
+
+def _request_size(key: bytes, value: bytes | None) -> int:
+    return len(key) + (len(value) if value is not None else 0) + OP_OVERHEAD
+
+
+def _txn_chunks(writes: list[tuple[bytes, bytes | None]],
+                max_ops: int = TXN_OPS) -> Iterator[list[tuple[bytes, bytes | None]]]:
+    """``writes`` cut into transactions etcd accepts: at most ``max_ops`` operations and
+    ``MAX_REQUEST_BYTES`` each (a value alone never exceeds it: ``max_value_bytes``)."""
+    chunk: list[tuple[bytes, bytes | None]] = []
+    size = REQUEST_OVERHEAD
+    for key, value in writes:
+        n = _request_size(key, value)
+        if chunk and (len(chunk) >= max_ops or size + n > MAX_REQUEST_BYTES):
+            yield chunk
+            chunk, size = [], REQUEST_OVERHEAD
+        chunk.append((key, value))
+        size += n
+    if chunk:
+        yield chunk
 
 
 def _watch_loop(watcher: Any) -> None:

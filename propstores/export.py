@@ -12,8 +12,13 @@ the same state have byte-identical property lines and the same ``sha256`` (the S
 every property line's bytes, each with its ``\\n``), whichever store they came from. The file
 is gzip-compressed when its name ends in ``.gz``; ``-`` means stdout or stdin.
 
-Import reads and validates the whole file before it writes anything: header, version, count,
-checksum, a truncated last line, every name and every value. A rejected file changes nothing.
+Import reads and validates the whole file before it writes anything: header (each field's
+type, no key twice), version, count, checksum, a truncated last line, every name (a scope is an
+app name or ``--global``), every value (UTF-8 text a store can write, within the store's size
+limit), no property and no JSON key twice. A rejected file changes nothing, and ``--dry-run``
+refuses it with the same one line, which names the line number and never the value. The file
+is streamed, gzip included, and reading stops at a cap on the decompressed size and on one
+line's length (``import_limits``), so a small gzip bomb cannot take the memory.
 Writes go to ``store.apply`` in large batches, which every store turns into few round trips.
 """
 
@@ -27,13 +32,15 @@ import json
 import os
 import re
 import sys
+import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 from dockyard.core.errors import DockyardError, ValidationError
-from dockyard.core.names import validate_list_item, validate_value
+from dockyard.core.names import GLOBAL_SCOPE, validate_list_item, validate_scope, validate_value
 from dockyard.propstores.base import (
     Delete,
     Op,
@@ -43,6 +50,7 @@ from dockyard.propstores.base import (
     Value,
     check_coordinates,
     redact_url,
+    size_problem,
 )
 
 FORMAT = "dockyard.properties"
@@ -205,73 +213,198 @@ class ExportFile:
         return len(self.properties)
 
 
-def _read_bytes(src: str | Path | IO[bytes]) -> tuple[str, bytes]:
+#: caps on what an import reads, in bytes: the whole decompressed file and one line of it
+MAX_BYTES_ENV = "DOCKYARD_IMPORT_MAX_BYTES"
+MAX_LINE_BYTES_ENV = "DOCKYARD_IMPORT_MAX_LINE_BYTES"
+DEFAULT_MAX_BYTES = 1 << 30
+DEFAULT_MAX_LINE_BYTES = 16 << 20
+_HEADER_FIELDS = frozenset({"format", "version", "source", "exported_at", "count", "sha256"})
+_LINE_FIELDS = frozenset({"plugin", "scope", "key", "value", "list"})
+
+
+def import_limits() -> tuple[int, int]:
+    """(bytes of decompressed text, bytes of one line) an import reads at most.
+
+    A small gzip file can inflate a thousandfold (1 MiB of zeros is 1 GiB), so reading stops at
+    these caps: 1 GiB and 16 MiB unless ``DOCKYARD_IMPORT_MAX_BYTES`` /
+    ``DOCKYARD_IMPORT_MAX_LINE_BYTES`` say otherwise.
+    """
+    return (_limit(MAX_BYTES_ENV, DEFAULT_MAX_BYTES), _limit(MAX_LINE_BYTES_ENV, DEFAULT_MAX_LINE_BYTES))
+
+
+def _limit(env: str, default: int) -> int:
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValidationError(f"invalid {env} {text!r}: expected a positive number of bytes")
+    return value
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` then the rest of ``rest``: lets the gzip magic be sniffed from any stream."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+
+@contextmanager
+def _open_text(src: str | Path | IO[bytes]) -> Iterator[tuple[str, IO[bytes]]]:
+    """(name, a stream of the export's decompressed bytes), read as it goes, never whole."""
+    owned: IO[bytes] | None = None
     if not isinstance(src, (str, Path)):
-        return getattr(src, "name", "<stream>"), src.read()
-    name = str(src)
-    if name == "-":
-        return "<stdin>", sys.stdin.buffer.read()
+        name, raw = getattr(src, "name", "<stream>"), src
+    elif str(src) == "-":
+        name, raw = "<stdin>", sys.stdin.buffer
+    else:
+        name = str(src)
+        try:
+            owned = raw = open(name, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise ValidationError(f"{name}: no such file") from None
+        except IsADirectoryError:
+            raise ValidationError(f"{name}: is a directory, not an export file") from None
+        except OSError as exc:
+            raise ValidationError(f"{name}: cannot read: {exc.strerror}") from None
     try:
-        with open(name, "rb") as fh:
-            return name, fh.read()
-    except FileNotFoundError:
-        raise ValidationError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise ValidationError(f"{name}: is a directory, not an export file") from None
-    except OSError as exc:
-        raise ValidationError(f"{name}: cannot read: {exc.strerror}") from None
-
-
-def _decompress(name: str, data: bytes) -> bytes:
-    if not data.startswith(b"\x1f\x8b"):
-        if name.endswith(".gz"):
+        head = raw.read(2)
+        stream: IO[bytes] = io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 16)
+        if head == b"\x1f\x8b":
+            stream = cast(IO[bytes], gzip.GzipFile(filename=name, mode="rb", fileobj=stream))
+        elif name.endswith(".gz"):
             raise ValidationError(f"{name}: not a gzip file")
-        return data
-    try:
-        return gzip.decompress(data)
-    except EOFError:
-        raise ValidationError(f"{name}: truncated (the gzip stream ends early)") from None
-    except (OSError, gzip.BadGzipFile, ValueError) as exc:
-        raise ValidationError(f"{name}: corrupt gzip data ({exc})") from None
+        yield name, stream
+    finally:
+        if owned is not None:
+            owned.close()
+
+
+def _lines(name: str, stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(line number, line with its ``\\n``) from ``stream``, within ``import_limits()``.
+
+    The last line may lack its ``\\n`` (a truncated file): the caller says so. Past a cap, one
+    error line naming the cap and the variable that raises it; nothing has been written then.
+    """
+    max_bytes, max_line = import_limits()
+    total = 0
+    number = 0
+    while True:
+        try:
+            raw = stream.readline(max_line + 1)
+        except EOFError:
+            raise ValidationError(f"{name}: truncated (the gzip stream ends early)") from None
+        except (OSError, ValueError, zlib.error) as exc:  # BadGzipFile is an OSError
+            raise ValidationError(f"{name}: corrupt gzip data ({exc})") from None
+        if not raw:
+            return
+        number += 1
+        total += len(raw)
+        if len(raw) > max_line and not raw.endswith(b"\n"):
+            raise ValidationError(
+                f"{name} line {number}: longer than {max_line} bytes (the limit; set {MAX_LINE_BYTES_ENV} to raise it)"
+            )
+        if total > max_bytes:
+            raise ValidationError(
+                f"{name}: more than {max_bytes} bytes once decompressed (the limit; set {MAX_BYTES_ENV} to raise it)"
+            )
+        yield number, raw
 
 
 def read_export(src: str | Path | IO[bytes]) -> ExportFile:
-    """Read and fully validate an export; raise one ValidationError naming the first problem."""
-    name, data = _read_bytes(src)
-    data = _decompress(name, data)
-    if not data:
-        raise ValidationError(f"{name}: empty file (no header)")
-    first_end = data.find(b"\n")
-    if first_end < 0:
-        raise ValidationError(f"{name}: truncated (the header line has no end)")
-    header = _parse_header(name, data[:first_end])
-    body = data[first_end + 1:]
-    if body and not body.endswith(b"\n"):
-        raise ValidationError(f"{name}: truncated (the last line has no end)")
-    lines = body.split(b"\n")[:-1] if body else []
-    count, sha = header["count"], header["sha256"]
-    if len(lines) != count:
+    """Read and fully validate an export; raise one ValidationError naming the first problem.
+
+    The file is streamed (bounded, see ``import_limits``) and checked in this order: the
+    header, a truncated last line, the count, the checksum, then the first bad property line;
+    so a corrupt or cut file is reported as such rather than by whatever line broke.
+    """
+    with _open_text(src) as (name, stream):
+        lines = _lines(name, stream)
+        first = next(lines, None)
+        if first is None:
+            raise ValidationError(f"{name}: empty file (no header)")
+        if not first[1].endswith(b"\n"):
+            raise ValidationError(f"{name}: truncated (the header line has no end)")
+        header = _parse_header(name, first[1][:-1])
+        h = hashlib.sha256()
+        props: list[Property] = []
+        seen: set[Coords] = set()
+        problem: ValidationError | None = None
+        count = 0
+        for number, raw in lines:
+            if not raw.endswith(b"\n"):
+                raise ValidationError(f"{name}: truncated (the last line has no end)")
+            h.update(raw)
+            count += 1
+            if problem is not None:
+                continue
+            try:
+                prop = parse_property_line(raw[:-1], f"{name} line {number}")
+                coords = (prop.plugin, prop.scope, prop.key)
+                if coords in seen:
+                    raise ValidationError(f"{name} line {number}: duplicate property {'/'.join(coords)}")
+            except ValidationError as exc:
+                problem, props, seen = exc, [], set()  # reported after the checksum; free the rest
+                continue
+            seen.add(coords)
+            props.append(prop)
+    expected, sha = header["count"], header["sha256"]
+    if count != expected:
         raise ValidationError(
-            f"{name}: truncated or altered: the header says {count} properties, the file has {len(lines)}"
+            f"{name}: truncated or altered: the header says {expected} properties, the file has {count}"
         )
-    actual = hashlib.sha256(body).hexdigest()
+    actual = h.hexdigest()
     if actual != sha:
         raise ValidationError(f"{name}: checksum mismatch: the header says sha256 {sha}, the lines hash to {actual}")
-    props: list[Property] = []
-    seen: set[Coords] = set()
-    for number, raw in enumerate(lines, start=2):
-        prop = parse_property_line(raw, f"{name} line {number}")
-        coords = (prop.plugin, prop.scope, prop.key)
-        if coords in seen:
-            raise ValidationError(f"{name} line {number}: duplicate property {'/'.join(coords)}")
-        seen.add(coords)
-        props.append(prop)
+    if problem is not None:
+        raise problem
     return ExportFile(name, header, props, sha)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's ``object_pairs_hook``: an object naming a key twice is refused (json keeps the last)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _duplicate(exc: _DuplicateKey, known: frozenset[str]) -> str:
+    # a field name is printed; any other key may be part of a value, so it is not
+    return f"duplicate JSON key {exc.key!r}" if exc.key in known else "duplicate JSON key in an object"
 
 
 def _parse_header(name: str, raw: bytes) -> dict[str, Any]:
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise ValidationError(f"{name}: the header has a {_duplicate(exc, _HEADER_FIELDS)}") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ValidationError(f"{name}: the first line is not a JSON header") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -285,15 +418,25 @@ def _parse_header(name: str, raw: bytes) -> dict[str, Any]:
     sha = header.get("sha256")
     if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
         raise ValidationError(f"{name}: the header's sha256 is not a hex SHA-256 digest")
+    for text_field in ("source", "exported_at"):
+        if not isinstance(header.get(text_field), str):
+            raise ValidationError(f"{name}: the header's {text_field} is not text")
     return header
 
 
 def parse_property_line(raw: bytes, where: str) -> Property:
-    """One validated property from one line (without its ``\\n``)."""
+    """One validated property from one line (without its ``\\n``).
+
+    Checks everything that can be checked without the store: the fields (each once), UTF-8
+    text that a store can write (JSON's ``\\ud800`` escapes decode to lone surrogates), names
+    (the scope an app name or ``--global``) and values.
+    """
     try:
-        obj = json.loads(raw.decode("utf-8"))
+        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
         raise ValidationError(f"{where}: not UTF-8 text") from None
+    except _DuplicateKey as exc:
+        raise ValidationError(f"{where}: {_duplicate(exc, _LINE_FIELDS)}") from None
     except ValueError:
         raise ValidationError(f"{where}: not valid JSON") from None
     except RecursionError:
@@ -307,6 +450,7 @@ def parse_property_line(raw: bytes, where: str) -> Property:
         )
     try:
         check_coordinates(obj["plugin"], obj["scope"], obj["key"])
+        _check_scope(obj["scope"])
         if "list" in obj:
             items = obj["list"]
             if not isinstance(items, list) or not items:
@@ -320,6 +464,28 @@ def parse_property_line(raw: bytes, where: str) -> Property:
         return Property(obj["plugin"], obj["scope"], obj["key"], value=value)
     except ValidationError as exc:
         raise ValidationError(f"{where}: {exc}") from None
+
+
+def _check_scope(scope: str) -> None:
+    """A scope is ``--global`` or an app name (``dockyard.core.names``), as every command writes."""
+    try:
+        validate_scope(scope)
+    except ValidationError:
+        raise ValidationError(
+            f"invalid scope {scope!r}: expected {GLOBAL_SCOPE} or an app name (lowercase letters, digits, "
+            "'-' and '.', starting and ending with a letter or digit, at most 63 characters)"
+        ) from None
+
+
+def check_fits(store: PropertyStore, export: ExportFile) -> None:
+    """Refuse, naming the line, a value over ``store.max_value_bytes``: before any write."""
+    limit = store.max_value_bytes
+    if limit is None:
+        return
+    for number, prop in enumerate(export.properties, start=2):
+        problem = size_problem(prop.data(), limit)
+        if problem:
+            raise ValidationError(f"{export.name} line {number}: {problem} ({store.display_url})")
 
 
 # ---- import ----------------------------------------------------------------------------------
@@ -347,7 +513,12 @@ def current_state(store: PropertyStore) -> dict[Coords, Value]:
 
 
 def plan_import(store: PropertyStore, export: ExportFile, replace: bool = False) -> ImportPlan:
-    """Compare the file with the store: merge adds and changes; replace also deletes the rest."""
+    """Compare the file with the store: merge adds and changes; replace also deletes the rest.
+
+    Refuses first what the file holds but this store cannot (``check_fits``), so ``--dry-run``
+    reports every error the import itself would.
+    """
+    check_fits(store, export)
     current = current_state(store)
     plan = ImportPlan()
     for prop in export.properties:
@@ -505,5 +676,6 @@ def migrate(source: PropertyStore, target: PropertyStore, *, replace: bool = Fal
 
 def iter_export_lines(path: str | Path) -> Iterator[bytes]:
     """The raw lines of an export (header first), decompressed; for tools and tests."""
-    name, data = _read_bytes(path)
-    yield from io.BytesIO(_decompress(name, data))
+    with _open_text(path) as (name, stream):
+        for _, raw in _lines(name, stream):
+            yield raw
