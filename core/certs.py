@@ -5,17 +5,21 @@ The PEM text of both the certificate and the key is kept as properties
 ``props:migrate`` carry them to another host. That means **the private key lives in the
 property store**: 0600 files for the file store, but plain values in redis or etcd, which
 must be protected accordingly. The proxy materialises the pair as 0600 files under
-``$DOCKYARD_ROOT/tls/<app>/`` (nginx can only read files), rewriting them only when the
-stored text differs.
+``$DOCKYARD_ROOT/tls/<app>/`` (nginx can only read files), named after a hash of their
+content (``server-<hash>.crt``): a new pair gets new names, which only the candidate config
+refers to, so the live files are never overwritten before ``nginx -t`` has passed, and the
+old ones are removed only once no live config refers to them (issue 10).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
+import ssl
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.core.errors import ValidationError
@@ -43,9 +47,13 @@ class CertInfo:
 
 @dataclass(frozen=True)
 class TlsFiles:
+    """Where the proxy writes the pair, and what goes there (the key is never in a repr)."""
+
     certificate: Path
     certificate_key: Path
     hostnames: tuple[str, ...]
+    certificate_pem: str = field(default="", repr=False)
+    key_pem: str = field(default="", repr=False)
 
 
 def _load_cert(crt_pem: str):  # type: ignore[no-untyped-def]
@@ -98,20 +106,53 @@ def _check_strength(key: object) -> None:
         raise ValidationError(f"the key is too small ({key.curve.key_size} bits); nginx needs at least {MIN_EC_BITS}")
 
 
-def check_pair(crt_pem: str, key_pem: str, now: dt.datetime | None = None) -> CertInfo:
-    """Refuse a pair nginx would reject or browsers would: mismatched, expired or not yet valid."""
+def _openssl_accepts(crt_pem: str, key_pem: str) -> None:
+    """Load the pair into this host's OpenSSL (the library nginx links against here).
+
+    Catches what the checks above do not name: a key or signature below OpenSSL's security
+    level, a pair OpenSSL itself calls mismatched. The reason is OpenSSL's, never the PEM text.
+    """
+    with tempfile.TemporaryDirectory(prefix="dockyard-certcheck-") as tmp:
+        crt_path, key_path = Path(tmp, "c.pem"), Path(tmp, "k.pem")
+        crt_path.write_text(crt_pem)
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key_pem)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(str(crt_path), str(key_path))
+        except ssl.SSLError as exc:
+            reason = (exc.reason or str(exc)).lower().replace("_", " ")
+            raise ValidationError(f"OpenSSL refuses the certificate and key: {reason}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def check_usable(crt_pem: str, key_pem: str) -> CertInfo:
+    """Can nginx here load this pair? Both parse, the key fits the certificate and is strong enough.
+
+    Dates are not checked (an expired certificate still loads; see ``check_pair``). Cached:
+    every build of the app checks its stored pair again, since the store can be written
+    behind the certs commands' back (``props:set``, ``props:import``).
+    """
     from cryptography.hazmat.primitives import serialization
 
     info = inspect(crt_pem)
     cert = _load_cert(crt_pem)
     try:
         key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(f"the key is not an unencrypted PEM private key: {exc}") from exc
+    except (ValueError, TypeError, ssl.SSLError):
+        raise ValidationError("the key is not an unencrypted PEM private key") from None
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
         raise ValidationError("the key does not match the certificate")
     _check_strength(key)
+    _openssl_accepts(crt_pem, key_pem)
+    return info
+
+
+def check_pair(crt_pem: str, key_pem: str, now: dt.datetime | None = None) -> CertInfo:
+    """Refuse a pair nginx would reject or browsers would: mismatched, weak, expired or not yet valid."""
+    info = check_usable(crt_pem, key_pem)
     now = now or dt.datetime.now(dt.UTC)
     if info.not_after < now:
         raise ValidationError(f"the certificate expired on {info.not_after:%Y-%m-%d %H:%M:%S} UTC")
@@ -167,7 +208,7 @@ def add_cert(store: PropertyStore, app: str, crt_pem: str, key_pem: str) -> Cert
     return info
 
 
-def remove_cert(store: PropertyStore, app: str, root: Path) -> None:
+def remove_cert(store: PropertyStore, app: str) -> None:
     from dockyard.core.ports import KEY as MAP_KEY
     from dockyard.core.ports import PLUGIN as PORTS
     from dockyard.core.ports import PORTS_LOCK
@@ -180,47 +221,42 @@ def remove_cert(store: PropertyStore, app: str, root: Path) -> None:
 
             ops.append(Put(PORTS, app, MAP_KEY, [str(p) for p in without_https(parse_mappings(stored))]))
         store.apply(ops)
-    for name in ("server.crt", "server.key"):
-        try:
-            (tls_dir(root, app) / name).unlink()
-        except FileNotFoundError:
-            pass
+
+
+def forget_files(root: Path, app: str) -> None:
+    """Delete an app's certificate files; only for an app no live proxy config refers to.
+
+    For a deployed app the proxy removes them itself, once the config without TLS is live.
+    """
+    directory = tls_dir(root, app)
+    if directory.is_dir():
+        for entry in directory.iterdir():
+            if entry.name.startswith("server"):
+                entry.unlink(missing_ok=True)
 
 
 def tls_dir(root: Path, app: str) -> Path:
     return root / "tls" / app
 
 
-def _write_private(path: Path, text: str) -> None:
-    if path.exists() and path.read_text() == text:
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def tls_files(store: PropertyStore, app: str, root: Path) -> TlsFiles | None:
+    """The stored pair and the content-named files it goes to; None when the app has no cert.
 
-
-def materialize(store: PropertyStore, app: str, root: Path) -> TlsFiles | None:
-    """Write the stored pair to 0600 files nginx can read; None when the app has no cert."""
+    Nothing is written here: the proxy writes the files when it stages the app's config (so
+    a rejected pair never touches a live file). The pair is checked first, since the store
+    may have been written by ``props:set`` or an import: a pair nginx cannot load fails this
+    app's build with one line instead of failing ``nginx -t`` for every app.
+    """
     crt = store.get(PLUGIN, app, CRT)
     if not crt:  # most apps: one read, not two
         return None
     key = store.get(PLUGIN, app, KEY)
     if not key:
         return None
+    info = check_usable(crt, key)
+    name = f"server-{digest(crt + chr(0) + key)}"
     directory = tls_dir(root, app)
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    crt_path, key_path = directory / "server.crt", directory / "server.key"
-    _write_private(crt_path, crt)
-    _write_private(key_path, key)
-    return TlsFiles(crt_path, key_path, inspect(crt).hostnames)
+    return TlsFiles(directory / f"{name}.crt", directory / f"{name}.key", info.hostnames, crt, key)
 
 
 def digest(text: str) -> str:

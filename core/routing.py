@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.properties import computed
+from dockyard.propstores.base import Op, Property, PropertyStore, Put, Value
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from dockyard.core.hooks import Hooks
-    from dockyard.propstores.base import PropertyStore
     from dockyard.proxy.base import ApplyResult, AppRoutes, Listeners, Proxy
     from dockyard.schedulers.base import Scheduler
 
@@ -44,20 +45,21 @@ def proxy_for(store: PropertyStore, app: str) -> Proxy:
 def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | None = None,
            may_have_cert: bool = True) -> AppRoutes:
     """Port map, domains and certificate files of ``app``, each validated on the way."""
-    from dockyard.core.certs import materialize
+    from dockyard.core.certs import tls_files
     from dockyard.core.domains import read_domains
     from dockyard.core.ports import read_port_map
     from dockyard.core.settings import default_root
     from dockyard.proxy.base import AppRoutes, TlsPair
 
     # may_have_cert=False: the caller listed the store's certs scopes once for a whole build
-    tls = materialize(store, app, root if root is not None else default_root()) if may_have_cert else None
+    tls = tls_files(store, app, root if root is not None else default_root()) if may_have_cert else None
     return AppRoutes(
         app=app,
         listeners={proc: tuple(ls) for proc, ls in listeners.items()},
         ports=tuple(read_port_map(store, app)),
         domains=tuple(read_domains(store, app)),
-        tls=TlsPair(str(tls.certificate), str(tls.certificate_key), tls.hostnames) if tls else None,
+        tls=TlsPair(str(tls.certificate), str(tls.certificate_key), tls.hostnames, tls.certificate_pem,
+                    tls.key_pem) if tls else None,
     )
 
 
@@ -110,3 +112,96 @@ def subscribe(hooks: Hooks, store: PropertyStore, scheduler: Scheduler) -> None:
             log.info("Proxy config of %s switched to the new instances", name)
 
     hooks.subscribe("core-post-deploy", proxy_build_config)
+
+
+
+
+# ---- validate, then store (issue 10) ---------------------------------------------------------
+class PendingView(PropertyStore):
+    """The store as it would be after the recorded writes, which nothing else sees yet.
+
+    A proxy-affecting command runs its usual code against this view, the proxy renders and
+    validates the app's config from it, and only when that config is live are the writes
+    committed to the real store (``commit``, one batch). On failure the view is dropped and
+    the store was never touched.
+    """
+
+    def __init__(self, base: PropertyStore, held: Iterable[str] = ()) -> None:
+        super().__init__(base.url)
+        self.base = base
+        self.pending: dict[tuple[str, str, str], Op] = {}
+        #: locks the caller holds on ``base`` (the ports lock): not taken a second time
+        self.held = set(held)
+
+    @property
+    def display_url(self) -> str:
+        return self.base.display_url
+
+    def read(self, plugin: str, scope: str, key: str) -> Value | None:
+        op = self.pending.get((plugin, scope, key))
+        if op is None:
+            return self.base.read(plugin, scope, key)
+        return op.data if isinstance(op, Put) else None
+
+    def _apply(self, ops: Sequence[Op]) -> None:
+        for op in ops:
+            self.pending[(op.plugin, op.scope, op.key)] = op
+
+    def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
+        seen = set()
+        for prop in self.base.iter_properties(plugin, scope):
+            coords = (prop.plugin, prop.scope, prop.key)
+            seen.add(coords)
+            op = self.pending.get(coords)
+            if op is None:
+                yield prop
+            elif isinstance(op, Put):
+                yield _as_property(op)
+        for coords, op in self.pending.items():
+            if (coords not in seen and isinstance(op, Put) and plugin in (None, coords[0])
+                    and scope in (None, coords[1])):
+                yield _as_property(op)
+
+    def plugins(self) -> list[str]:
+        return sorted(set(self.base.plugins()) | {p for (p, _, _), op in self.pending.items()
+                                                  if isinstance(op, Put)})
+
+    def scopes(self, plugin: str | None = None) -> list[str]:
+        return sorted(set(self.base.scopes(plugin)) | {s for (p, s, _), op in self.pending.items()
+                                                       if isinstance(op, Put) and plugin in (None, p)})
+
+    def lock(self, name: str, timeout: float = 0.0) -> AbstractContextManager[None]:
+        return nullcontext() if name in self.held else self.base.lock(name, timeout)
+
+    def commit(self) -> None:
+        """Write everything recorded to the real store, as one batch."""
+        self.base.apply(list(self.pending.values()))
+        self.pending.clear()
+
+
+def _as_property(op: Put) -> Property:
+    if isinstance(op.data, list):
+        return Property(op.plugin, op.scope, op.key, items=tuple(op.data))
+    return Property(op.plugin, op.scope, op.key, value=op.data)
+
+
+def apply_routed(store: PropertyStore, scheduler_for: Callable[[str], Scheduler], app: str,
+                 change: Callable[[PropertyStore], Any], held: Iterable[str] = ()) -> Any:
+    """Run ``change`` on a view of the store, apply the app's proxy config from it, then commit.
+
+    Render, ``nginx -t``, swap, then store: a setting the proxy rejects (a template nginx
+    refuses, a port another process holds, a key that does not fit its certificate) is never
+    kept, and the running config stays the one before. An app that is not deployed has no
+    config to apply; its change is stored at once and validated when the app is deployed.
+    ``held`` names locks the caller holds on ``store``. Returns what ``change`` returned.
+    """
+    from dockyard.core.plan import is_deployed
+
+    view = PendingView(store, held)
+    outcome = change(view)
+    if view.pending and app != GLOBAL_SCOPE and is_deployed(store, app):
+        result = rebuild(view, scheduler_for(app), app)
+        if result.changed:
+            log.info("Rebuilt the proxy config of %s", app)
+    view.commit()
+    return outcome

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from dockyard.core.errors import NotSupported
@@ -41,11 +41,18 @@ class ApplyResult:
 
 @dataclass(frozen=True)
 class TlsPair:
-    """Files holding the app's certificate and key, and the names the certificate covers."""
+    """Files for the app's certificate and key, the names it covers, and the PEM text.
+
+    The file names are derived from the content, so a new pair never has the live pair's
+    names; the proxy writes the files when it stages a config and keeps them while a live
+    config refers to them. The PEM text is left out of every repr (the key is secret).
+    """
 
     certificate: str
     certificate_key: str
     hostnames: tuple[str, ...] = ()
+    certificate_pem: str = field(default="", repr=False)
+    key_pem: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ def build_config(c: CliContext, app: str | None, all_apps: bool, parallel: int |
             for r in results],
            lambda rows: "\n".join(f"{r['app']}: {'changed' if r['changed'] else 'unchanged'}"
                                   + ("" if r["ok"] else " (rejected)") for r in rows))
+    if len(results) == 1 and failed and "\n" not in failed[0].message:
+        raise DockyardError(f"{failed[0].message}; its previous config stays active")
     for r in failed:
         click.echo(f" !     {r.app}: {r.message}", err=True)
     if failed:

@@ -154,11 +154,14 @@ class NginxProxy(Proxy):
                 **shared.fields,
             )
             routes = self.routes(app, listeners)
-            ctx = build_context(routes, values, shared.hsts, ssl_dir_for(self.root, app))
+            ssl_dir = ssl_dir_for(self.root, app)
+            ctx = build_context(routes, values, shared.hsts, ssl_dir)
         except ValidationError as exc:
             raise ProxyError(f"cannot build the nginx config of {app}: {exc}") from exc
         http, stream = render(shared.template_path, ctx)
-        return Rendered(app, http, stream, tuple(ctx["notes"]))
+        tls = routes.tls
+        files = ((tls.certificate, tls.certificate_pem), (tls.certificate_key, tls.key_pem)) if tls else ()
+        return Rendered(app, http, stream, tuple(ctx["notes"]), ssl_dir, files)
 
     def routes(self, app: str, listeners: Listeners) -> AppRoutes:
         from dockyard.core.routing import gather
@@ -171,6 +174,9 @@ class NginxProxy(Proxy):
         results = self.build_all({app: listeners}, force)
         result = results[0]
         if not result.ok:
+            if "\n" not in result.message and not result.message.startswith("nginx"):
+                # refused before nginx saw it (a value, a certificate): the reason is one line
+                raise ProxyError(f"{result.message}; the previous config stays active")
             raise ProxyError(f"nginx rejected the new config of {app}; the previous one stays active:\n"
                              f"{result.message}")
         return result
@@ -205,7 +211,7 @@ class NginxProxy(Proxy):
         return results
 
     def clear_config(self, app: str) -> None:
-        applier.remove(self.layout(), app)
+        applier.remove(self.layout(), app, ssl_dir_for(self.root, app))
 
     def status(self) -> tuple[bool, str]:
         layout = self.layout()

@@ -191,13 +191,59 @@ def apply(layout: Layout, rendered: Sequence[Rendered], force: bool = True) -> O
         outcome.active = running
         if not running:
             outcome.message = "nginx is not running (start it with `dockyard nginx:start`): routing is not active"
-        if not pending:
-            return outcome
-        server.ensure_dirs(layout)
-        staging = staging_dir(layout)
-        _validate(layout, pending, staging, outcome)
-        _install(layout, pending, staging, outcome, running)
+        stage_tls(rendered)
+        try:
+            if pending:
+                server.ensure_dirs(layout)
+                staging = staging_dir(layout)
+                _validate(layout, pending, staging, outcome)
+                _install(layout, pending, staging, outcome, running)
+        finally:
+            for r in rendered:
+                prune_tls(layout, r.app, r.tls_dir)
     return outcome
+
+
+def _write_private(path: str, text: str) -> None:
+    """A 0600 file, written whole beside its final name and moved there (never half-written)."""
+    tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stage_tls(rendered: Sequence[Rendered]) -> None:
+    """Write each candidate's certificate files (content-named: a live file is never overwritten)."""
+    for r in rendered:
+        for path, text in r.tls_files:
+            if _read_bytes(path) == text.encode():
+                continue
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            _write_private(path, text)
+
+
+def prune_tls(layout: Layout, app: str, tls_dir: str) -> None:
+    """Remove the app's certificate files that its live config does not refer to.
+
+    Run under the apply lock once a build is done: the old pair goes only after the config
+    naming the new one is live, and a rejected candidate's pair goes at once.
+    """
+    if not tls_dir or not os.path.isdir(tls_dir):
+        return
+    live = "\n".join(current(layout, app))
+    for entry in os.scandir(tls_dir):
+        if entry.name.startswith("server") and entry.path not in live:
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                pass
 
 
 def staging_dir(layout: Layout) -> Path:
@@ -331,8 +377,8 @@ def _install(layout: Layout, pending: dict[str, Rendered], scratch: Path, outcom
         raise
 
 
-def remove(layout: Layout, app: str) -> bool:
-    """Delete an app's files and reload; removing never makes a valid tree invalid."""
+def remove(layout: Layout, app: str, tls_dir: str = "") -> bool:
+    """Delete an app's files (and its certificate files) and reload; never makes a valid tree invalid."""
     with locked(layout):
         removed = False
         for path in (layout.http_file(app), layout.stream_file(app)):
@@ -344,6 +390,7 @@ def remove(layout: Layout, app: str) -> bool:
         binary = server.find_binary(layout.binary)
         if removed and binary and (layout.reload_command or server.running_pid(layout)):
             server.reload(Layout(layout.conf_dir, layout.main_conf, binary, layout.reload_command))
+        prune_tls(layout, app, tls_dir)
         return removed
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +90,19 @@ class NginxValues:
 
 @dataclass(frozen=True)
 class Rendered:
+    """One app's candidate files, and the certificate files its config refers to.
+
+    ``tls_files`` (path, PEM text) are written when the config is staged, under names no live
+    config uses; ``tls_dir`` is where they go, pruned of files no live config refers to once
+    the build is done (see ``apply``). The PEM text is never part of a repr.
+    """
+
     app: str
     http: str
     stream: str
     notes: tuple[str, ...] = ()
+    tls_dir: str = ""
+    tls_files: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass

@@ -85,9 +85,15 @@ def test_https_conversion_redirect_and_hsts(proxy: NginxProxy, run: Any, tmp_pat
     assert "listen 443 ssl http2;" in by_port["443"]
     assert HSTS_LINE in by_port["443"]
     assert HSTS_LINE not in by_port["8080"]
-    # the key is stored as a property (exported and migrated) and written 0600 for nginx
+    # the key is stored as a property (exported and migrated); the config names a file named
+    # after its content, written 0600 when the config is staged, never by rendering alone
     key_file = Path(re.search(r'ssl_certificate_key "([^"]+)"', by_port["443"]).group(1))  # type: ignore[union-attr]
+    assert key_file.name.startswith("server-") and not key_file.exists()
+    from dockyard.proxy.nginx.apply import stage_tls
+
+    stage_tls([out])
     assert key_file.read_text() == key and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert key not in repr(out)
     assert run("nginx:set", "web", "hsts", "false").exit_code == 0
     assert "Strict-Transport-Security" not in proxy.render("web", {"web": [L("10.0.0.2", 5000)]}).http
     assert run("nginx:set", "web", "hsts", "").exit_code == 0
