@@ -47,12 +47,14 @@ def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | No
     """Port map, domains and certificate files of ``app``, each validated on the way."""
     from dockyard.core.certs import tls_files
     from dockyard.core.domains import read_domains
+    from dockyard.core.letsencrypt import challenge_dir_if_active
     from dockyard.core.ports import read_port_map
     from dockyard.core.settings import default_root
     from dockyard.proxy.base import AppRoutes, TlsPair
 
+    root = root if root is not None else default_root()
     # may_have_cert=False: the caller listed the store's certs scopes once for a whole build
-    tls = tls_files(store, app, root if root is not None else default_root()) if may_have_cert else None
+    tls = tls_files(store, app, root) if may_have_cert else None
     return AppRoutes(
         app=app,
         listeners={proc: tuple(ls) for proc, ls in listeners.items()},
@@ -60,6 +62,7 @@ def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | No
         domains=tuple(read_domains(store, app)),
         tls=TlsPair(str(tls.certificate), str(tls.certificate_key), tls.hostnames, tls.certificate_pem,
                     tls.key_pem) if tls else None,
+        acme_challenge_dir=challenge_dir_if_active(root, app),  # a stat, no store read
     )
 
 

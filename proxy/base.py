@@ -64,6 +64,9 @@ class AppRoutes:
     ports: tuple[PortMapping, ...]
     domains: tuple[str, ...]
     tls: TlsPair | None = None
+    #: a directory whose files answer ``/.well-known/acme-challenge/`` (http-01) on the app's
+    #: http servers while it has an ACME certificate or one is being issued; None otherwise
+    acme_challenge_dir: str | None = None
 
 
 class Proxy(abc.ABC):

@@ -5,5 +5,6 @@ pytest_plugins = [
     "tests.fixtures.stores",
     "tests.fixtures.docker",
     "tests.fixtures.nginx",
+    "tests.fixtures.acme",
     "tests.doubles.fixtures",
 ]

@@ -68,6 +68,7 @@ TOPIC_HELP = {
     "checks": "Manage zero-downtime settings",
     "config": "Manage global and app-specific config vars",
     "domains": "Manage domains used by the proxy",
+    "letsencrypt": "Automated installation of Let's Encrypt (ACME) TLS certificates",
     "network": "Manage network settings for an app",
     "nginx": "Manage the nginx proxy",
     "ports": "Manage ports for an app",

@@ -253,6 +253,7 @@ def build_context(routes: AppRoutes, values: NginxValues, hsts: Hsts, ssl_dir: s
                 "certificate": quote(tls.certificate) if tls else None,
                 "certificate_key": quote(tls.certificate_key) if tls else None},
         "nginx": values,
+        "acme_challenge": quote(routes.acme_challenge_dir.rstrip("/") + "/") if routes.acme_challenge_dir else None,
         "notes": notes,
     }
     for proc, ls_list in listeners.items():
