@@ -17,13 +17,13 @@ import click
 
 from dockyard.core import letsencrypt as le
 from dockyard.core.cli._props import global_triplet_rows, report_command, set_command, set_property, triplet_rows
-from dockyard.core.cli._routing import rebuild_if_deployed
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import DockyardError, LockHeld, NotFound
 from dockyard.core.properties import require_app
 
 if TYPE_CHECKING:
     from dockyard.core.certs import CertInfo
+    from dockyard.propstores.base import PropertyStore
 
 log = logging.getLogger("dockyard.letsencrypt")
 
@@ -39,19 +39,28 @@ def _app_lock(c: CliContext, app: str) -> Iterator[None]:
 
 
 def _issue_and_install(c: CliContext, app: str) -> CertInfo:
-    """Issue through the app's own nginx, then store and install the pair as certs:add does."""
-    from dockyard.core.certs import add_cert
+    """Issue through the app's own nginx, then install the pair as certs:add does: staged,
+    validated by ``nginx -t`` and live before the pair (and Dockyard's note that it issued
+    it) is stored, so a pair nginx refuses leaves the store and the old certificate as they were."""
+    from dockyard.core.certs import add_cert, check_pair
     from dockyard.core.plan import is_deployed
-    from dockyard.core.routing import rebuild
+    from dockyard.core.ports import PORTS_LOCK
+    from dockyard.core.routing import apply_routed, rebuild
 
     if not is_deployed(c.store, app):
         raise DockyardError(f"app {app} is not deployed: its proxy must answer the http-01 challenge "
                             "(deploy it first)")
     scheduler = c.scheduler_for(app)
     issued = le.issue(c.store, app, c.settings.root, lambda: rebuild(c.store, scheduler, app, force=False))
-    info = add_cert(c.store, app, issued.crt_pem, issued.key_pem)
-    le.record_installed(c.store, app, info)
-    rebuild_if_deployed(c, app)
+    check_pair(issued.crt_pem, issued.key_pem)
+
+    def install(view: PropertyStore) -> CertInfo:
+        info = add_cert(view, app, issued.crt_pem, issued.key_pem)
+        le.record_installed(view, app, info)
+        return info
+
+    with c.store.lock(PORTS_LOCK, timeout=30):  # the port map is read and written back, as certs:add does
+        info: CertInfo = apply_routed(c.store, c.scheduler_for, app, install, held=(PORTS_LOCK,))
     return info
 
 
@@ -76,15 +85,24 @@ def enable(c: CliContext, app: str) -> None:
 @pass_cli
 def disable(c: CliContext, app: str) -> None:
     """Remove APP's letsencrypt certificate (its https entries go with it)."""
-    from dockyard.core.certs import remove_cert
+    from dockyard.core.certs import forget_files, remove_cert
+    from dockyard.core.plan import is_deployed
+    from dockyard.core.ports import PORTS_LOCK
+    from dockyard.core.routing import apply_routed
 
     require_app(c.store, app)
     with _app_lock(c, app):
         if le.managed(c.store, app) is None:
             raise NotFound(f"app {app} has no certificate from letsencrypt")
-        remove_cert(c.store, app, c.settings.root)
-        le.forget(c.store, app, c.settings.root)
-        rebuild_if_deployed(c, app)
+
+        def change(view: PropertyStore) -> None:
+            remove_cert(view, app)
+            le.forget(view, app, c.settings.root)  # the challenge location goes with this rebuild
+
+        with c.store.lock(PORTS_LOCK, timeout=30):
+            apply_routed(c.store, c.scheduler_for, app, change, held=(PORTS_LOCK,))
+        if not is_deployed(c.store, app):  # a deployed app's proxy removed them once the new config was live
+            forget_files(c.settings.root, app)
     c.info(f"Removed the letsencrypt certificate of {app}")
 
 
