@@ -13,10 +13,11 @@ every other command never load it (extra ``dockyard[letsencrypt]``).
 
 Properties (plugin ``letsencrypt``): ``email``, ``server`` (``default``, ``staging`` or a
 directory URL) and ``renew-days`` per app or ``--global``, as Dokku's plugin has them; and,
-per app, Dockyard's own state: ``account`` (the ACME account: server, email, URL and its
-key, JSON), ``fingerprint`` (of the certificate Dockyard installed: a certificate added
-later with ``certs:add`` is the user's, and is neither renewed nor revoked here) and
-``revoked`` (the fingerprint of a revoked one, which auto-renew replaces).
+per app, Dockyard's own state: ``fingerprint`` (of the certificate Dockyard installed: a
+certificate added later with ``certs:add`` is the user's, and is neither renewed nor
+revoked here), ``issuer`` (the directory URL it came from) and ``revoked`` (the
+fingerprint of a revoked one, which auto-renew replaces). ACME accounts are global, one
+per (server, email): ``account-<digest>`` holds its URL and key (JSON).
 
 The challenge directory is host-local (``DOCKYARD_ACME_WEBROOT``, else a sibling of the
 Dockyard root, ``/var/lib/dockyard-acme`` for root): nginx's workers read it (as nobody or
@@ -53,6 +54,7 @@ SERVERS = {
 }
 ACCOUNT = "account"
 FINGERPRINT = "fingerprint"
+ISSUER = "issuer"
 REVOKED = "revoked"
 #: seconds an order may take from the first request to the downloaded certificate
 ORDER_TIMEOUT = 90
@@ -148,17 +150,18 @@ def renewal_due(store: PropertyStore, app: str, info: CertInfo, now: dt.datetime
     return is_revoked(store, app, info) or info.not_after - now <= dt.timedelta(days=renew_days(store, app))
 
 
-def record_installed(store: PropertyStore, app: str, info: CertInfo) -> None:
+def record_installed(store: PropertyStore, app: str, info: CertInfo, server: str) -> None:
     from dockyard.propstores.base import Delete, Put
 
-    store.apply([Put(PLUGIN, app, FINGERPRINT, info.fingerprint), Delete(PLUGIN, app, REVOKED)])
+    store.apply([Put(PLUGIN, app, FINGERPRINT, info.fingerprint), Put(PLUGIN, app, ISSUER, server),
+                 Delete(PLUGIN, app, REVOKED)])
 
 
 def forget(store: PropertyStore, app: str, root: Path) -> None:
     """Drop what Dockyard knows of the app's issued certificate, and its challenge directory."""
     from dockyard.propstores.base import Delete
 
-    store.apply([Delete(PLUGIN, app, FINGERPRINT), Delete(PLUGIN, app, REVOKED)])
+    store.apply([Delete(PLUGIN, app, FINGERPRINT), Delete(PLUGIN, app, ISSUER), Delete(PLUGIN, app, REVOKED)])
     shutil.rmtree(challenge_dir(root, app), ignore_errors=True)
 
 
@@ -167,6 +170,7 @@ def forget(store: PropertyStore, app: str, root: Path) -> None:
 class Issued:
     crt_pem: str
     key_pem: str
+    server: str
 
 
 def _problem(exc: BaseException, server: str) -> DockyardError:
@@ -215,39 +219,63 @@ def _acme_errors() -> tuple[type[BaseException], ...]:
     return messages.Error, errors.Error, requests.exceptions.RequestException
 
 
-def _account(store: PropertyStore, app: str, server: str, email: str) -> tuple[Any, Any]:
-    """(ACME client, account key) for the app's account on ``server``, registered if new.
+def account_key_name(server: str, email: str) -> str:
+    """The global property holding the account for (server, email): one account per pair, as
+    every app shares it (Let's Encrypt limits new accounts per IP address)."""
+    import hashlib
 
-    The account key is generated here and kept in the store with the account URL; a
-    changed server or email starts a new account. Registering agrees to the server's terms,
-    as Dokku's plugin does (it runs from cron, with nobody to ask).
-    """
+    digest = hashlib.sha256("\n".join((server, email)).encode()).hexdigest()
+    return f"{ACCOUNT}-{digest[:16]}"
+
+
+def _directory_client(server: str, key: Any) -> tuple[Any, Any]:
+    """(ACME client, its network) signing with ``key`` (RS256 for RSA, ES256 for P-256)."""
     import josepy as jose
-    from acme import client, errors, messages
+    from acme import client
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    jwk: jose.JWK
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        jwk, alg = jose.JWKEC(key=key), jose.ES256
+    else:
+        jwk, alg = jose.JWKRSA(key=key), jose.RS256
+    net = client.ClientNetwork(jwk, alg=alg, user_agent="dockyard")
+    return client.ClientV2(client.ClientV2.get_directory(server, net), net), jwk
+
+
+def _account(store: PropertyStore, server: str, email: str) -> tuple[Any, Any]:
+    """(ACME client, account key) for the account of (server, email), registered if new.
+
+    The account key is generated here and kept in the store (``letsencrypt/--global/
+    account-<digest>``: server, email, URL and key) so every app and every host sharing the
+    store uses the one account. Registering agrees to the server's terms, as Dokku's plugin
+    does (it runs from cron, with nobody to ask).
+    """
+    from acme import errors, messages
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    saved = json.loads(store.get(PLUGIN, app, ACCOUNT) or "{}")
-    if saved.get("server") == server and saved.get("email") == email and saved.get("key"):
-        private = serialization.load_pem_private_key(saved["key"].encode(), password=None)
+    from dockyard.core.names import GLOBAL_SCOPE
+
+    name = account_key_name(server, email)
+    saved = json.loads(store.get(PLUGIN, GLOBAL_SCOPE, name) or "{}")
+    if saved.get("key"):
+        private: Any = serialization.load_pem_private_key(saved["key"].encode(), password=None)
     else:
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        saved = {}
-    key = jose.JWKRSA(key=private)
-    net = client.ClientNetwork(key, user_agent="dockyard")
-    acme = client.ClientV2(client.ClientV2.get_directory(server, net), net)
+    acme, jwk = _directory_client(server, private)
     registration = messages.NewRegistration.from_data(email=email, terms_of_service_agreed=True)
     try:
         regr = acme.new_account(registration)
     except errors.ConflictError as exists:  # this key already has an account: use it
         regr = messages.RegistrationResource(uri=exists.location, body=messages.Registration())
-        net.account = regr
+        acme.net.account = regr
     if saved.get("uri") != regr.uri:
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()).decode()
-        store.set(PLUGIN, app, ACCOUNT, json.dumps({"server": server, "email": email, "uri": regr.uri, "key": pem},
-                                                   sort_keys=True))
-    return acme, key
+        store.set(PLUGIN, GLOBAL_SCOPE, name,
+                  json.dumps({"server": server, "email": email, "uri": regr.uri, "key": pem}, sort_keys=True))
+    return acme, jwk
 
 
 def _new_key() -> str:
@@ -288,7 +316,7 @@ def issue(store: PropertyStore, app: str, root: Path, serve_challenges: Callable
     try:
         from acme import challenges, crypto_util, messages
 
-        acme, account_key = _account(store, app, server, email)
+        acme, account_key = _account(store, server, email)
         key_pem = _new_key()
         order = acme.new_order(crypto_util.make_csr(key_pem.encode(), domains))
         for authzr in order.authorizations:
@@ -311,27 +339,32 @@ def issue(store: PropertyStore, app: str, root: Path, serve_challenges: Callable
     finally:
         for answer in written:
             answer.unlink(missing_ok=True)
-    return Issued(order.fullchain_pem, key_pem)
+    return Issued(order.fullchain_pem, key_pem, server)
 
 
 def revoke(store: PropertyStore, app: str) -> CertInfo:
-    """Revoke the certificate Dockyard issued for the app, with the account that ordered it."""
-    from cryptography import x509
+    """Revoke the certificate Dockyard issued for the app at the server that issued it.
 
-    from dockyard.core.certs import CRT
+    The request is signed with the certificate's own key (RFC 8555, section 7.6), so it
+    works whichever account ordered it, even after the app's email or account changed.
+    """
+    require_acme()
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from dockyard.core.certs import CRT, KEY
     from dockyard.core.certs import PLUGIN as CERTS
 
-    require_acme()
     info = managed(store, app)
     if info is None:
         raise NotFound(f"app {app} has no certificate from letsencrypt (letsencrypt:enable {app})")
     if is_revoked(store, app, info):
         raise DockyardError(f"the certificate of {app} is already revoked (letsencrypt:enable {app} issues a new one)")
-    saved = json.loads(store.get(PLUGIN, app, ACCOUNT) or "{}")
-    server = saved.get("server") or server_url(store, app)
+    server = store.get(PLUGIN, app, ISSUER) or server_url(store, app)
     cert = x509.load_pem_x509_certificate((store.get(CERTS, app, CRT) or "").encode())
+    key = serialization.load_pem_private_key((store.get(CERTS, app, KEY) or "").encode(), password=None)
     try:
-        acme, _ = _account(store, app, server, saved.get("email") or email_for(store, app))
+        acme, _ = _directory_client(server, key)
         acme.revoke(cert, 0)
     except _acme_errors() as exc:
         raise _problem(exc, server) from exc

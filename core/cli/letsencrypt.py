@@ -56,7 +56,7 @@ def _issue_and_install(c: CliContext, app: str) -> CertInfo:
 
     def install(view: PropertyStore) -> CertInfo:
         info = add_cert(view, app, issued.crt_pem, issued.key_pem)
-        le.record_installed(view, app, info)
+        le.record_installed(view, app, info, issued.server)
         return info
 
     with c.store.lock(PORTS_LOCK, timeout=30):  # the port map is read and written back, as certs:add does

@@ -146,6 +146,14 @@ def test_enable_serves_https_renews_and_revokes(routed_app: Any, run: Any, file_
     assert new_serial != serial
     assert https_get(https_port, domain, root)[1] == new_serial
 
+    # one ACME account for (server, email), reused by the renewal; its key is never reported
+    accounts = [k for k in file_store.get_all("letsencrypt", "--global") if k.startswith("account-")]
+    assert len(accounts) == 1
+    assert "PRIVATE KEY" not in ok(run("letsencrypt:report", "--global")).stdout + ok(run("letsencrypt:report")).stdout
+
+    # revocation is signed with the certificate's own key: it works after the email (and so
+    # the account) changed
+    ok(run("letsencrypt:set", app, "email", "security@example.test"))
     revoked = ok(run("letsencrypt:revoke", app))
     assert "Revoked the certificate" in revoked.stdout
     assert server.cert_status(new_serial)["Status"] == "Revoked"

@@ -91,7 +91,7 @@ def test_a_certificate_added_by_hand_is_not_managed(run: Any, file_store: Any, t
     crt, key = make_cert(("web.example.test",), days=90)
     info = add_cert(file_store, "web", crt, key)
     assert le.managed(file_store, "web") is None
-    le.record_installed(file_store, "web", info)
+    le.record_installed(file_store, "web", info, le.SERVERS["staging"])
     assert le.managed(file_store, "web") == inspect(crt)
     assert le.managed_apps(file_store) == ["web"]
     assert not le.renewal_due(file_store, "web", info)
