@@ -4,11 +4,17 @@ Keys are ``{prefix}prop/{plugin}/{scope}/{key}`` (default prefix ``/dockyard/``)
 coordinates never contain ``/``, so no escaping is needed. A value holds Dokku's bytes for the
 property (a value as is, a list as lines each ending in ``\\n``), decoded as the file store does.
 
-Batches: etcd refuses a transaction with more than 128 operations by default
-(``--max-txn-ops``), so a batch is split into transactions of at most ``TXN_OPS`` (100)
-operations, applied in order. Each transaction is atomic; a batch larger than that is atomic
-per chunk only: if the connection fails in between, earlier chunks stay applied. Everything
-the import command writes is validated before the first chunk goes out.
+Batches: etcd refuses a transaction with more than 128 operations (``--max-txn-ops``) or a
+request over 1.5 MiB (``--max-request-bytes``) by default, so a batch is split into
+transactions of at most ``TXN_OPS`` (100) operations and ``MAX_REQUEST_BYTES``, applied in
+order. Each transaction is atomic; ``apply`` is atomic per chunk only. A value too large for
+one request (``max_value_bytes``) is refused before anything is written.
+
+Imports (``apply_batch``): one transaction when the whole batch fits one; beyond that, a
+journal under ``{prefix}journal/import/`` (outside ``prop/``, so never exported) holds every
+transaction before the first runs, each transaction also advances a marker in the journal,
+and an interruption is finished by ``resume_batch`` (``props:import --resume``). The journal
+briefly doubles the space the import takes in etcd.
 
 Reads over many keys are paged (``limit`` + the next key) at one revision, so an export sees
 one consistent snapshot and never asks for a reply larger than gRPC's message limit.
@@ -31,6 +37,7 @@ implementation, the import fails with an error that says so.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import queue
 import sys
@@ -88,6 +95,10 @@ from etcd3 import etcdrpc  # noqa: E402  (needs the implementation chosen above)
 DEFAULT_PREFIX = "/dockyard/"
 #: operations per transaction: below etcd's default --max-txn-ops of 128
 TXN_OPS = 100
+#: operations one transaction may hold: etcd's default --max-txn-ops
+MAX_TXN_OPS = 128
+#: a journaled transaction leaves this much of a request for the journal's key and marker
+JOURNAL_ROOM = 4096
 #: etcd's default --max-request-bytes (1.5 MiB): the server refuses any larger request
 MAX_REQUEST_BYTES = 1_572_864
 #: room left in a request for protobuf framing, per operation and per request
@@ -158,6 +169,7 @@ class EtcdStore(PropertyStore):
         super().__init__(url)
         opts, self.prefix = client_options(url)
         self._data = f"{self.prefix}prop/".encode()
+        self._journal = f"{self.prefix}journal/import/".encode()
         # one Put of the longest key (three 255-byte names) must fit in one request
         self.max_value_bytes = MAX_REQUEST_BYTES - REQUEST_OVERHEAD - OP_OVERHEAD - len(self._data) - 3 * 255 - 2
         try:
@@ -244,16 +256,100 @@ class EtcdStore(PropertyStore):
 
     def _txn(self, writes: Sequence[tuple[bytes, bytes | None]]) -> None:
         """One transaction of puts and deletes: all of them or none."""
-        req = etcdrpc.TxnRequest()
-        for key, value in writes:
-            request_op = req.success.add()
-            if value is None:
-                request_op.request_delete_range.key = key
-            else:
-                request_op.request_put.key = key
-                request_op.request_put.value = value
+        self._send(_txn_request(writes))
+
+    def _send(self, req: Any) -> None:
         c = self.client
         self._call(c.kvstub.Txn, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
+
+    def _get(self, key: bytes) -> bytes | None:
+        resp = self._range(key, b"")
+        return bytes(resp.kvs[0].value) if resp.kvs else None
+
+    # ---- whole imports: one transaction, or a journal ------------------------------------
+    def _apply_batch(self, batch: list[Op], progress: Callable[[int], None]) -> None:
+        """One transaction when the batch fits one (128 operations, 1.5 MiB); else a journal.
+
+        The journal holds every transaction of the batch, serialized, under
+        ``{prefix}journal/import/`` (beside the locks: never a property, never exported), and
+        is committed by writing its head. Then each transaction runs together with a marker
+        of how many have run, in one etcd transaction, so an interruption at any point is
+        finished exactly by ``resume_batch`` (``props:import --resume``). A pending journal
+        refuses every new batch until then, since finishing it would overwrite that batch.
+        """
+        self._refuse_pending()
+        final: dict[tuple[str, str, str], Op] = {}
+        for op in batch:
+            final[(op.plugin, op.scope, op.key)] = op
+        writes = self._encoded(final.values())
+        size = REQUEST_OVERHEAD + sum(_request_size(*w) for w in writes)
+        if len(writes) <= MAX_TXN_OPS and size <= MAX_REQUEST_BYTES:
+            self._send(_txn_request(writes))
+            progress(len(batch))
+            return
+        chunks = [_txn_request(chunk) for chunk in _txn_chunks(writes, TXN_OPS, MAX_REQUEST_BYTES - JOURNAL_ROOM)]
+        self._delete_journal()  # a journal whose head was never written: its import never began
+        entries: list[tuple[bytes, bytes | None]] = [
+            (self._journal_key(i), req.SerializeToString()) for i, req in enumerate(chunks)]
+        for part in _txn_chunks(entries):
+            self._txn(part)
+        head = json.dumps({"transactions": len(chunks), "operations": len(writes)}).encode()
+        self._txn([(self._journal + b"head", head)])  # the commit point: from here it is finished
+        self._run_journal(len(chunks), 0, chunks.__getitem__, progress)
+
+    def resume_batch(self, progress: Callable[[int], None] | None = None) -> int | None:
+        head = self._get(self._journal + b"head")
+        if head is None:
+            self._delete_journal()  # at most the parts of a journal that was never committed
+            return None
+        total = int(json.loads(head)["transactions"])
+        done = int(self._get(self._journal + b"done") or b"0")
+
+        def load(i: int) -> Any:
+            raw = self._get(self._journal_key(i))
+            if raw is None:
+                raise DockyardError(f"etcd store {self.display_url}: the import journal lacks transaction {i}")
+            return etcdrpc.TxnRequest.FromString(raw)
+
+        return self._run_journal(total, done, load, progress or (lambda n: None))
+
+    def _run_journal(self, total: int, start: int, request: Callable[[int], Any],
+                     progress: Callable[[int], None]) -> int:
+        """Run transactions ``start``..``total-1`` of the journal, each with its marker; then drop it."""
+        applied = 0
+        for i in range(start, total):
+            req = request(i)
+            n = len(req.success)
+            marker = req.success.add().request_put
+            marker.key, marker.value = self._journal + b"done", str(i + 1).encode()
+            try:
+                if self._fences:
+                    self.check_fences()
+                self._send(req)
+            except DockyardError as exc:
+                raise DockyardError(
+                    f"{exc}; the import stopped after {i} of {total} transactions and is journaled in the "
+                    "store: run `dockyard props:import --resume` to finish it"
+                ) from exc
+            applied += n
+            progress(n)
+        self._delete_journal()
+        return applied
+
+    def _refuse_pending(self) -> None:
+        if self._get(self._journal + b"head") is not None:
+            raise ValidationError(
+                f"an interrupted import is not finished on {self.display_url}: "
+                "run `dockyard props:import --resume` first"
+            )
+
+    def _journal_key(self, i: int) -> bytes:
+        return self._journal + b"ops/%08d" % i
+
+    def _delete_journal(self) -> None:
+        req = etcdrpc.DeleteRangeRequest(key=self._journal, range_end=_prefix_end(self._journal))
+        c = self.client
+        self._call(c.kvstub.DeleteRange, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
 
     def _update(self, plugin: str, scope: str, key: str,
                 fn: Callable[[Value | None], Value | None]) -> Value | None:
@@ -385,19 +481,31 @@ class EtcdStore(PropertyStore):
         self.client.close()
 
 
+def _txn_request(writes: Sequence[tuple[bytes, bytes | None]]) -> Any:
+    req = etcdrpc.TxnRequest()
+    for key, value in writes:
+        request_op = req.success.add()
+        if value is None:
+            request_op.request_delete_range.key = key
+        else:
+            request_op.request_put.key = key
+            request_op.request_put.value = value
+    return req
+
+
 def _request_size(key: bytes, value: bytes | None) -> int:
     return len(key) + (len(value) if value is not None else 0) + OP_OVERHEAD
 
 
-def _txn_chunks(writes: list[tuple[bytes, bytes | None]],
-                max_ops: int = TXN_OPS) -> Iterator[list[tuple[bytes, bytes | None]]]:
+def _txn_chunks(writes: list[tuple[bytes, bytes | None]], max_ops: int = TXN_OPS,
+                max_bytes: int = MAX_REQUEST_BYTES) -> Iterator[list[tuple[bytes, bytes | None]]]:
     """``writes`` cut into transactions etcd accepts: at most ``max_ops`` operations and
-    ``MAX_REQUEST_BYTES`` each (a value alone never exceeds it: ``max_value_bytes``)."""
+    ``max_bytes`` each (a value alone never exceeds it: ``max_value_bytes``)."""
     chunk: list[tuple[bytes, bytes | None]] = []
     size = REQUEST_OVERHEAD
     for key, value in writes:
         n = _request_size(key, value)
-        if chunk and (len(chunk) >= max_ops or size + n > MAX_REQUEST_BYTES):
+        if chunk and (len(chunk) >= max_ops or size + n > max_bytes):
             yield chunk
             chunk, size = [], REQUEST_OVERHEAD
         chunk.append((key, value))

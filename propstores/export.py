@@ -19,7 +19,9 @@ limit), no property and no JSON key twice. A rejected file changes nothing, and 
 refuses it with the same one line, which names the line number and never the value. The file
 is streamed, gzip included, and reading stops at a cap on the decompressed size and on one
 line's length (``import_limits``), so a small gzip bomb cannot take the memory.
-Writes go to ``store.apply`` in large batches, which every store turns into few round trips.
+The writes go to ``store.apply_batch`` as one batch: one MULTI/EXEC on redis, every temp file
+before the first rename on file, one transaction or a journaled series on etcd (an interrupted
+one is finished by ``props:import --resume``).
 """
 
 from __future__ import annotations
@@ -55,8 +57,6 @@ from dockyard.propstores.base import (
 
 FORMAT = "dockyard.properties"
 VERSION = 1
-#: operations per ``store.apply`` call during import and migrate
-IMPORT_BATCH = 5000
 BACKUP_RE = re.compile(r"^dockyard-(\d{8}T\d{6}Z)(?:-(\d+))?\.jsonl\.gz$")
 
 Progress = Callable[[int], None]
@@ -540,13 +540,10 @@ def plan_import(store: PropertyStore, export: ExportFile, replace: bool = False)
     return plan
 
 
-def apply_ops(store: PropertyStore, ops: list[Op], progress: Progress | None = None,
-              batch: int = IMPORT_BATCH) -> None:
-    advance = progress or _no_progress
-    for i in range(0, len(ops), batch):
-        chunk = ops[i:i + batch]
-        store.apply(chunk)
-        advance(len(chunk))
+def apply_ops(store: PropertyStore, ops: list[Op], progress: Progress | None = None) -> None:
+    """Write ``ops`` as one batch: all or nothing where the store can (``apply_batch``)."""
+    if ops:
+        store.apply_batch(ops, progress)
 
 
 def import_file(store: PropertyStore, src: str | Path | IO[bytes] | ExportFile, *, replace: bool = False,
@@ -558,6 +555,16 @@ def import_file(store: PropertyStore, src: str | Path | IO[bytes] | ExportFile, 
         if not dry_run:
             apply_ops(store, plan.ops, progress)
     return plan
+
+
+def resume_import(store: PropertyStore, progress: Progress | None = None) -> int | None:
+    """Finish an import that was interrupted part way (``props:import --resume``).
+
+    Returns the operations applied, or None when no import is pending (a store whose batches
+    are one unit never leaves one).
+    """
+    with store.lock("props-import"):
+        return store.resume_batch(progress)
 
 
 # ---- backup and restore ----------------------------------------------------------------------
@@ -654,15 +661,8 @@ def migrate(source: PropertyStore, target: PropertyStore, *, replace: bool = Fal
             lines.append((coords, property_line(prop)))
             existing.discard(coords)
             batch.append(Put(prop.plugin, prop.scope, prop.key, prop.data()))
-            if len(batch) >= IMPORT_BATCH:
-                target.apply(batch)
-                advance(len(batch))
-                batch = []
-        if batch:
-            target.apply(batch)
-            advance(len(batch))
         deletes: list[Op] = [Delete(*coords) for coords in sorted(existing)]
-        apply_ops(target, deletes)
+        apply_ops(target, batch + deletes, advance)  # one unit where the target can
         lines.sort(key=lambda item: item[0])
         count, sha = digest(line for _, line in lines)
         got_count, got_sha = store_digest(target)

@@ -10,7 +10,8 @@ into place with ``os.replace`` and the directory synced. A large batch writes al
 files first, syncs the filesystem once, renames, and syncs once more: the same guarantees at
 a fraction of the cost of one fsync per file. A batch is not atomic as a whole (no
 ``ATOMIC_BATCH``), but each property is, and nothing is renamed until every temp file has
-been written.
+been written: an import (``apply_batch``, one ``_apply``) that fails while writing changes
+nothing.
 
 This module is on the path of every command that uses the default store, so it imports
 nothing heavier than ``os`` and ``fcntl``.
@@ -168,7 +169,12 @@ class FileStore(PropertyStore):
                 deletes.append(f"{directory}/{key}")
             else:
                 puts.append((directory, f"{directory}/{key}", encode_data(op.data).encode("utf-8")))
-        staged = self._stage(puts, bulk)  # (temp path, final path); nothing renamed yet
+        try:
+            staged = self._stage(puts, bulk)  # (temp path, final path); nothing renamed yet
+        except BaseException:
+            for directory in {directory for directory, _, _ in puts}:
+                self._prune(directory)  # only directories left empty go: nothing was renamed
+            raise
         dirs = {directory for directory, _, _ in puts}
         if bulk and staged:
             _syncfs(self.config_dir)
@@ -184,6 +190,13 @@ class FileStore(PropertyStore):
                 _fsync_dir(directory)
         for path in deletes:
             self._prune(os.path.dirname(path))
+
+    def _apply_batch(self, batch: list[Op], progress: Callable[[int], None]) -> None:
+        """One ``_apply`` for the whole batch: every new value is written to a temp file before
+        the first rename, so a failure while writing (a full disk, an encoding error) leaves
+        no property changed. Only the renames and unlinks themselves come after that point."""
+        self._apply(batch)
+        progress(len(batch))
 
     def _stage(self, puts: list[tuple[str, str, bytes]], bulk: bool) -> list[tuple[str, str]]:
         """Write every temp file; on any failure remove them all and re-raise.

@@ -182,6 +182,12 @@ class RedisStore(PropertyStore):
 
         self._call(run)
 
+    def _apply_batch(self, batch: list[Op], progress: Callable[[int], None]) -> None:
+        """The whole batch in one MULTI/EXEC: redis runs all of it or, if EXEC never comes
+        (a dropped connection, a refused command), none of it."""
+        self._apply(batch)
+        progress(len(batch))
+
     def _queue(self, pipe: Any, puts: dict[str, str], deletes: list[str],
                added: dict[tuple[str, str], list[str]], removed: dict[tuple[str, str], list[str]],
                changes: list[tuple[str, str | None]]) -> None:

@@ -199,14 +199,38 @@ def _do_import(c: CliContext, file: str, replace: bool, dry_run: bool) -> None:
     _print_plan(c, plan, dry_run, data.name)
 
 
+def _resume(c: CliContext) -> None:
+    from dockyard.propstores.export import resume_import
+
+    with c.progress("Resuming the import") as advance:
+        applied = resume_import(c.store, advance)
+    if applied is None:
+        c.emit({"resumed": False}, "-----> There is no interrupted import to resume")
+    else:
+        c.emit({"resumed": True, "operations": applied},
+               f"-----> Resumed the interrupted import: applied its remaining {applied} operation(s)")
+
+
 @click.command("props:import")
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", required=False)
 @click.option("--merge", "mode", flag_value="merge", default=True, help="Add and update; keep the rest (default).")
 @click.option("--replace", "mode", flag_value="replace", help="Make the store equal to FILE (deletes the rest).")
 @click.option("--dry-run", is_flag=True, help="Print what would change and change nothing.")
+@click.option("--resume", is_flag=True, help="Finish an import that was interrupted part way (no FILE).")
 @pass_cli
-def import_(c: CliContext, file: str, mode: str, dry_run: bool) -> None:
-    """Import FILE (an export; '-' is stdin). The whole file is validated before any write."""
+def import_(c: CliContext, file: str | None, mode: str, dry_run: bool, resume: bool) -> None:
+    """Import FILE (an export; '-' is stdin). The whole file is validated before any write.
+
+    The write is all or nothing where the store can; where it cannot (etcd, past one
+    transaction) it is journaled, and --resume finishes an import that was cut off.
+    """
+    if resume:
+        if file is not None or dry_run or mode == "replace":
+            raise click.UsageError("--resume takes no FILE and no other option")
+        _resume(c)
+        return
+    if file is None:
+        raise click.UsageError("usage: props:import FILE [--merge|--replace] [--dry-run] | props:import --resume")
     _do_import(c, file, mode == "replace", dry_run)
 
 

@@ -173,17 +173,17 @@ def test_big_import_uses_batches(store: PropertyStore, tmp_path: Path) -> None:
     src.apply([Put("bulk", f"app{i % 50}", f"k{i}", f"v{i}") for i in range(12_000)])
     export_store(src, tmp_path / "big.jsonl.gz")
     calls: list[int] = []
-    real_apply = store.apply
+    real_apply = store.apply_batch
 
-    def counting_apply(ops: Any) -> None:
+    def counting_apply(ops: Any, progress: Any = None) -> None:
         ops = list(ops)
         calls.append(len(ops))
-        real_apply(ops)
+        real_apply(ops, progress)
 
-    store.apply = counting_apply  # type: ignore[method-assign]
+    store.apply_batch = counting_apply  # type: ignore[method-assign]
     progress: list[int] = []
     import_file(store, tmp_path / "big.jsonl.gz", progress=progress.append)
-    assert calls == [5000, 5000, 2000]
+    assert calls == [12_000]  # one batch: all or nothing where the store can
     assert sum(progress) == 12_000
     assert store_digest(store) == store_digest(src)
 
