@@ -192,6 +192,15 @@ def test_refusals_are_one_line_and_change_nothing(routed_app: Any, run: Any, fil
     assert not file_store.get("certs", app, "crt")
     assert request(http_port, host="blocked-domain.example").status == 200
 
+    # a failed http-01 validation (the name resolves where nothing answers) is one line, and
+    # the app keeps serving as before
+    ok(run("domains:set", app, "elsewhere.example.test"))
+    server.dns.addresses["elsewhere.example.test"] = "127.0.0.2"
+    one_line_error(run("letsencrypt:enable", app), "could not validate the http-01 challenge",
+                   "elsewhere.example.test")
+    assert not file_store.get("certs", app, "crt")
+    assert request(http_port, host="elsewhere.example.test").status == 200
+
     # a stored bad email (props:set, an import) is refused before the server is asked
     ok(run("props:set", "letsencrypt", app, "email", "nobody"))
     one_line_error(run("letsencrypt:enable", app), "invalid letsencrypt email 'nobody'")

@@ -146,3 +146,23 @@ def test_commands_that_do_not_issue_do_not_import_acme(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "LOADED []" in out, out
+
+
+def test_without_the_acme_library_enable_names_the_extra(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.modules["acme"] = None  # as if dockyard[letsencrypt] were not installed
+        os.environ["DOCKYARD_ROOT"] = {str(tmp_path)!r}
+        os.environ["DOCKYARD_CONFIG"] = {str(tmp_path / "c.toml")!r}
+        open(os.environ["DOCKYARD_CONFIG"], "w").close()
+        from dockyard.core import letsencrypt as le
+        from dockyard.core.errors import PluginError
+        try:
+            le.require_acme()
+        except PluginError as exc:
+            print("ERROR", exc)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "ERROR letsencrypt needs the acme library: pip install 'dockyard[letsencrypt]'" in out, out
