@@ -166,3 +166,23 @@ def test_without_the_acme_library_enable_names_the_extra(tmp_path: Path) -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "ERROR letsencrypt needs the acme library: pip install 'dockyard[letsencrypt]'" in out, out
+
+
+def test_the_challenge_location_in_a_redirecting_server_passes_nginx_t(
+        run: Any, file_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renewals reach port 80 after the certificate is in: the location sits before the redirect."""
+    from tests.fixtures.cli import need_binary
+
+    need_binary("nginx")
+    monkeypatch.setenv("DOCKYARD_ACME_WEBROOT", str(tmp_path / "acme"))
+    ok(run("apps:create", "web"))
+    ok(run("ports:set", "web", "http:80:5000", "https:443:5000"))
+    ok(run("domains:set", "web", "web.example.test"))
+    crt, key = make_cert(("web.example.test",))
+    (tmp_path / "c.pem").write_text(crt)
+    (tmp_path / "k.pem").write_text(key)
+    ok(run("certs:add", "web", str(tmp_path / "c.pem"), str(tmp_path / "k.pem")))
+    (tmp_path / "acme" / "web").mkdir(parents=True)
+    result = NginxProxy(file_store).build_config("web", {"web": [Listener("127.0.0.1", 5000)]})
+    assert result.ok, result
+    assert "location ^~ /.well-known/acme-challenge/" in NginxProxy(file_store).show_config("web")
