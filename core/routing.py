@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.properties import computed
-from dockyard.propstores.base import Op, Property, PropertyStore, Put, Value
+from dockyard.propstores.base import Delete, Op, Property, PropertyStore, Put, Value
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -133,6 +133,8 @@ class PendingView(PropertyStore):
         super().__init__(base.url)
         self.base = base
         self.pending: dict[tuple[str, str, str], Op] = {}
+        #: what ``commit`` replays, in order: batches of ops, and read-modify-writes
+        self.steps: list[list[Op] | tuple[str, str, str, Callable[[Value | None], Value | None]]] = []
         #: locks the caller holds on ``base`` (the ports lock): not taken a second time
         self.held = set(held)
 
@@ -146,9 +148,27 @@ class PendingView(PropertyStore):
             return self.base.read(plugin, scope, key)
         return op.data if isinstance(op, Put) else None
 
-    def _apply(self, ops: Sequence[Op]) -> None:
+    def _record(self, ops: Iterable[Op]) -> None:
         for op in ops:
             self.pending[(op.plugin, op.scope, op.key)] = op
+
+    def _apply(self, ops: Sequence[Op]) -> None:
+        self._record(ops)
+        self.steps.append(list(ops))
+
+    def _update(self, plugin: str, scope: str, key: str,
+                fn: Callable[[Value | None], Value | None]) -> Value | None:
+        new = fn(self.read(plugin, scope, key))
+        self._record([Delete(plugin, scope, key) if new is None else Put(plugin, scope, key, new)])
+        return new
+
+    def update(self, plugin: str, scope: str, key: str,
+               fn: Callable[[Value | None], Value | None]) -> Value | None:
+        """Seen at once in the view; replayed on the real store at ``commit``, atomically there,
+        so two concurrent ``domains:add`` both keep their names."""
+        new = super().update(plugin, scope, key, fn)
+        self.steps.append((plugin, scope, key, fn))
+        return new
 
     def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
         seen = set()
@@ -177,8 +197,17 @@ class PendingView(PropertyStore):
         return nullcontext() if name in self.held else self.base.lock(name, timeout)
 
     def commit(self) -> None:
-        """Write everything recorded to the real store, as one batch."""
-        self.base.apply(list(self.pending.values()))
+        """Write everything recorded to the real store: plain writes batched, updates replayed."""
+        batch: list[Op] = []
+        for step in self.steps:
+            if isinstance(step, list):
+                batch.extend(step)
+                continue
+            self.base.apply(batch)
+            batch = []
+            self.base.update(*step)
+        self.base.apply(batch)
+        self.steps.clear()
         self.pending.clear()
 
 
@@ -202,7 +231,7 @@ def apply_routed(store: PropertyStore, scheduler_for: Callable[[str], Scheduler]
 
     view = PendingView(store, held)
     outcome = change(view)
-    if view.pending and app != GLOBAL_SCOPE and is_deployed(store, app):
+    if view.steps and app != GLOBAL_SCOPE and is_deployed(store, app):
         result = rebuild(view, scheduler_for(app), app)
         if result.changed:
             log.info("Rebuilt the proxy config of %s", app)

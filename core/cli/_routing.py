@@ -1,22 +1,22 @@
-"""Shared by the routing commands (proxy, ports, domains, certs, nginx): rebuild after a change."""
+"""Shared by the routing commands (proxy, ports, domains, certs, nginx): validate, then store."""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from dockyard.core.cli.context import CliContext
+from dockyard.propstores.base import PropertyStore
 
-log = logging.getLogger("dockyard.routing")
 
+def routed(c: CliContext, app: str, change: Callable[[PropertyStore], Any], held: Iterable[str] = ()) -> Any:
+    """Dokku's post-*-update triggers, made safe: a deployed app's proxy follows its new settings.
 
-def rebuild_if_deployed(c: CliContext, app: str) -> None:
-    """Dokku's post-*-update triggers: a deployed app's proxy follows its new settings."""
-    from dockyard.core.plan import is_deployed
+    ``change`` runs on a view of the store; the app's config is rendered from that view,
+    checked by ``nginx -t`` and swapped in, and only then is the change stored. If the proxy
+    rejects it (or nginx cannot bind a port at reload), the command fails and the setting stays
+    as it was (issue 10). See ``dockyard.core.routing.apply_routed``.
+    """
+    from dockyard.core.routing import apply_routed
 
-    if not is_deployed(c.store, app):
-        return
-    from dockyard.core.routing import rebuild
-
-    result = rebuild(c.store, c.scheduler_for(app), app)
-    if result.changed:
-        log.info("Rebuilt the proxy config of %s", app)
+    return apply_routed(c.store, c.scheduler_for, app, change, held)

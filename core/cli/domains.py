@@ -1,4 +1,7 @@
-"""domains:* commands: the names an app answers to (validated as DNS names)."""
+"""domains:* commands: the names an app answers to (validated as DNS names).
+
+A deployed app's domains are stored only once the config built from them is live.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 import click
 
 from dockyard.core.cli._props import report_command
-from dockyard.core.cli._routing import rebuild_if_deployed
+from dockyard.core.cli._routing import routed
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.domains import (
     DISABLED_KEY,
@@ -25,6 +28,7 @@ from dockyard.core.domains import (
 from dockyard.core.errors import ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.properties import require_app
+from dockyard.propstores.base import PropertyStore
 
 log = logging.getLogger("dockyard.domains")
 
@@ -38,8 +42,6 @@ def _split(is_global: bool, app: str | None, names: tuple[str, ...]) -> tuple[st
 def _after(c: CliContext, scope: str) -> None:
     if scope == GLOBAL_SCOPE:
         log.info("Global domains changed; run proxy:build-config --all to apply them to deployed apps")
-    else:
-        rebuild_if_deployed(c, scope)
 
 
 @click.command("domains:add")
@@ -54,7 +56,7 @@ def add(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...])
     if not names:
         raise click.UsageError("specify at least one domain")
     new = validate_domains(names)
-    update_domains(c.store, scope, lambda current: current + new)
+    routed(c, scope, lambda s: update_domains(s, scope, lambda current: current + new))
     _after(c, scope)
     log.info("Added %s to %s", " ".join(new), scope)
 
@@ -76,7 +78,7 @@ def remove(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ..
             raise ValidationError(f"{scope} has no domain {', '.join(missing)}")
         return [d for d in current if d not in gone]
 
-    update_domains(c.store, scope, drop)
+    routed(c, scope, lambda s: update_domains(s, scope, drop))
     _after(c, scope)
     log.info("Removed %s from %s", " ".join(gone), scope)
 
@@ -90,7 +92,7 @@ def set_(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...]
     """Replace the domains of APP (or --global); no names clears them."""
     app, names = _split(is_global, app, names)
     scope = scope_of(c, app, is_global)
-    write_domains(c.store, scope, names)
+    routed(c, scope, lambda s: write_domains(s, scope, names))
     _after(c, scope)
 
 
@@ -147,9 +149,9 @@ clear_global = _global_command("domains:clear-global", "Remove every global doma
 @pass_cli
 def clear(c: CliContext, app: str) -> None:
     """Remove every domain of APP."""
-    write_domains(c.store, require_app(c.store, app), [])
+    require_app(c.store, app)
+    routed(c, app, lambda s: write_domains(s, app, []))
     c.info(f"Cleared domains in {app}")
-    _after(c, app)
 
 
 @click.command("domains:reset")
@@ -157,9 +159,9 @@ def clear(c: CliContext, app: str) -> None:
 @pass_cli
 def reset(c: CliContext, app: str) -> None:
     """Set APP's domains back to the defaults from the global ones (APP.GLOBALDOMAIN)."""
-    names = write_domains(c.store, require_app(c.store, app), default_domains(c.store, app))
+    require_app(c.store, app)
+    names = routed(c, app, lambda s: write_domains(s, app, default_domains(s, app)))
     c.info(f"Reset domains for {app}: {' '.join(names) or '(none)'}")
-    _after(c, app)
 
 
 @click.command("domains:enable")
@@ -168,11 +170,14 @@ def reset(c: CliContext, app: str) -> None:
 def enable(c: CliContext, app: str) -> None:
     """Route APP's domains again; an app with none gets the defaults, as in Dokku."""
     require_app(c.store, app)
-    c.store.delete(PLUGIN, app, DISABLED_KEY)
-    if not stored_domains(c.store, app):
-        write_domains(c.store, app, default_domains(c.store, app))
+
+    def enable_on(store: PropertyStore) -> None:
+        store.delete(PLUGIN, app, DISABLED_KEY)
+        if not stored_domains(store, app):
+            write_domains(store, app, default_domains(store, app))
+
+    routed(c, app, enable_on)
     c.info(f"Enabled domains for {app}")
-    _after(c, app)
 
 
 @click.command("domains:disable")
@@ -180,9 +185,9 @@ def enable(c: CliContext, app: str) -> None:
 @pass_cli
 def disable(c: CliContext, app: str) -> None:
     """Route none of APP's domains (they are kept for domains:enable)."""
-    c.store.set(PLUGIN, require_app(c.store, app), DISABLED_KEY, "true")
+    require_app(c.store, app)
+    routed(c, app, lambda s: s.set(PLUGIN, app, DISABLED_KEY, "true"))
     c.info(f"Disabled domains for {app}")
-    _after(c, app)
 
 
 def _global_rows(c: CliContext) -> dict[str, str]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dockyard.core.cli._routing import rebuild_if_deployed
+from dockyard.core.cli._routing import routed
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.errors import ProxyError
 from dockyard.core.names import GLOBAL_SCOPE, validate_single_value
@@ -15,6 +15,7 @@ from dockyard.core.plan import is_deployed
 from dockyard.core.properties import require_app
 
 if TYPE_CHECKING:
+    from dockyard.propstores.base import PropertyStore
     from dockyard.proxy.base import Proxy
 
 log = logging.getLogger("dockyard.nginx")
@@ -25,9 +26,13 @@ LOCATION_KEYS = {"main-conf", "conf-dir", "binary", "reload-command"}
 
 def _nginx(c: CliContext) -> Proxy:
     """The nginx driver, through the entry point (core never imports a driver module)."""
+    return _nginx_on(c.store)
+
+
+def _nginx_on(store: PropertyStore) -> Proxy:
     from dockyard.core import load_proxy
 
-    return load_proxy("nginx", c.store)
+    return load_proxy("nginx", store)
 
 
 @click.command("nginx:set")
@@ -45,23 +50,14 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
     scope = scope_of(c, app, is_global)
     key, value = args[0], (args[1] if len(args) == 2 else "")
     validate_single_value(f"nginx property {key}", value)
-    previous = c.store.get("nginx", scope, key)
-    proxy = _nginx(c)
-    proxy.set_property(scope, key, value)
-    if scope != GLOBAL_SCOPE and key not in LOCATION_KEYS:
-        from dockyard.core.routing import proxy_type
+    from dockyard.core.routing import proxy_type
 
-        if proxy_type(c.store, scope) == "nginx":
-            try:
-                rebuild_if_deployed(c, scope)
-            except Exception:
-                # issue 10: a setting nginx rejects is never kept, or the next deploy fails at
-                # the traffic switch with old and new containers both running
-                if previous:
-                    c.store.set("nginx", scope, key, previous)
-                else:
-                    c.store.delete("nginx", scope, key)
-                raise
+    if scope != GLOBAL_SCOPE and key not in LOCATION_KEYS and proxy_type(c.store, scope) == "nginx":
+        # validate, then store (issue 10): a setting nginx rejects is never kept, or the next
+        # deploy fails at the traffic switch with old and new containers both running
+        routed(c, scope, lambda store: _nginx_on(store).set_property(scope, key, value))
+    else:
+        _nginx(c).set_property(scope, key, value)
     log.info("%s nginx %s for %s", "Set" if value else "Unset", key, scope)
     if scope == GLOBAL_SCOPE and key not in LOCATION_KEYS:
         log.info("Run proxy:build-config --all to apply it to deployed apps")

@@ -1,4 +1,8 @@
-"""ports:* commands: the app's port map, ``scheme:host-port:container-port[:process-type]``."""
+"""ports:* commands: the app's port map, ``scheme:host-port:container-port[:process-type]``.
+
+For a deployed app a new map is stored only once the config built from it is live: a port
+nginx cannot bind (another process holds it) fails the command and leaves the map as it was.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ import logging
 import click
 
 from dockyard.core.cli._props import report_command
-from dockyard.core.cli._routing import rebuild_if_deployed
+from dockyard.core.cli._routing import routed
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
 from dockyard.core.ports import KEY, PLUGIN, PORTS_LOCK, parse_mapping, read_port_map, write_port_map
 from dockyard.core.properties import require_app
+from dockyard.propstores.base import PropertyStore
 
 log = logging.getLogger("dockyard.ports")
 
@@ -30,8 +35,7 @@ def add(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
     require_app(c.store, app)
     new = [parse_mapping(e) for e in entries]
     with c.store.lock(PORTS_LOCK, timeout=30):
-        write_port_map(c.store, app, read_port_map(c.store, app) + new)
-    rebuild_if_deployed(c, app)
+        routed(c, app, lambda s: write_port_map(s, app, read_port_map(s, app) + new), held=(PORTS_LOCK,))
     _show(c, app)
 
 
@@ -44,8 +48,7 @@ def set_(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
     require_app(c.store, app)
     new = [parse_mapping(e) for e in entries]
     with c.store.lock(PORTS_LOCK, timeout=30):
-        write_port_map(c.store, app, new)
-    rebuild_if_deployed(c, app)
+        routed(c, app, lambda s: write_port_map(s, app, new), held=(PORTS_LOCK,))
     _show(c, app)
 
 
@@ -56,9 +59,9 @@ def set_(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
 def remove(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
     """Remove entries, given whole or as a bare host port (every entry on that port)."""
     require_app(c.store, app)
-    with c.store.lock(PORTS_LOCK, timeout=30):
-        current = read_port_map(c.store, app)
-        kept = list(current)
+
+    def drop(store: PropertyStore) -> None:
+        kept = list(read_port_map(store, app))
         for entry in entries:
             if (entry.isascii() and entry.isdigit()):
                 port = int(entry)
@@ -70,10 +73,12 @@ def remove(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
                 raise ValidationError(f"app {app} has no port mapping {entry!r}")
             kept = [p for p in kept if p not in match]
         if kept:
-            write_port_map(c.store, app, kept)
+            write_port_map(store, app, kept)
         else:
-            c.store.delete(PLUGIN, app, KEY)
-    rebuild_if_deployed(c, app)
+            store.delete(PLUGIN, app, KEY)
+
+    with c.store.lock(PORTS_LOCK, timeout=30):
+        routed(c, app, drop, held=(PORTS_LOCK,))
     _show(c, app)
 
 
@@ -83,8 +88,8 @@ def remove(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
 def clear(c: CliContext, app: str) -> None:
     """Forget the stored map; the default (http:80:PORT for web) applies again."""
     require_app(c.store, app)
-    c.store.delete(PLUGIN, app, KEY)
-    rebuild_if_deployed(c, app)
+    with c.store.lock(PORTS_LOCK, timeout=30):
+        routed(c, app, lambda s: s.delete(PLUGIN, app, KEY), held=(PORTS_LOCK,))
     _show(c, app)
 
 

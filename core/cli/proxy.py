@@ -118,19 +118,24 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
     scope = scope_of(c, app, is_global)
     if value and value not in installed_names(PROXIES):
         raise ValidationError(f"unknown proxy {value!r}; installed: {', '.join(installed_names(PROXIES))}")
+    from dockyard.core.routing import PendingView, rebuild
+
     affected = [scope] if scope != GLOBAL_SCOPE else list_apps(c.store)
     before = {a: proxy_for(c.store, a) for a in affected}
+    view = PendingView(c.store)  # validate, then store: the new proxy's config goes live first
     if value:
-        c.store.set(PLUGIN, scope, key, value)
+        view.set(PLUGIN, scope, key, value)
     else:
-        c.store.delete(PLUGIN, scope, key)
+        view.delete(PLUGIN, scope, key)
+    switched = []
     for name, old in before.items():
-        new = proxy_for(c.store, name)
+        new = proxy_for(view, name)
         if new.name == old.name:
             continue
-        old.clear_config(name)
         if is_deployed(c.store, name):
-            from dockyard.core.routing import rebuild
-
-            rebuild(c.store, c.scheduler_for(name), name)
-        log.info("Proxy of %s is now %s%s", name, new.name, " (routing off)" if new.name == "null" else "")
+            rebuild(view, c.scheduler_for(name), name)  # raises, nothing stored, if it is rejected
+        old.clear_config(name)
+        switched.append((name, new.name))
+    view.commit()
+    for name, new_name in switched:
+        log.info("Proxy of %s is now %s%s", name, new_name, " (routing off)" if new_name == "null" else "")

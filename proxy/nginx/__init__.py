@@ -37,6 +37,13 @@ class _Shared:
     template_path: str | None
 
 
+def _reason(output: str) -> str:
+    """nginx's own complaint, on one line: its [emerg] lines without the "nginx: " prefix."""
+    lines = [line.removeprefix("nginx: ").strip() for line in output.splitlines()]
+    emerg = [line.removeprefix("[emerg] ") for line in lines if line.startswith("[emerg]")]
+    return "; ".join(emerg or [line for line in lines if line and "test failed" not in line][:1]) or "no reason given"
+
+
 class NginxProxy(Proxy):
     name: ClassVar[str] = "nginx"
     capabilities: ClassVar[frozenset[str]] = frozenset(
@@ -177,8 +184,8 @@ class NginxProxy(Proxy):
             if "\n" not in result.message and not result.message.startswith("nginx"):
                 # refused before nginx saw it (a value, a certificate): the reason is one line
                 raise ProxyError(f"{result.message}; the previous config stays active")
-            raise ProxyError(f"nginx rejected the new config of {app}; the previous one stays active:\n"
-                             f"{result.message}")
+            raise ProxyError(f"nginx rejected the new config of {app} ({_reason(result.message)}); "
+                             "the previous one stays active")
         return result
 
     def build_all(self, listeners_by_app: Mapping[str, Listeners], force: bool = True) -> list[ApplyResult]:

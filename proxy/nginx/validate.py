@@ -135,11 +135,22 @@ def _time(key: str, value: str) -> str:
     return value
 
 
+_SECONDS = {"ms": 0.001, "": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000,
+             "y": 31536000}
+#: a timeout's range: above zero (zero is accepted by nginx but turns every proxied request
+#: into a 504) and at most a year (beyond nginx's own limit, 9999999999y, nginx -t refuses)
+MAX_TIMEOUT_SECONDS = 31536000
+
+
 def _timeout(key: str, value: str) -> str:
-    """A timeout of zero is accepted by nginx but turns every proxied request into a 504."""
     _time(key, value)
-    if int(re.match(r"[0-9]+", value).group()) == 0:  # type: ignore[union-attr]
+    match = re.match(r"([0-9]+)(.*)$", value)
+    assert match is not None  # _time matched
+    seconds = int(match.group(1)) * _SECONDS[match.group(2)]
+    if seconds <= 0:
         raise ValidationError(f"nginx property {key} must be greater than zero, not {value!r}")
+    if seconds > MAX_TIMEOUT_SECONDS:
+        raise ValidationError(f"nginx property {key} must be at most a year (365d), not {value!r}")
     return value
 
 

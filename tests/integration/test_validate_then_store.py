@@ -1,0 +1,99 @@
+"""Validate, then store (issue 10, observation 2), with a real nginx and a real container.
+
+A proxy-affecting setting on a deployed app is applied as one step: render, ``nginx -t``,
+swap, then store. When nginx rejects the config, or cannot bind a port at reload, the
+command exits 1 with one line and the setting is left as it was, so the next deploy does
+not fail at the traffic switch.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.nginx import PrivateNginx, free_port, request
+from tests.integration.test_proxy import deploy, make_app, routed_image, scheduler  # noqa: F401 - fixtures
+
+pytestmark = [pytest.mark.docker, pytest.mark.nginx]
+
+
+def error_line(stderr: str) -> str:
+    """The one line a refused command prints (progress lines, '----->', aside)."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip() and not line.startswith("----->")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    return lines[0]
+
+
+@pytest.fixture
+def deployed(private_nginx: PrivateNginx, make_app: Any, run: Any, file_store: Any, scheduler: Any,  # noqa: F811
+             routed_image: str) -> dict[str, Any]:  # noqa: F811
+    app = make_app("vts")
+    port = free_port()
+    assert run("ports:set", app, f"http:{port}:5000").exit_code == 0
+    deploy(file_store, scheduler, app, routed_image)
+    assert request(port).status == 200
+    return {"app": app, "port": port}
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    """A loopback port another process (this one) is listening on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield int(s.getsockname()[1])
+
+
+def test_a_template_nginx_rejects_is_not_stored(deployed: dict[str, Any], private_nginx: PrivateNginx,
+                                               run: Any, file_store: Any, scheduler: Any,  # noqa: F811
+                                               routed_image: str) -> None:  # noqa: F811
+    app, port = deployed["app"], deployed["port"]
+    report = run("nginx:report", app).stdout
+    config = private_nginx.http_file(app).read_bytes()
+    result = run("nginx:set", app, "template-path", "/etc/passwd")
+    assert result.exit_code == 1
+    assert "nginx rejected the new config" in error_line(result.stderr)
+    assert run("nginx:report", app).stdout == report
+    assert file_store.get("nginx", app, "template-path") is None
+    assert private_nginx.http_file(app).read_bytes() == config
+    assert run("nginx:validate-config").exit_code == 0
+    assert request(port).status == 200
+    # and the next deploy switches traffic as usual
+    deploy(file_store, scheduler, app, routed_image)
+    assert request(port).status == 200
+
+
+def test_a_port_nginx_cannot_bind_is_not_stored(deployed: dict[str, Any], private_nginx: PrivateNginx,
+                                               run: Any, file_store: Any, held_port: int) -> None:
+    app, port = deployed["app"], deployed["port"]
+    report = run("ports:report", app).stdout
+    config = private_nginx.http_file(app).read_bytes()
+    for command in (("ports:add", app, f"http:{held_port}:5000"), ("ports:set", app, f"http:{held_port}:5000")):
+        result = run(*command)
+        assert result.exit_code == 1
+        assert "Address already in use" in error_line(result.stderr)
+        assert run("ports:report", app).stdout == report
+        assert private_nginx.http_file(app).read_bytes() == config
+        assert request(port).status == 200
+    assert run("nginx:validate-config").exit_code == 0
+    # a port that is free goes through, and is stored
+    free = free_port()
+    assert run("ports:add", app, f"http:{free}:5000").exit_code == 0
+    assert f"http:{free}:5000" in run("ports:report", app).stdout
+    assert request(free).status == 200
+    assert run("ports:remove", app, str(free)).exit_code == 0
+    assert f"http:{free}:5000" not in run("ports:report", app).stdout
+
+
+@pytest.mark.parametrize("value", ["0", "0s", "0ms", "0m", "366d", "9999999999y"])
+def test_timeouts_have_a_range(value: str, run: Any, tmp_path: Path) -> None:
+    assert run("apps:create", "timeouts").exit_code == 0
+    report = run("nginx:report", "timeouts").stdout
+    result = run("nginx:set", "timeouts", "proxy-read-timeout", value)
+    assert result.exit_code == 1 and "proxy-read-timeout" in error_line(result.stderr)
+    assert run("nginx:report", "timeouts").stdout == report
+    assert run("nginx:set", "timeouts", "proxy-read-timeout", "90s").exit_code == 0
