@@ -202,10 +202,22 @@ class EtcdStore(PropertyStore):
         return self._call(c.kvstub.Range, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
 
     def _paged(self, start: bytes, end: bytes) -> Iterator[Any]:
-        """Every key-value in [start, end), a page at a time, all at the first page's revision."""
+        """Every key-value in [start, end), a page at a time, all at the first page's revision.
+
+        A page of large values can exceed gRPC's 4 MiB reply limit (values may be 1.5 MiB each):
+        then the page shrinks, down to one key, which always fits, and grows back after.
+        """
         revision = 0
+        limit = PAGE
         while True:
-            resp = self._range(start, end, limit=PAGE, revision=revision)
+            try:
+                resp = self._range(start, end, limit=limit, revision=revision)
+            except DockyardError as exc:
+                if limit > 1 and _reply_too_large(exc.__cause__):
+                    limit = max(1, limit // 8)
+                    continue
+                raise
+            limit = min(PAGE, limit * 2)
             revision = resp.header.revision
             yield from resp.kvs
             if not resp.more or not resp.kvs:
@@ -479,6 +491,12 @@ class EtcdStore(PropertyStore):
         if watcher is not None:
             watcher._dockyard_closed = True
         self.client.close()
+
+
+def _reply_too_large(exc: BaseException | None) -> bool:
+    import grpc
+
+    return isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
 
 
 def _txn_request(writes: Sequence[tuple[bytes, bytes | None]]) -> Any:

@@ -27,6 +27,7 @@ one is finished by ``props:import --resume``).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import gzip
 import hashlib
 import io
@@ -395,6 +396,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+#: one decoder for every line (``json.loads`` with a hook would build a new one each call)
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
 def _duplicate(exc: _DuplicateKey, known: frozenset[str]) -> str:
     # a field name is printed; any other key may be part of a value, so it is not
     return f"duplicate JSON key {exc.key!r}" if exc.key in known else "duplicate JSON key in an object"
@@ -402,7 +407,7 @@ def _duplicate(exc: _DuplicateKey, known: frozenset[str]) -> str:
 
 def _parse_header(name: str, raw: bytes) -> dict[str, Any]:
     try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+        header = _DECODER.decode(raw.decode("utf-8"))
     except _DuplicateKey as exc:
         raise ValidationError(f"{name}: the header has a {_duplicate(exc, _HEADER_FIELDS)}") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -432,7 +437,7 @@ def parse_property_line(raw: bytes, where: str) -> Property:
     (the scope an app name or ``--global``) and values.
     """
     try:
-        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+        obj = _DECODER.decode(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValidationError(f"{where}: not UTF-8 text") from None
     except _DuplicateKey as exc:
@@ -466,8 +471,12 @@ def parse_property_line(raw: bytes, where: str) -> Property:
         raise ValidationError(f"{where}: {exc}") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def _check_scope(scope: str) -> None:
-    """A scope is ``--global`` or an app name (``dockyard.core.names``), as every command writes."""
+    """A scope is ``--global`` or an app name (``dockyard.core.names``), as every command writes.
+
+    Cached: a file names few scopes many times (only good ones are remembered).
+    """
     try:
         validate_scope(scope)
     except ValidationError:

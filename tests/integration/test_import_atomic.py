@@ -10,6 +10,7 @@ an import beyond one transaction is journaled instead: an interruption is finish
 from __future__ import annotations
 
 import errno
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,48 @@ def test_resume_elsewhere_has_nothing_to_do(run: Run, url: str) -> None:
     assert r.exit_code == 0 and "no interrupted import" in r.stdout
     r = run("--propstore", url, "props:import", "x.jsonl", "--resume")
     assert r.exit_code == 2
+
+
+def test_etcd_failure_while_writing_the_journal_leaves_nothing(run: Run, tmp_path: Path,
+                                                               store_url_factory: Callable[[str], str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the journal's head is written no property has changed, and there is nothing to resume."""
+    from dockyard.propstores.etcd import EtcdStore
+
+    u = store_url_factory("etcd")
+    ok(run("--propstore", u, "props:set", "stale", "web", "old", "1"))
+    path = poisoned_file(tmp_path, 1000)
+    before = full_export(run, u, tmp_path)
+    real_call = EtcdStore._call
+    failed: list[int] = []
+
+    def call(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        txn = getattr(fn, "_method", b"").endswith(b"/Txn") and args
+        if txn and not failed and any(b"/journal/import/ops/00000005" in op.request_put.key for op in args[0].success):
+            failed.append(1)
+            fn = reset
+        return real_call(self, fn, *args, **kwargs)
+
+    def reset(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ECONNRESET, "connection reset by peer")
+
+    monkeypatch.setattr(EtcdStore, "_call", call)
+    r = run("--propstore", u, "props:import", str(path), "--replace")
+    assert r.exit_code == 1 and failed and len(r.stderr.strip().splitlines()) == 1
+    assert full_export(run, u, tmp_path) == before
+    r = run("--propstore", u, "props:import", "--resume")
+    assert r.exit_code == 0 and "no interrupted import" in r.stdout
+    assert full_export(run, u, tmp_path) == before
+    ok(run("--propstore", u, "props:import", str(path), "--replace"))
+    assert full_export(run, u, tmp_path) != before
+
+
+def test_large_values_that_each_fit_import_on_every_store(run: Run, url: str, tmp_path: Path) -> None:
+    """Five 1 MiB values: each fits etcd's 1.5 MiB request, together they need five transactions."""
+    big = [line({"plugin": "certs", "scope": f"app{i}", "key": "bundle", "value": str(i) * (1 << 20)})
+           for i in range(5)]
+    path = write_export(tmp_path / "big.jsonl.gz", big)
+    r = run("--propstore", url, "props:import", str(path))
+    assert r.exit_code == 0, r.stderr
+    exported = full_export(run, url, tmp_path).split(b"\n")
+    assert [json.loads(x)["value"][:1] for x in exported[1:-1] if b'"certs"' in x] == list("01234")
