@@ -406,8 +406,17 @@ class PropertyStore(abc.ABC):
         journal that ``resume_batch`` finishes). ``progress`` is called with counts of ops done.
         """
         batch = self.checked_ops(ops)
+        self.check_batch_ready()
+        if self._fences:
+            self.check_fences()
         if batch:
             self._apply_batch(batch, progress or (lambda n: None))
+
+    def check_batch_ready(self) -> None:  # noqa: B027 - optional hook
+        """Raise if ``apply_batch`` cannot start now (etcd: an interrupted import is pending).
+
+        Called by ``apply_batch`` and by the import's planning, so ``--dry-run`` says it too.
+        """
 
     def _apply_batch(self, batch: list[Op], progress: Callable[[int], None]) -> None:
         """The default: ``_apply`` in chunks of ``BATCH_CHUNK``. Not atomic as a whole; a store

@@ -289,7 +289,6 @@ class EtcdStore(PropertyStore):
         finished exactly by ``resume_batch`` (``props:import --resume``). A pending journal
         refuses every new batch until then, since finishing it would overwrite that batch.
         """
-        self._refuse_pending()
         final: dict[tuple[str, str, str], Op] = {}
         for op in batch:
             final[(op.plugin, op.scope, op.key)] = op
@@ -348,7 +347,7 @@ class EtcdStore(PropertyStore):
         self._delete_journal()
         return applied
 
-    def _refuse_pending(self) -> None:
+    def check_batch_ready(self) -> None:
         if self._get(self._journal + b"head") is not None:
             raise ValidationError(
                 f"an interrupted import is not finished on {self.display_url}: "

@@ -528,6 +528,7 @@ def plan_import(store: PropertyStore, export: ExportFile, replace: bool = False)
     reports every error the import itself would.
     """
     check_fits(store, export)
+    store.check_batch_ready()
     current = current_state(store)
     plan = ImportPlan()
     for prop in export.properties:

@@ -142,8 +142,9 @@ def test_interrupted_etcd_import_is_finished_by_resume(run: Run, tmp_path: Path,
     message = r.stderr.strip()
     assert len(message.splitlines()) == 1 and "props:import --resume" in message, message
     other = write_export(tmp_path / "other.jsonl", good_lines(2, plugin="other"))
-    r = run("--propstore", u, "props:import", str(other))  # refused until the first one is finished
-    assert r.exit_code == 1 and "--resume" in r.stderr
+    for mode in ((), ("--dry-run",)):  # refused until the first one is finished; --dry-run says so too
+        r = run("--propstore", u, "props:import", str(other), *mode)
+        assert r.exit_code == 1 and "--resume" in r.stderr, mode
     r = run("--propstore", u, "props:import", "--resume")
     assert r.exit_code == 0, r.stderr
     assert "Resumed" in r.stdout

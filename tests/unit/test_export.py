@@ -358,3 +358,43 @@ def test_file_store_root_created_by_a_lock_is_private(tmp_path: Path) -> None:
         pass
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert stat.S_IMODE((root / "locks").stat().st_mode) == 0o700
+
+
+# ---- bounded, streamed reading (issue 8) ----------------------------------------------------------
+def test_line_cap_is_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line of exactly the cap (without its newline) is read; one byte more is refused."""
+    long = line({"plugin": "config", "scope": "web", "key": "K", "value": "z" * 300})
+    path = make_file(tmp_path / "cap.jsonl", [GOOD, long])
+    header_length = len(path.read_bytes().split(b"\n", 1)[0])
+    monkeypatch.setenv("DOCKYARD_IMPORT_MAX_LINE_BYTES", str(max(len(long) - 1, header_length)))
+    assert read_export(path).count == 2
+    monkeypatch.setenv("DOCKYARD_IMPORT_MAX_LINE_BYTES", str(len(long) - 2))
+    with pytest.raises(ValidationError, match=f"line 3: longer than {len(long) - 2} bytes"):
+        read_export(path)
+
+
+def test_gzip_from_a_stream_is_sniffed(tmp_path: Path) -> None:
+    """stdin or any binary stream: gzip is recognised by its magic bytes, not a name."""
+    import io
+
+    data = make_file(tmp_path / "s.jsonl", [GOOD]).read_bytes()
+    assert read_export(io.BytesIO(gzip.compress(data))).count == 1
+    assert read_export(io.BytesIO(data)).count == 1
+    with pytest.raises(ValidationError, match=r"corrupt gzip data|truncated"):
+        read_export(io.BytesIO(gzip.compress(data)[:-12] + b"garbage!garbage!"))
+
+
+def test_errors_never_print_a_value(tmp_path: Path) -> None:
+    secret = "hunter2-secret"
+    for bad in ({"plugin": "c", "scope": "web", "key": "K", "list": [f"{secret}\nx"]},
+                {"plugin": "c", "scope": "web", "key": "K", "value": f"{secret}\ud800"},
+                {"plugin": "c", "scope": "web", "key": "K", "value": {secret: 1, "b": 2}}):
+        raw = json.dumps(bad, separators=(",", ":")).encode() + b"\n"
+        with pytest.raises(ValidationError) as err:
+            read_export(make_file(tmp_path / "v.jsonl", [GOOD, raw]))
+        assert secret not in str(err.value) and "line 3" in str(err.value)
+    twice = f'"{secret}":1,"{secret}":2'.encode()
+    raw = b'{"plugin":"c","scope":"web","key":"K","value":{' + twice + b"}}\n"
+    with pytest.raises(ValidationError, match="duplicate JSON key in an object") as err:
+        read_export(make_file(tmp_path / "v.jsonl", [GOOD, raw]))
+    assert secret not in str(err.value)
