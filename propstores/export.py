@@ -324,7 +324,8 @@ def _lines(name: str, stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
             )
         if total > max_bytes:
             raise ValidationError(
-                f"{name}: more than {max_bytes} bytes once decompressed (the limit; set {MAX_BYTES_ENV} to raise it)"
+                f"{name} line {number}: the file passes {max_bytes} bytes once decompressed "
+                f"(the limit; set {MAX_BYTES_ENV} to raise it)"
             )
         yield number, raw
 
@@ -409,23 +410,26 @@ def _parse_header(name: str, raw: bytes) -> dict[str, Any]:
     try:
         header = _DECODER.decode(raw.decode("utf-8"))
     except _DuplicateKey as exc:
-        raise ValidationError(f"{name}: the header has a {_duplicate(exc, _HEADER_FIELDS)}") from None
+        raise ValidationError(f"{name} line 1: the header has a {_duplicate(exc, _HEADER_FIELDS)}") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ValidationError(f"{name}: the first line is not a JSON header") from None
+        raise ValidationError(f"{name} line 1: not a JSON header") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValidationError(f"{name}: not a Dockyard export (format is not {FORMAT!r})")
+        raise ValidationError(f"{name} line 1: not a Dockyard export (format is not {FORMAT!r})")
     version = header.get("version")
     if type(version) is not int or version != VERSION:  # true == 1 in Python: refuse it
-        raise ValidationError(f"{name}: unsupported export version {version!r} (this Dockyard reads version {VERSION})")
+        shown = repr(version) if len(repr(version)) <= 40 else f"{repr(version)[:37]}..."
+        raise ValidationError(
+            f"{name} line 1: unsupported export version {shown} (this Dockyard reads version {VERSION})"
+        )
     count = header.get("count")
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ValidationError(f"{name}: the header's count is not a non-negative integer")
+        raise ValidationError(f"{name} line 1: the header's count is not a non-negative integer")
     sha = header.get("sha256")
     if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
-        raise ValidationError(f"{name}: the header's sha256 is not a hex SHA-256 digest")
+        raise ValidationError(f"{name} line 1: the header's sha256 is not a hex SHA-256 digest")
     for text_field in ("source", "exported_at"):
         if not isinstance(header.get(text_field), str):
-            raise ValidationError(f"{name}: the header's {text_field} is not text")
+            raise ValidationError(f"{name} line 1: the header's {text_field} is not text")
     return header
 
 

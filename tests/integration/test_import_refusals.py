@@ -143,7 +143,7 @@ def test_duplicates_and_bad_scopes_are_refused(run: Run, url: str, tmp_path: Pat
 def test_header_field_types_are_checked(run: Run, url: str, tmp_path: Path, header: dict[str, Any],
                                         expected: str) -> None:
     path = write_export(tmp_path / "head.jsonl", good_lines(2), header=header)
-    assert_refused_everywhere(run, url, tmp_path, path, "header", expected)
+    assert_refused_everywhere(run, url, tmp_path, path, "line 1: the header", expected)
 
 
 def test_duplicate_key_in_the_header_is_refused(run: Run, url: str, tmp_path: Path) -> None:
@@ -152,14 +152,15 @@ def test_duplicate_key_in_the_header_is_refused(run: Run, url: str, tmp_path: Pa
     raw = (b'{"format":"dockyard.properties","version":1,"version":1,"source":"t",'
            b'"exported_at":"2024-01-01T00:00:00Z","count":2,"sha256":"' + sha.encode() + b'"}')
     path = write_export(tmp_path / "head.jsonl", lines, raw_header=raw)
-    assert_refused_everywhere(run, url, tmp_path, path, "header", "duplicate JSON key 'version'")
+    assert_refused_everywhere(run, url, tmp_path, path, "line 1: the header", "duplicate JSON key 'version'")
 
 
 # ---- (d) bounded decompression ----------------------------------------------------------------
 def test_inflated_size_cap(run: Run, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_export(tmp_path / "many.jsonl.gz", good_lines(500))
     monkeypatch.setenv("DOCKYARD_IMPORT_MAX_BYTES", "10000")
-    assert_refused_everywhere(run, url, tmp_path, path, "more than 10000 bytes", "DOCKYARD_IMPORT_MAX_BYTES")
+    assert_refused_everywhere(run, url, tmp_path, path, "passes 10000 bytes once decompressed",
+                              "DOCKYARD_IMPORT_MAX_BYTES")
     monkeypatch.setenv("DOCKYARD_IMPORT_MAX_BYTES", str(1 << 20))
     ok(run("--propstore", url, "props:import", str(path)))  # under the cap it imports
 
