@@ -204,3 +204,20 @@ def test_large_values_that_each_fit_import_on_every_store(run: Run, url: str, tm
     assert r.exit_code == 0, r.stderr
     exported = full_export(run, url, tmp_path).split(b"\n")
     assert [json.loads(x)["value"][:1] for x in exported[1:-1] if b'"certs"' in x] == list("01234")
+
+
+@pytest.mark.parametrize(("kind", "n"), [("file", 6000), ("redis", 6000), ("etcd", 120)])
+def test_failed_migrate_leaves_the_target_as_it_was(run: Run, kind: str, n: int, tmp_path: Path,
+                                                    store_url_factory: Callable[[str], str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """props:migrate writes through the same batch: a fault on the last value leaves the target empty."""
+    ok(run("props:import", str(poisoned_file(tmp_path, n))))  # the source: the default file store
+    target = store_url_factory(kind)
+    before = full_export(run, target, tmp_path)
+    with monkeypatch.context() as patch:
+        failures = poison_backend(patch, target)
+        r = run("props:migrate", "--to", target)
+    assert r.exit_code == 1 and failures, (r.stdout, r.stderr)
+    assert full_export(run, target, tmp_path) == before
+    r = ok(run("props:migrate", "--to", target))  # still empty, so no --replace is needed
+    assert f"Migrated {n + 1} properties" in r.stdout
