@@ -23,7 +23,7 @@ import jinja2.sandbox
 
 from dockyard.core.errors import ProxyError, ValidationError
 from dockyard.proxy.base import AppRoutes
-from dockyard.proxy.nginx.validate import Quoted, check_context, quote, upstream_server, validate_host
+from dockyard.proxy.nginx.validate import Quoted, check_context, q, quote, upstream_server, validate_host
 
 BUILTIN_DIR = Path(__file__).parent / "templates"
 BUILTIN = "dockyard/app.conf.j2"
@@ -123,7 +123,7 @@ def _environment(user_dir: Path | None) -> jinja2.Environment:
         loaders.append(jinja2.FileSystemLoader(str(user_dir)))
     loaders.append(jinja2.PrefixLoader({"dockyard": jinja2.FileSystemLoader(str(BUILTIN_DIR))}))
     cls = jinja2.Environment if user_dir is None else jinja2.sandbox.SandboxedEnvironment
-    return cls(
+    env = cls(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -131,6 +131,8 @@ def _environment(user_dir: Path | None) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["q"] = q  # {{ value|q }}: one quoted nginx token, '$' and control characters refused
+    return env
 
 
 def _needs_root(tree: jinja2.nodes.Template) -> bool:

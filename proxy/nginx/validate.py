@@ -5,8 +5,14 @@ Two layers keep a domain, header value or path from ever injecting a directive:
 1. each property has a strict validator, applied on ``nginx:set`` *and* again when the
    config is rendered (a store can be written by ``props:import`` or another host);
 2. before a template runs, ``check_context`` walks every value it can see and refuses
-   any plain string holding ``; { } " ' \\ #`` or a control character. Values that need
-   such characters (the HSTS header) are passed as ``Quoted`` tokens, built by ``quote``.
+   any plain string holding ``; { } " ' \\ # $`` or a control character. Values that need
+   such characters (the HSTS header) are passed as ``Quoted`` tokens, built by ``quote``;
+   the built-in template quotes every value it interpolates (the ``q`` filter, also there
+   for user templates).
+
+Quoting does not stop nginx from expanding ``$name`` inside a string (an ``access_log``
+path holding ``x$host`` is expanded per request), so ``quote`` refuses ``$`` too, except
+for the X-Forwarded-* values, which may be exactly one nginx variable (``$remote_addr``).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import functools
 import ipaddress
 import operator
 import re
+import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,11 +31,20 @@ from dockyard.core.errors import ValidationError
 from dockyard.core.names import validate_dns_name
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UNSAFE = re.compile(r"[;{}\"'\\#`\x00-\x1f\x7f]")
+_UNSAFE = re.compile(r"[;{}\"'\\#`$\x00-\x1f\x7f]")
 _PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
 _SIZE = re.compile(r"^[0-9]{1,9}[kKmMgG]?$")
 _TIME = re.compile(r"^[0-9]{1,9}(ms|s|m|h|d|w|M|y)?$")
-_HEADER = re.compile(r"^[A-Za-z0-9_$.:,/+-]{1,200}$")
+_HEADER = re.compile(r"^[A-Za-z0-9_.:,/+-]{1,200}$")
+_VARIABLE = re.compile(r"^\$([a-z0-9_]{1,100})$")
+#: nginx variables a header value may name, and the prefixes of nginx's variable families
+NGINX_VARIABLES = frozenset({
+    "remote_addr", "remote_port", "remote_user", "server_addr", "server_port", "server_name", "scheme",
+    "host", "hostname", "https", "proxy_add_x_forwarded_for", "proxy_host", "proxy_port", "realip_remote_addr",
+    "realip_remote_port", "request_uri", "uri", "document_uri", "request_method", "request_id", "msec",
+    "binary_remote_addr", "connection", "server_protocol", "ssl_protocol", "ssl_cipher", "ssl_server_name",
+})
+NGINX_VARIABLE_PREFIXES = ("http_", "sent_http_", "cookie_", "arg_", "upstream_http_", "upstream_cookie_")
 _BINARY = re.compile(r"^[A-Za-z0-9._/+-]+$")
 
 
@@ -37,11 +53,27 @@ class Quoted(str):
 
 
 @functools.lru_cache(maxsize=4096)
-def quote(value: str) -> Quoted:
-    """Cached: the same paths and headers are quoted for every app of a build."""
+def quote(value: str, variable: bool = False) -> Quoted:
+    """One double-quoted token. ``$`` is refused (nginx would expand it) unless ``variable``
+    says the value is one validated nginx variable. Cached: the same paths and headers are
+    quoted for every app of a build."""
     if _CONTROL.search(value):
         raise ValidationError(f"refusing to put {value!r} in an nginx config: it holds a control character")
+    if "$" in value and not (variable and _VARIABLE.match(value)):
+        raise ValidationError(f"refusing to put {value!r} in an nginx config: nginx would expand its '$'")
     return Quoted('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+
+
+def q(value: object) -> Quoted:
+    """The template filter: a string as one quoted token (a ``Quoted`` one is left as it is);
+    an int (a port) is its digits, which need no quotes."""
+    if isinstance(value, Quoted):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Quoted(str(value))
+    if not isinstance(value, str):
+        raise ValidationError(f"refusing to quote a template value of type {type(value).__name__}")
+    return quote(value)
 
 
 _FIELDS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
@@ -166,24 +198,49 @@ def _log_path(key: str, value: str) -> str:
     return value if value == "off" else safe_path(key, value)
 
 
+@functools.lru_cache(maxsize=64)
+def _local(address: str, family: socket.AddressFamily) -> bool:
+    """Can a TCP socket bind this address here? nginx -t fails on one it cannot."""
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((address, 0))
+    except OSError:  # EADDRNOTAVAIL; EINVAL for a link-local address without its interface
+        return False
+    return True
+
+
 def _ipv4(key: str, value: str) -> str:
     try:
-        return str(ipaddress.IPv4Address(value))
+        address = str(ipaddress.IPv4Address(value))
     except ValueError as exc:
         raise ValidationError(f"nginx property {key} must be an IPv4 address, not {value!r}") from exc
+    if not _local(address, socket.AF_INET):
+        raise ValidationError(f"nginx property {key}: {address} is not an address of this host")
+    return address
 
 
 def _ipv6(key: str, value: str) -> str:
     try:
-        return str(ipaddress.IPv6Address(value.strip("[]")))
+        address = str(ipaddress.IPv6Address(value.strip("[]")))
     except ValueError as exc:
         raise ValidationError(f"nginx property {key} must be an IPv6 address, not {value!r}") from exc
+    if not _local(address, socket.AF_INET6):
+        raise ValidationError(f"nginx property {key}: {address} is not an address of this host")
+    return address
 
 
 def _header(key: str, value: str) -> str:
+    """One nginx variable nginx knows (``$remote_addr``, ``$http_x_real_ip`` …) or a plain token."""
+    variable = _VARIABLE.match(value)
+    if variable:
+        name = variable.group(1)
+        if name in NGINX_VARIABLES or any(name.startswith(p) and len(name) > len(p)
+                                          for p in NGINX_VARIABLE_PREFIXES):
+            return value
+        raise ValidationError(f"nginx property {key}: {value!r} is not an nginx variable this proxy knows")
     if not _HEADER.match(value):
         raise ValidationError(
-            f"nginx property {key} must be an nginx variable or a token of letters, digits and _$.:,/+-, "
+            f"nginx property {key} must be one nginx variable or a token of letters, digits and _.:,/+-, "
             f"not {value!r}"
         )
     return value
@@ -267,7 +324,11 @@ def validate_host(host: str) -> str:
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
+        pass
+    try:
         return validate_dns_name(host)
+    except ValidationError:
+        raise ValidationError(f"invalid listener host {host!r}: not an IP address, not a DNS name") from None
 
 
 def upstream_server(host: str, port: int) -> str:

@@ -96,7 +96,7 @@ def test_web_non_web_http_and_tcp_through_nginx(private_nginx: PrivateNginx, mak
     assert request(api).body.strip() == "api"
     assert tcp_roundtrip(tcp) == b"ping over the stream module\n"
     shown = run("nginx:show-config", app)
-    assert shown.exit_code == 0 and f"server {web_ip(docker_client, app)}:5000;" in shown.stdout
+    assert shown.exit_code == 0 and f'server "{web_ip(docker_client, app)}:5000";' in shown.stdout
     assert "proxy_pass" in private_nginx.stream_file(app).read_text()
     report = run("proxy:report", app).stdout
     assert "proxy-routing-active:" in report and "true" in report.split("proxy-routing-active:")[1].split("\n")[0]
@@ -207,7 +207,7 @@ def test_ip_change_is_repaired_by_the_event_listener(private_nginx: PrivateNginx
                 return False
 
         assert wait_for(served, timeout=15, interval=0.05)
-        assert f"server {new_ip}:5000;" in private_nginx.http_file(app).read_text()
+        assert f'server "{new_ip}:5000";' in private_nginx.http_file(app).read_text()
         assert listener.stats.rewrites >= 1 and not listener.stats.errors
     finally:
         listener.stop()

@@ -41,15 +41,16 @@ def test_web_and_non_web_entries_use_listener_hosts_with_the_map_container_port(
     # listener ports differ on purpose: Dokku uses the port-map container port
     out = proxy.render("web", {"web": [L("10.0.0.2", 1), L("10.0.0.3", 1)], "api": [L("10.0.0.4", 2)],
                                "worker-q": [L("10.0.0.5", 3)]})
-    assert re.search(r"upstream web__web__5000 \{\s+server 10\.0\.0\.2:5000;\s+server 10\.0\.0\.3:5000;\s+\}", out.http)
-    assert re.search(r"upstream web__api__6000 \{\s+server 10\.0\.0\.4:6000;", out.http)
-    assert "proxy_pass http://web__api__6000;" in out.http
-    assert "listen [::]:8081;" in out.http and "listen 8081;" in out.http
+    assert re.search(r'upstream "web__web__5000" \{\s+server "10\.0\.0\.2:5000";\s+server "10\.0\.0\.3:5000";\s+\}',
+                     out.http)
+    assert re.search(r'upstream "web__api__6000" \{\s+server "10\.0\.0\.4:6000";', out.http)
+    assert 'proxy_pass "http://web__api__6000";' in out.http
+    assert 'listen "[::]:8081";' in out.http and "listen 8081;" in out.http
     assert "proxy_set_header Upgrade $http_upgrade;" in out.http
     assert 'proxy_set_header X-Forwarded-For "$remote_addr";' in out.http
     assert "web__worker-q" not in out.http
-    assert re.search(r"upstream web__worker-q__7000__tcp \{\s+server 10\.0\.0\.5:7000;", out.stream)
-    assert "proxy_pass web__worker-q__7000__tcp;" in out.stream
+    assert re.search(r'upstream "web__worker-q__7000__tcp" \{\s+server "10\.0\.0\.5:7000";', out.stream)
+    assert 'proxy_pass "web__worker-q__7000__tcp";' in out.stream
 
 
 def test_dokku_template_variables(proxy: NginxProxy, run: Any, tmp_path: Path) -> None:
@@ -80,8 +81,8 @@ def test_https_conversion_redirect_and_hsts(proxy: NginxProxy, run: Any, tmp_pat
     out = proxy.render("web", {"web": [L("10.0.0.2", 5000)]})
     servers = out.http.split("server {")[1:]
     by_port = {re.search(r"listen (\d+)", s).group(1): s for s in servers}  # type: ignore[union-attr]
-    assert "return 301 https://$host$request_uri;" in by_port["80"] and "proxy_pass" not in by_port["80"]
-    assert "proxy_pass http://web__web__5000;" in by_port["8080"] and "ssl_certificate" not in by_port["8080"]
+    assert 'return 301 "https://$host$request_uri";' in by_port["80"] and "proxy_pass" not in by_port["80"]
+    assert 'proxy_pass "http://web__web__5000";' in by_port["8080"] and "ssl_certificate" not in by_port["8080"]
     assert "listen 443 ssl http2;" in by_port["443"]
     assert HSTS_LINE in by_port["443"]
     assert HSTS_LINE not in by_port["8080"]
