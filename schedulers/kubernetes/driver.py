@@ -165,8 +165,13 @@ class KubernetesScheduler(Scheduler):
         return items
 
     def _delete(self, kind: str, name: str, ns: str) -> bool:
+        """Owners go in the foreground: the API server keeps the Deployment (marked deleting)
+        until its ReplicaSets and pods are gone. A background delete returns at once and leaves
+        the ReplicaSet to the garbage collector, which may first replace a pod deleted meanwhile."""
         api, suffix = self._kind_api(kind)
-        return self.kube.maybe(f"delete {kind} {ns}/{name}", getattr(api, f"delete_{suffix}"), name, ns) is not None
+        options = {"propagation_policy": "Foreground"} if kind in ("Deployment", "ReplicaSet") else {}
+        return self.kube.maybe(f"delete {kind} {ns}/{name}", getattr(api, f"delete_{suffix}"), name, ns,
+                               **options) is not None
 
     def _replace(self, kind: str, name: str, ns: str, body: Obj) -> Obj:
         api, suffix = self._kind_api(kind)
@@ -404,11 +409,22 @@ class KubernetesScheduler(Scheduler):
         self._promote_pending(app, ns)
 
     def destroy(self, app: str) -> None:
+        """Returns once no controller of the app is left to start a pod, as Dokku's
+        ``apps:destroy`` returns once the containers are gone."""
         ns = self._ns(app)
         selector = f"{R.APP_LABEL}={app}"
-        for kind in ("Deployment", "Service", "NetworkPolicy", "Pod"):
+        for kind in ("Deployment", "Service", "NetworkPolicy"):
             for obj in self._list(kind, ns, selector):
                 self._delete(kind, _meta(obj)["name"], ns)
+        timeout = computed_float(self.store, PLUGIN, app, "rollout-timeout", 900.0)
+        deadline = time.monotonic() + timeout
+        while self._list("Deployment", ns, selector) or self._list("ReplicaSet", ns, selector):
+            if time.monotonic() > deadline:
+                raise DeployError(f"app {app}: its Deployments were still being deleted after {timeout:.0f}s")
+            time.sleep(self._poll(app))
+        for pod in self._list("Pod", ns, selector):  # one-off pods, and any the controllers left
+            if not _meta(pod).get("deletionTimestamp"):
+                self._delete("Pod", _meta(pod)["name"], ns)
 
     def status(self, app: str) -> list[Instance]:
         ns = self._ns(app)

@@ -151,8 +151,10 @@ def _container(plan: DeployPlan, spec: ProcessSpec) -> Manifest:
         "name": spec.name.lower().replace("_", "-"),
         "image": plan.image,
         "imagePullPolicy": "IfNotPresent",
-        "env": _env(plan.env_for(spec.name)),
     }
+    env = _env(plan.env_for(spec.name))
+    if env:  # an empty list is omitted by the API server: print what it will store
+        container["env"] = env
     if spec.command is not None:
         container["args"] = list(spec.command)
     ports = service_ports(plan, spec.name)
@@ -182,7 +184,7 @@ def render_deployment(plan: DeployPlan, spec: ProcessSpec, settings: KubeSetting
     pod_labels = {**labels, **pod_network_labels(plan)}
     checks = plan.checks
     min_ready = int(checks.wait) if checks.enabled_for(spec.name) else 0
-    return {
+    deployment: Manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
@@ -208,6 +210,9 @@ def render_deployment(plan: DeployPlan, spec: ProcessSpec, settings: KubeSetting
             },
         },
     }
+    if not min_ready:  # omitempty: the API server stores 0 as absent; print what it stores
+        del deployment["spec"]["minReadySeconds"]
+    return deployment
 
 
 def render_service(plan: DeployPlan, process_type: str, settings: KubeSettings) -> Manifest | None:
@@ -313,8 +318,9 @@ def render_run_pod(plan: DeployPlan, command: Sequence[str], settings: KubeSetti
     full_env.update(env or {})
     labels = {**app_labels(plan.app, "run"), RELEASE_LABEL: plan.release,
               **pod_network_labels(plan, post_deploy=False)}
-    container: Manifest = {"name": "run", "image": plan.image, "imagePullPolicy": "IfNotPresent",
-                           "env": _env(full_env)}
+    container: Manifest = {"name": "run", "image": plan.image, "imagePullPolicy": "IfNotPresent"}
+    if full_env:
+        container["env"] = _env(full_env)
     if command:
         container["args"] = list(command)
     return {

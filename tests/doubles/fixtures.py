@@ -46,9 +46,12 @@ DOUBLE_IMAGE = "dockyard-test/busybox:double"
 
 
 def fast(store: Any, plugin: str) -> None:
-    """Poll and back off in milliseconds: the doubles answer at once."""
+    """Poll and back off in milliseconds: the doubles answer at once. Checks wait 0: the
+    kubernetes double, as the real controller, counts a pod available only minReadySeconds
+    (the checks' wait) after it became Ready."""
     store.set(plugin, "--global", "poll-interval", "0.01")
     store.set(plugin, "--global", "retry-backoff", "0.01")
+    store.set("checks", "--global", "wait", "0")
 
 
 @pytest.fixture
@@ -109,6 +112,7 @@ def kube_target(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pyt
         file_store.set("scheduler-kubernetes", "--global", "namespace", namespace)
         file_store.set("scheduler-kubernetes", "--global", "poll-interval",
                        os.environ.get("DOCKYARD_TEST_K8S_POLL", "1"))
+        file_store.set("checks", "--global", "wait", "0")  # minReadySeconds 0: no check can run on kwok
         yield Target("cluster", None, CLUSTER_IMAGE)
         return
     double = K8sApiDouble().start(tmp_path)

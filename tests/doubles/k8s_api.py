@@ -152,6 +152,24 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+#: ``omitempty`` scalar fields the driver sends, whose zero the API server stores as absent
+#: (``replicas`` is a pointer: its 0 is kept)
+OMITTED_ZEROS = {"minReadySeconds"}
+
+
+def _drop_empty_lists(obj: Any) -> Any:
+    """As the API server stores an object: a list field that is empty (``env: []``) is
+    ``omitempty`` in the Go types, so it is absent when read back, as is a zero
+    ``minReadySeconds``. Empty objects stay: ``podSelector: {}`` and ``namespaceSelector: {}``
+    mean "everything"."""
+    if isinstance(obj, dict):
+        return {k: _drop_empty_lists(v) for k, v in obj.items()
+                if v != [] and not (k in OMITTED_ZEROS and v == 0)}
+    if isinstance(obj, list):
+        return [_drop_empty_lists(v) for v in obj]
+    return obj
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -173,6 +191,13 @@ class K8sApiDouble(ApiDouble):
         self.next_ip = 10
         self.next_cluster_ip = 10
         self.kubeconfig: Path | None = None
+        #: background deletions: (requests left, namespace, owner uid), collected as the real
+        #: garbage collector does, after the delete has returned
+        self.gc_pending: list[tuple[int, str, str]] = []
+        self.gc_delay = 3
+        #: when each Deployment's new pods became Ready: they count as available only
+        #: ``minReadySeconds`` later, as the real controller counts them
+        self.ready_since: dict[tuple[str, str], float] = {}
 
     # ---- control ---------------------------------------------------------------------
     def start(self, directory: Path) -> K8sApiDouble:
@@ -265,7 +290,7 @@ class K8sApiDouble(ApiDouble):
             raise ApiFailure(422, "Invalid", f"{kind} is invalid: metadata.name: Required value", kind)
         if (kind, ns, name) in self.objects:
             raise ApiFailure(409, "AlreadyExists", f'{kind.lower()}s "{name}" already exists', kind, name)
-        obj = copy.deepcopy(body)
+        obj = _drop_empty_lists(copy.deepcopy(body))
         obj.pop("status", None)
         self._new_meta(kind, ns, obj)
         if kind == "Service" and obj["spec"].get("clusterIP") != "None":
@@ -291,7 +316,7 @@ class K8sApiDouble(ApiDouble):
         if kind == "Service" and body.get("spec", {}).get("clusterIP") not in (None, live["spec"].get("clusterIP")):
             raise ApiFailure(422, "Invalid", f'Service "{name}" is invalid: spec.clusterIP: field is immutable',
                              kind, name)
-        obj = copy.deepcopy(body)
+        obj = _drop_empty_lists(copy.deepcopy(body))
         for keep in ("uid", "creationTimestamp", "generation"):
             if keep in live["metadata"]:
                 obj["metadata"][keep] = live["metadata"][keep]
@@ -326,15 +351,38 @@ class K8sApiDouble(ApiDouble):
             self._reconcile(ns, name)
         return self.objects[(kind, ns, name)]
 
-    def delete(self, kind: str, ns: str, name: str) -> Obj:
+    def delete(self, kind: str, ns: str, name: str, propagation: str = "") -> Obj:
+        """As the real API: ``Foreground`` removes the dependents before the owner (at once,
+        here); the default, ``Background`` for a Deployment or ReplicaSet, removes the owner
+        and leaves its dependents to a garbage collector that runs a few requests later."""
         live = self.objects.get((kind, ns, name))
         if live is None:
             raise ApiFailure(404, "NotFound", f'{kind.lower()}s "{name}" not found', kind, name)
-        self._store(kind, live, "DELETED")
         uid = live["metadata"]["uid"]
-        for (k, o_ns, o_name), o in list(self.objects.items()):  # garbage collection
-            if o_ns == ns and any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or []):
-                self.delete(k, o_ns, o_name)
+        if propagation == "Foreground":
+            self._collect(ns, uid, "Foreground")
+        self._store(kind, live, "DELETED")
+        if propagation not in ("Foreground", "Orphan"):
+            self.gc_pending.append((self.gc_delay, ns, uid))
+        return self._deleted_answer(kind, name, live)
+
+    def _collect(self, ns: str, uid: str, propagation: str) -> None:
+        """Delete every object ``uid`` owns (and what they own)."""
+        for (k, o_ns, o_name), o in list(self.objects.items()):
+            owned = o_ns == ns and any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
+            if owned and (k, o_ns, o_name) in self.objects:
+                self.delete(k, o_ns, o_name, propagation)
+
+    def run_gc(self) -> None:
+        """One garbage-collector tick: called before each request is served."""
+        due = [(n - 1, ns, uid) for n, ns, uid in self.gc_pending]
+        self.gc_pending = [d for d in due if d[0] > 0]
+        for _n, ns, uid in [d for d in due if d[0] <= 0]:
+            self._collect(ns, uid, "Background")
+
+    @staticmethod
+    def _deleted_answer(kind: str, name: str, live: Obj) -> Obj:
+        uid = live["metadata"]["uid"]
         if kind in ("Pod", "Service"):  # these answer with the object itself
             return copy.deepcopy(live)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -445,6 +493,7 @@ class K8sApiDouble(ApiDouble):
                                "message": f'ReplicaSet "{current["metadata"]["name"]}" has timed out progressing.'}])
         dep["status"] = status
         self.pending_reads[(ns, name)] = self.rollout_reads
+        self.ready_since[(ns, name)] = time.monotonic()
         self._store("Deployment", dep, "MODIFIED")
 
     def _scale_rs(self, ns: str, rs: Obj, count: int, outcome: Outcome, pull_error: str | None) -> None:
@@ -468,6 +517,14 @@ class K8sApiDouble(ApiDouble):
         """What a GET returns: mid-rollout for the first ``rollout_reads`` reads."""
         dep = copy.deepcopy(self.objects[("Deployment", ns, name)])
         left = self.pending_reads.get((ns, name), 0)
+        min_ready = int(dep["spec"].get("minReadySeconds") or 0)
+        if left <= 0 and time.monotonic() - self.ready_since.get((ns, name), 0.0) < min_ready:
+            status = dep.get("status") or {}  # Ready, but not for minReadySeconds yet: not available
+            dep["status"] = {**status, "availableReplicas": max(0, int(status.get("replicas", 0))
+                                                                - int(status.get("updatedReplicas", 0))),
+                             "conditions": [{"type": "Progressing", "status": "True",
+                                             "reason": "ReplicaSetUpdated"}]}
+            return dep
         if left > 0:
             self.pending_reads[(ns, name)] = left - 1
             status = dep.get("status") or {}
@@ -542,6 +599,7 @@ class _Handler(DoubleHandler):
                   query: dict[str, str], body: Any, req: Req) -> tuple[int, Any]:
         api = self.api
         with api.lock:
+            api.run_gc()
             if kind == "EndpointSlice" and (method != "GET" or name is not None):
                 raise ApiFailure(405, "MethodNotAllowed", "endpoint slices are listed only, here")
             if method == "POST" and name is None:
@@ -576,7 +634,8 @@ class _Handler(DoubleHandler):
             if method == "PATCH":
                 return 200, api.patch(kind, ns, name, body)
             if method == "DELETE":
-                return 200, api.delete(kind, ns, name)
+                policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy") or ""
+                return 200, api.delete(kind, ns, name, policy)
         raise ApiFailure(405, "MethodNotAllowed", f"{method} is not supported here")
 
     def _watch(self, kind: str, ns: str, query: dict[str, str]) -> None:

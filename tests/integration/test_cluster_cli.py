@@ -38,6 +38,7 @@ def kinds(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 # ---- render commands -----------------------------------------------------------------
 def test_k8s_manifests_prints_every_object_deploy_applies(run: Run, file_store: Any, k8s_double: Any) -> None:
+    fast(file_store, "scheduler-kubernetes")  # before rendering: it sets the checks' wait
     released(file_store, "shop", network__attach_post_create="backend", network__attach_post_deploy="metrics")
     file_store.list_write("ps", "shop", "scale", ["web=2", "worker=1"])
     file_store.list_write("ports", "shop", "map", ["http:80:5000", "tcp:9000:9000:worker"])
@@ -60,7 +61,6 @@ def test_k8s_manifests_prints_every_object_deploy_applies(run: Run, file_store: 
     from dockyard.core.plan import build_plan
     from dockyard.schedulers.kubernetes import KubernetesScheduler
 
-    fast(file_store, "scheduler-kubernetes")
     sched = KubernetesScheduler(file_store)
     sched.network_create("backend")
     sched.deploy(build_plan(file_store, "shop"), Hooks(load_entry_points=False))
@@ -103,6 +103,7 @@ def test_render_commands_need_a_release_or_an_image(run: Run, file_store: Any) -
 
 
 def test_nomad_job_prints_the_job_deploy_registers(run: Run, file_store: Any, nomad_double: Any) -> None:
+    fast(file_store, "scheduler-nomad")  # before rendering: it sets the checks' wait
     released(file_store, "shop", network__initial_network="backend", scheduler__selected="kubernetes")
     file_store.list_write("ps", "shop", "scale", ["web=3"])
     result = run("nomad:job", "shop")
@@ -117,7 +118,6 @@ def test_nomad_job_prints_the_job_deploy_registers(run: Run, file_store: Any, no
     from dockyard.core.plan import build_plan
     from dockyard.schedulers.nomad import NomadScheduler
 
-    fast(file_store, "scheduler-nomad")
     sched = NomadScheduler(file_store)
     sched.deploy(build_plan(file_store, "shop"), Hooks(load_entry_points=False))
     sched.close()
