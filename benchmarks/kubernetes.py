@@ -126,6 +126,7 @@ def main() -> int:
         store.set("scheduler-kubernetes", "--global", prop, value)
     # kwok runs no process, so no check can: a rollout is measured without minReadySeconds
     store.set("checks", "--global", "wait", "0")
+    store.set("proxy", "--global", "type", "null")  # routing is measured in benchmarks/proxy.py
     rows: list[str] = []
     try:
         # ---- deploy ------------------------------------------------------------------
