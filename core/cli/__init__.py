@@ -8,6 +8,7 @@ their command runs, so ``--help`` and every other command stay fast.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -215,6 +216,19 @@ def apply_app_flag(argv: Sequence[str]) -> list[str]:
     raise click.UsageError("--app needs a command")
 
 
+_OPTION_LIKE = re.compile(r"^--?[A-Za-z0-9][A-Za-z0-9_-]{0,40}$")
+
+
+def _without_values(exc: click.ClickException) -> click.ClickException:
+    """A value that begins with ``-`` (a PEM key, a negative number, ``-x`` in a command) is
+    taken by the parser for an option; its usage error would print the value, which may be
+    a secret. Name the problem instead, never the value."""
+    if isinstance(exc, click.NoSuchOption) and not _OPTION_LIKE.match(exc.option_name):
+        return click.UsageError("an argument that begins with '-' is not an option of this command "
+                                "(its value is not shown); put the values after `--`", exc.ctx)
+    return exc
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
         args = hoist_global_options(apply_app_flag(sys.argv[1:] if argv is None else argv))
@@ -232,8 +246,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("error: aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        shown = _without_values(exc)
+        shown.show()
+        sys.exit(shown.exit_code)
     except DockyardError as exc:
         if debug:
             import traceback

@@ -94,6 +94,19 @@ def test_usage_errors_exit_2(run: Run, args: tuple[str, ...]) -> None:
     assert "Traceback" not in r.stderr
 
 
+KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-secret-material\n-----END PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize("args", [("props:set", "certs", "app1", "key", KEY), ("config:set", "app1", KEY),
+                                  ("certs:add", "app1", KEY, KEY)])
+def test_a_value_taken_for_an_option_is_never_echoed(run: Run, args: tuple[str, ...]) -> None:
+    assert run("apps:create", "app1").exit_code == 0
+    result = run(*args)
+    assert result.exit_code == 2
+    assert "secret-material" not in result.stdout + result.stderr and "BEGIN" not in result.stderr
+    assert "put the values after `--`" in result.stderr
+
+
 def test_unknown_command_exits_2(run: Run) -> None:
     assert run("nosuch:thing").exit_code == 2
 
