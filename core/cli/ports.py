@@ -14,11 +14,36 @@ from dockyard.core.cli._props import report_command
 from dockyard.core.cli._routing import routed
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
+from dockyard.core.models import PortMapping
 from dockyard.core.ports import KEY, PLUGIN, PORTS_LOCK, parse_mapping, read_port_map, write_port_map
 from dockyard.core.properties import require_app
 from dockyard.propstores.base import PropertyStore
 
 log = logging.getLogger("dockyard.ports")
+
+
+def _check_process_types(c: CliContext, app: str, entries: list[PortMapping]) -> str:
+    """An entry for a process type the release lacks routes nothing (issue 10).
+
+    Once the app is deployed such an entry is refused; before, there is no release to check
+    against, so an entry for a type other than web gets a warning, returned to be printed
+    once the map is stored (a refused command prints its one error line only).
+    """
+    from dockyard.core.plan import current_release
+
+    wanted = sorted({e.process_type for e in entries})
+    release = current_release(c.store, app)
+    if release is None:
+        others = [p for p in wanted if p != "web"]
+        if not others:
+            return ""
+        return (f"{app} is not deployed yet: make sure its release has process type {', '.join(others)}, "
+                f"or {'that entry' if len(others) == 1 else 'those entries'} will route nothing")
+    missing = [p for p in wanted if p not in release[2]]
+    if missing:
+        raise ValidationError(f"the deployed release of {app} has no process type {', '.join(missing)} "
+                              f"(it has {', '.join(sorted(release[2])) or 'none'})")
+    return ""
 
 
 def _show(c: CliContext, app: str) -> None:
@@ -34,8 +59,11 @@ def add(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
     """Add SCHEME:HOST-PORT:CONTAINER-PORT[:PROCESS-TYPE] entries."""
     require_app(c.store, app)
     new = [parse_mapping(e) for e in entries]
+    warning = _check_process_types(c, app, new)
     with c.store.lock(PORTS_LOCK, timeout=30):
         routed(c, app, lambda s: write_port_map(s, app, read_port_map(s, app) + new), held=(PORTS_LOCK,))
+    if warning:
+        log.warning("%s", warning)
     _show(c, app)
 
 
@@ -47,8 +75,11 @@ def set_(c: CliContext, app: str, entries: tuple[str, ...]) -> None:
     """Replace the port map."""
     require_app(c.store, app)
     new = [parse_mapping(e) for e in entries]
+    warning = _check_process_types(c, app, new)
     with c.store.lock(PORTS_LOCK, timeout=30):
         routed(c, app, lambda s: write_port_map(s, app, new), held=(PORTS_LOCK,))
+    if warning:
+        log.warning("%s", warning)
     _show(c, app)
 
 

@@ -97,3 +97,25 @@ def test_timeouts_have_a_range(value: str, run: Any, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "proxy-read-timeout" in error_line(result.stderr)
     assert run("nginx:report", "timeouts").stdout == report
     assert run("nginx:set", "timeouts", "proxy-read-timeout", "90s").exit_code == 0
+
+
+def test_a_process_type_the_release_lacks_is_refused_once_deployed(deployed: dict[str, Any], run: Any) -> None:
+    app = deployed["app"]
+    report = run("ports:report", app).stdout
+    for command in ("ports:add", "ports:set"):
+        result = run(command, app, f"http:{free_port()}:5000:nosuch")
+        assert result.exit_code == 1
+        assert "has no process type nosuch" in error_line(result.stderr)
+        assert run("ports:report", app).stdout == report
+    api = free_port()
+    assert run("ports:add", app, f"http:{api}:6000:api").exit_code == 0  # the release has api (scaled to 0)
+    assert f"http:{api}:6000:api" in run("ports:report", app).stdout
+    assert request(api).status == 502  # routed, no instance yet
+
+
+def test_a_process_type_is_warned_about_before_the_first_deploy(run: Any) -> None:
+    assert run("apps:create", "undeployed").exit_code == 0
+    result = run("ports:set", "undeployed", "http:80:5000", "http:8080:6000:worker")
+    assert result.exit_code == 0
+    assert "process type worker" in result.stderr
+    assert "http:8080:6000:worker" in run("ports:report", "undeployed").stdout
