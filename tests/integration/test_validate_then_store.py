@@ -119,3 +119,46 @@ def test_a_process_type_is_warned_about_before_the_first_deploy(run: Any) -> Non
     assert result.exit_code == 0
     assert "process type worker" in result.stderr
     assert "http:8080:6000:worker" in run("ports:report", "undeployed").stdout
+
+
+def test_every_routing_command_stores_nothing_when_nginx_rejects_the_config(
+        deployed: dict[str, Any], private_nginx: PrivateNginx, run: Any, file_store: Any, tmp_path: Path) -> None:
+    """A stored setting nginx rejects (a template, written behind nginx:set's back) makes each
+    proxy-affecting command fail in one line, and none of them stores its own change."""
+    from tests.fixtures.nginx import make_cert
+
+    app, port = deployed["app"], deployed["port"]
+    template = tmp_path / "broken.conf.j2"
+    template.write_text("server {\n  listen {{ entries[0].host_port }};\n  proxy_buffering maybe;\n}\n")
+    assert run("props:set", "nginx", app, "template-path", str(template)).exit_code == 0
+    crt, key = make_cert(("vts.example.test",))
+    (tmp_path / "c.pem").write_text(crt)
+    (tmp_path / "k.pem").write_text(key)
+    config = private_nginx.http_file(app).read_bytes()
+
+    def state() -> tuple[str, ...]:
+        reports = ("ports:report", "domains:report", "certs:report", "proxy:report")
+        return (*(run(report, app).stdout for report in reports), str(file_store.get("nginx", app, "hsts")))
+
+    before = state()
+    for command in (("nginx:set", app, "hsts", "false"), ("ports:add", app, f"http:{free_port()}:5000"),
+                    ("ports:set", app, f"http:{free_port()}:5000"), ("ports:remove", app, str(port)),
+                    ("ports:clear", app), ("domains:add", app, "vts.example.test"),
+                    ("domains:set", app, "vts.example.test"), ("domains:disable", app),
+                    ("certs:add", app, str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))):
+        result = run(*command)
+        assert result.exit_code == 1, command
+        assert 'invalid value "maybe"' in error_line(result.stderr), command
+        assert state() == before, command
+        assert private_nginx.http_file(app).read_bytes() == config, command
+        assert request(port).status == 200, command
+
+    # proxy:set to null and back: the nginx config goes, then comes back only if nginx takes it
+    assert run("proxy:set", app, "null").exit_code == 0
+    assert not private_nginx.http_file(app).exists()
+    result = run("proxy:set", app, "nginx")
+    assert result.exit_code == 1 and 'invalid value "maybe"' in error_line(result.stderr)
+    assert file_store.get("proxy", app, "type") == "null"
+    assert run("props:unset", "nginx", app, "template-path").exit_code == 0
+    assert run("proxy:set", app, "nginx").exit_code == 0
+    assert request(port).status == 200
