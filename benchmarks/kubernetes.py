@@ -115,7 +115,7 @@ def main() -> int:
     from dockyard.core.properties import create_app
     from dockyard.schedulers.kubernetes import KubernetesScheduler
     from dockyard.schedulers.kubernetes.client import read_settings
-    from dockyard.schedulers.kubernetes.render import render_manifests
+    from dockyard.schedulers.kubernetes.render import object_name, render_manifests
 
     store = open_propstore("file://" + root)
     ns = f"dockyard-bench-{uuid.uuid4().hex[:6]}"
@@ -131,6 +131,7 @@ def main() -> int:
     try:
         # ---- deploy ------------------------------------------------------------------
         sched = KubernetesScheduler(store)
+        _ = sched.kube  # the client is made (and imported) once, as the raw client's was above
         ours = base = 0.0
         for i in range(args.apps):
             for app in (f"d{i}", f"r{i}"):
@@ -164,6 +165,7 @@ def main() -> int:
         settings = read_settings(store, None)
         for plan in plans:
             assert render_manifests(plan, settings) == plain_manifests(plan, ns), plan.app
+        object_name.cache_clear()  # timed cold, as a single k8s:manifests run renders
         t0 = time.perf_counter()
         for plan in plans:
             render_manifests(plan, settings)

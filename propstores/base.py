@@ -373,6 +373,24 @@ class PropertyStore(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    # ---- housekeeping (props:check) ----------------------------------------------
+    def leftovers(self, older_than: float = 0.0) -> list[str]:
+        """Debris a killed writer can leave that is not a property (the file store's temp
+        files), at least ``older_than`` seconds old, as paths an operator recognises. A
+        backend whose writes are transactions leaves none."""
+        return []
+
+    def remove_leftovers(self, older_than: float = 0.0) -> int:
+        """Remove what ``leftovers(older_than)`` lists; return how many were removed."""
+        return 0
+
+    def remove_unchecked(self, coords: Sequence[tuple[str, str, str]]) -> None:
+        """Delete properties whose names today's checks refuse (written by an older version
+        or by hand), which the normal ``delete`` cannot name. Only ``props:check --repair``
+        calls this, after listing them."""
+        if coords:
+            self._apply([Delete(p, s, k) for p, s, k in coords])
+
     # ---- batches -----------------------------------------------------------------
     def checked_ops(self, ops: Iterable[Op]) -> list[Op]:
         """``ops`` in canonical form, every one validated (names, text, this store's size limit).

@@ -19,6 +19,7 @@ nothing heavier than ``os`` and ``fcntl``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -43,6 +44,9 @@ from dockyard.propstores.base import (
 )
 
 TMP_PREFIX = ".tmp-"
+#: stale temp files are swept at most this often (seconds), when they are this old
+SWEEP_EVERY = 86400.0
+SWEEP_AGE = 3600.0
 #: a batch at least this large is synced with one syncfs() instead of one fsync() per file
 BULK_SYNC_THRESHOLD = 32
 #: a batch this many times 4 is written by WRITE_THREADS threads, PARALLEL_CHUNK files per task
@@ -75,6 +79,48 @@ class FileStore(PropertyStore):
         self.root = path.rstrip("/") or "/"
         self.config_dir = os.path.join(self.root, "config")
         self.locks_dir = os.path.join(self.root, "locks")
+        self.sweep()
+
+    # ---- housekeeping ----------------------------------------------------------------
+    def leftovers(self, older_than: float = 0.0) -> list[str]:
+        """Temp files of writes that never reached their rename (a kill -9 between the two)."""
+        cutoff = time.time() - older_than
+        found: list[str] = []
+        for directory, _dirs, files in os.walk(self.config_dir):
+            for name in files:
+                if name.startswith(TMP_PREFIX):
+                    path = os.path.join(directory, name)
+                    with contextlib.suppress(FileNotFoundError):
+                        if os.lstat(path).st_mtime <= cutoff:
+                            found.append(path)
+        return sorted(found)
+
+    def remove_leftovers(self, older_than: float = 0.0) -> int:
+        removed = 0
+        for path in self.leftovers(older_than):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                removed += 1
+        return removed
+
+    def sweep(self, every: float = SWEEP_EVERY, older_than: float = SWEEP_AGE) -> int:
+        """Remove temp files older than an hour (no live write takes that long), at most once
+        a day per store: the mark is the mtime of ``locks/.swept``, so opening the store costs
+        one stat in between."""
+        mark = os.path.join(self.locks_dir, ".swept")
+        try:
+            if time.time() - os.stat(mark).st_mtime < every:
+                return 0
+        except FileNotFoundError:
+            if not os.path.isdir(self.config_dir):
+                return 0
+        try:
+            os.makedirs(self.locks_dir, mode=_DIR_MODE, exist_ok=True)
+            with open(mark, "a"):
+                os.utime(mark)
+        except OSError:  # a read-only root: nothing to sweep with
+            return 0
+        return self.remove_leftovers(older_than)
 
     # ---- paths -----------------------------------------------------------------------
     def _path(self, plugin: str, scope: str, key: str) -> str:

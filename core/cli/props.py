@@ -284,3 +284,46 @@ def migrate(c: CliContext, to: str, replace: bool) -> None:
             "source": c.store.display_url, "target": redact_url(to)},
            f"-----> Migrated {result.count} properties to {redact_url(to)}; verified count and sha256 "
            f"{result.sha256}" + (f"; deleted {result.deleted} extra" if result.deleted else ""))
+
+
+#: a temp file younger than this may belong to a write in progress on another process
+LEFTOVER_AGE = 60.0
+
+
+@click.command("props:check")
+@click.option("--repair", is_flag=True, help="Remove what is reported: leftover temp files and invalid names.")
+@pass_cli
+def check(c: CliContext, repair: bool) -> None:
+    """Check the store (fsck): temp files left by interrupted writes, and properties whose
+    names are not valid. Exit 1 when something is found and not repaired."""
+    from dockyard.core.names import validate_scope
+
+    leftovers = c.store.leftovers(LEFTOVER_AGE)
+    invalid: list[tuple[str, str, str]] = []
+    reasons: list[str] = []
+    for prop in c.store.iter_properties():
+        try:
+            validate_component("plugin", prop.plugin)
+            validate_scope(prop.scope)
+            validate_component("key", prop.key)
+        except ValidationError as exc:
+            invalid.append((prop.plugin, prop.scope, prop.key))
+            reasons.append(str(exc))
+    if repair:
+        removed = c.store.remove_leftovers(LEFTOVER_AGE)
+        c.store.remove_unchecked(invalid)
+    found = bool(leftovers or invalid)
+    if c.json:
+        c.emit({"leftovers": leftovers, "invalid": [{"plugin": p, "scope": s, "key": k, "reason": r}
+                                                    for (p, s, k), r in zip(invalid, reasons, strict=True)],
+                "repaired": repair and found})
+    else:
+        lines = [f"leftover temp file: {path}" for path in leftovers]
+        lines += [f"invalid name {p}/{s}/{k}: {r}" for (p, s, k), r in zip(invalid, reasons, strict=True)]
+        if repair and found:
+            lines.append(f"-----> Repaired: removed {removed} temp file(s) and {len(invalid)} invalid propert(ies)")
+        elif not found:
+            lines.append("-----> The store is clean")
+        click.echo("\n".join(lines))
+    if found and not repair:
+        raise SystemExit(1)

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "props:backup": (f"{M}.props:backup", "Write a timestamped backup and keep the newest N"),
     "props:restore": (f"{M}.props:restore", "Restore a backup (import --replace)"),
     "props:migrate": (f"{M}.props:migrate", "Copy every property to another store and verify it"),
+    "props:check": (f"{M}.props:check", "Check the store for leftovers and invalid names (--repair)"),
     # scheduler and deploy
     "deploy": (f"{M}.deploy:deploy", "Deploy an app from an image or a Dockerfile build"),
     "git:from-image": (f"{M}.deploy:from_image", "Deploy an app from an existing image"),

@@ -234,8 +234,11 @@ class KubernetesScheduler(Scheduler):
             raise DeployError(f"app {plan.app}: rollout failed: {failure}; {rolled}")
         for manifest in later:
             self.apply(manifest)
-        self._promote_pending(plan.app, ns, plan.release)
-        self._prune(plan, ns, {(m["kind"], m["metadata"]["name"]) for m in manifests})
+        if plan.networks.attach_post_deploy:  # only then can a pod carry a pending label
+            self._promote_pending(plan.app, ns, plan.release)
+        had_networks = any(k.startswith(R.NETWORK_LABEL_PREFIX) for dep in before.values() if dep
+                           for k in ((dep["spec"]["template"].get("metadata") or {}).get("labels") or {}))
+        self._prune(plan, ns, {(m["kind"], m["metadata"]["name"]) for m in manifests}, had_networks)
         instances = self.status(plan.app)
         hooks.fire("core-post-deploy", app=plan.app, release=plan.release, plan=plan, scheduler=self,
                    instances=instances)
@@ -256,7 +259,8 @@ class KubernetesScheduler(Scheduler):
                     return f"Deployment {name} disappeared during the rollout"
                 state, detail = rollout_state(dep)
                 proc = _labels(dep).get(R.PROC_LABEL, "")
-                crash = self._crashing_pod(plan, ns, proc)
+                # a complete rollout has every new pod available: nothing left to find crashing
+                crash = self._crashing_pod(plan, ns, proc) if state != "complete" else None
                 if state == "failed" or crash:
                     reason = crash[1] if crash else detail
                     pod = crash[0] if crash else None
@@ -361,7 +365,9 @@ class KubernetesScheduler(Scheduler):
             promoted += 1
         return promoted
 
-    def _prune(self, plan: DeployPlan, ns: str, keep: set[tuple[str, str]]) -> None:
+    def _prune(self, plan: DeployPlan, ns: str, keep: set[tuple[str, str]], had_networks: bool = True) -> None:
+        """Remove the app's objects the plan no longer has. The baseline ingress policy exists
+        only while some pod joined a network, so it is looked for only when one did."""
         selector = f"{R.APP_LABEL}={plan.app}"
         for kind in ("Deployment", "Service"):
             for obj in self._list(kind, ns, selector):
@@ -369,8 +375,9 @@ class KubernetesScheduler(Scheduler):
                 if (kind, name) not in keep:
                     log.info("removing %s %s: no longer in the app's plan", kind, name)
                     self._delete(kind, name, ns)
+                    had_networks = had_networks or kind == "Deployment"
         baseline = R.baseline_policy_name(plan.app)
-        if ("NetworkPolicy", baseline) not in keep:
+        if had_networks and ("NetworkPolicy", baseline) not in keep:
             self._delete("NetworkPolicy", baseline, ns)
 
     # ---- lifecycle ---------------------------------------------------------------

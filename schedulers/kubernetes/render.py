@@ -47,6 +47,7 @@ driver does not declare INITIAL_NETWORK and the core refuses it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -108,6 +109,7 @@ def baseline_policy_name(app: str) -> str:
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
+@functools.lru_cache(maxsize=8192)  # pure; a render asks for each name twice (Service, Deployment)
 def object_name(app: str, process_type: str) -> str:
     """``APP-PROC`` as a Service name (a DNS-1035 label: no dot, starts with a letter, at most
     63 characters), mapped by ``platform_name`` when Dokku's name does not fit that rule
