@@ -5,7 +5,8 @@
 2. the networks and ports are checked against the scheduler's capabilities
    (``check_plan``) and every named network must exist, before anything changes;
 3. an image is built (``--build``) or taken as given; its process types come from
-   ``--procfile``, else the Procfile in the image's working directory, else its CMD as web;
+   ``--procfile``, else the Procfile in the image's working directory (Dokku's
+   ``ps procfile-path``, relative to it), else its CMD as web;
 4. ``pre-deploy`` fires; the proxy's wiring subscribes to ``core-post-deploy``;
 5. ``scheduler.deploy(plan)`` carries out the phases;
 6. the release (image plus the parsed process list) is recorded and ``post-deploy`` fires.
@@ -25,6 +26,7 @@ from dockyard.core.errors import DeployError, NotFound, NotSupported, Validation
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Instance, NetworkSettings, PortMapping
 from dockyard.core.plan import (
+    RELEASE,
     build_plan,
     current_release,
     is_deployed,
@@ -34,8 +36,8 @@ from dockyard.core.plan import (
     write_scale,
 )
 from dockyard.core.ports import read_port_map
-from dockyard.core.procfile import Processes, parse_procfile
-from dockyard.core.properties import is_locked, require_app
+from dockyard.core.procfile import DEFAULT_PROCFILE_PATH, Processes, parse_procfile
+from dockyard.core.properties import computed, is_locked, require_app
 from dockyard.propstores.base import PropertyStore
 from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
 
@@ -43,6 +45,10 @@ log = logging.getLogger("dockyard.deploy")
 
 _TYPE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 LOCK_TIMEOUT = 5.0
+#: where the current release's processes came from: ``image:PATH`` (the image's Procfile at
+#: procfile-path PATH) or ``given`` (``--procfile`` or the Python API), so ``ps:rebuild``
+#: knows whether a changed procfile-path means reading the image again
+PROCESSES_SOURCE = "processes-source"
 
 
 # ---- checks before any change --------------------------------------------------------
@@ -88,8 +94,13 @@ def read_procfile(path: str | Path) -> Processes:
     return processes
 
 
-def image_processes(image: str) -> Processes:
-    """The image's Procfile (or CMD as web), read through the local docker engine.
+def procfile_path(store: PropertyStore, app: str) -> str:
+    """Dokku's computed ``ps procfile-path``: the app's, else the global one, else ``Procfile``."""
+    return computed(store, "ps", app, "procfile-path", DEFAULT_PROCFILE_PATH) or DEFAULT_PROCFILE_PATH
+
+
+def image_processes(image: str, path: str = DEFAULT_PROCFILE_PATH) -> Processes:
+    """The image's Procfile at ``path`` (or CMD as web), read through the local docker engine.
 
     When the image is not on this engine (a registry image for Kubernetes or Nomad), its
     CMD becomes web, with a warning that says how to pass a Procfile instead.
@@ -98,7 +109,7 @@ def image_processes(image: str) -> Processes:
     from dockyard.core.images import image_processes as read
 
     try:
-        return read(image)
+        return read(image, path)
     except ValidationError:
         raise
     except DockyardError as exc:
@@ -116,7 +127,7 @@ def plan_for_render(store: PropertyStore, app: str, image: str | None = None) ->
     require_app(store, app)
     if image is None:
         return build_plan(store, app)
-    return build_plan(store, app, image=image, processes=image_processes(image))
+    return build_plan(store, app, image=image, processes=image_processes(image, procfile_path(store, app)))
 
 
 # ---- deploy -------------------------------------------------------------------------
@@ -142,6 +153,7 @@ def deploy_app(
     hooks = hooks or Hooks()
     if procfile is not None:
         processes = read_procfile(procfile)
+    source = "given"
     with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
         if build_dir is not None:
             # check before a long build too; _release checks the final plan either way
@@ -150,20 +162,28 @@ def deploy_app(
             image = scheduler.build(app, Path(build_dir), networks, hooks, progress)
         assert image is not None
         if processes is None:
-            processes = image_processes(image)
+            path = procfile_path(store, app)
+            processes = image_processes(image, path)
+            source = f"image:{path}"
         plan = build_plan(store, app, image=image, processes=processes)
-        return _release(store, scheduler, plan, processes, hooks, progress)
+        return _release(store, scheduler, plan, processes, hooks, progress, source)
 
 
 def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, processes: Processes,
-             hooks: Hooks, progress: Progress) -> list[Instance]:
-    """Steps 4-6, under the deploy lock; the plan has passed preflight."""
+             hooks: Hooks, progress: Progress, source: str | None = None) -> list[Instance]:
+    """Steps 4-6, under the deploy lock; the plan has passed preflight. ``source``: where
+    ``processes`` came from (``PROCESSES_SOURCE``), None to keep the recorded one."""
     preflight(scheduler, plan.app, plan.networks, plan.ports)
     hooks.fire("pre-deploy", app=plan.app, plan=plan, store=store, scheduler=scheduler)
     subscribe_routing(hooks, store, scheduler)
     instances = scheduler.deploy(plan, hooks, progress)
     record_release(store, plan.app, plan.release, plan.image, processes)
     store.set("apps", plan.app, "deployed-image", plan.image)
+    if source is not None:
+        store.set(RELEASE, plan.app, PROCESSES_SOURCE, source)
+    # a deployed app comes back after a reboot again (Dokku's core-post-deploy sets
+    # restore true; unset is true, so ps:stop's false is simply removed)
+    store.delete("ps", plan.app, "restore")
     hooks.fire("post-deploy", app=plan.app, plan=plan, instances=instances, store=store, scheduler=scheduler)
     switch_failures = hooks.failures.get("core-post-deploy")
     if switch_failures:
@@ -176,8 +196,13 @@ def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, proce
 
 
 def rebuild_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks | None = None,
-                progress: Progress = no_progress) -> list[Instance]:
-    """ps:rebuild: a fresh zero-downtime rollout of the current image and processes."""
+                progress: Progress = no_progress, reread_procfile: bool = False) -> list[Instance]:
+    """A fresh zero-downtime rollout of the current image and processes (ps:restart, ps:start).
+
+    ``reread_procfile`` (ps:rebuild, which rebuilds from source in Dokku): when the
+    processes were read from the image and ``procfile-path`` has changed since, read the
+    image's Procfile again at the new path. Processes given with ``--procfile`` are kept.
+    """
     require_app(store, app)
     hooks = hooks or Hooks()
     with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
@@ -185,8 +210,14 @@ def rebuild_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hoo
         if current is None:
             raise NotFound(f"app {app} has not been deployed yet")
         _release_id, image, processes = current
+        # a release from before the source was recorded was read from the image's Procfile
+        source = store.get(RELEASE, app, PROCESSES_SOURCE) or f"image:{DEFAULT_PROCFILE_PATH}"
+        path = procfile_path(store, app)
+        reread = reread_procfile and source.startswith("image:") and source != f"image:{path}"
+        if reread:
+            processes = image_processes(image, path)
         plan = build_plan(store, app, image=image, processes=processes)
-        return _release(store, scheduler, plan, processes, hooks, progress)
+        return _release(store, scheduler, plan, processes, hooks, progress, f"image:{path}" if reread else None)
 
 
 # ---- scale --------------------------------------------------------------------------
@@ -252,7 +283,10 @@ def start_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks
     require_app(store, app)
     if not is_deployed(store, app):
         raise NotFound(f"app {app} has not been deployed yet")
-    if scheduler.status(app):
+    instances = scheduler.status(app)
+    if instances:
         scheduler.start(app)
     else:
         rebuild_app(store, scheduler, app, hooks, progress)
+    if not instances or any(i.state != "running" for i in instances):
+        store.delete("ps", app, "restore")  # started again: restored after a reboot (Dokku: true)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import posixpath
 import tarfile
 from dataclasses import dataclass
 from typing import Any
 
 from dockyard.core.errors import DockyardError, NotFound
-from dockyard.core.procfile import Processes, parse_procfile
+from dockyard.core.procfile import DEFAULT_PROCFILE_PATH, Processes, parse_procfile, procfile_location
 
 log = logging.getLogger("dockyard.images")
 
@@ -42,8 +41,10 @@ def _client() -> Any:
     return client
 
 
-def inspect_image(image: str, client: Any = None) -> ImageInfo:
-    """The image's WORKDIR, CMD and Procfile text (None when it has none)."""
+def inspect_image(image: str, client: Any = None, procfile_path: str = DEFAULT_PROCFILE_PATH) -> ImageInfo:
+    """The image's WORKDIR, CMD and Procfile text (None when it has none).
+
+    ``procfile_path`` is Dokku's ``ps procfile-path``: relative to the WORKDIR."""
     own = client is None
     client = client or _client()
     try:
@@ -56,7 +57,7 @@ def inspect_image(image: str, client: Any = None) -> ImageInfo:
         config = attrs.get("Config") or {}
         workdir = config.get("WorkingDir") or "/"
         cmd = tuple(config["Cmd"]) if config.get("Cmd") else None
-        return ImageInfo(workdir, cmd, _read_file(client, image, posixpath.join(workdir, "Procfile")))
+        return ImageInfo(workdir, cmd, _read_file(client, image, procfile_location(workdir, procfile_path)))
     finally:
         if own:
             client.close()
@@ -86,12 +87,18 @@ def _read_file(client: Any, image: str, path: str) -> str | None:
             client.api.remove_container(cid, force=True)
 
 
-def image_processes(image: str) -> Processes:
-    """Process types from the image's Procfile, else its CMD as ``web`` (command None)."""
-    info = inspect_image(image)
+def image_processes(image: str, procfile_path: str = DEFAULT_PROCFILE_PATH) -> Processes:
+    """Process types from the image's Procfile, else its CMD as ``web`` (command None).
+
+    A ``procfile_path`` the image does not have is no error: as in Dokku, the deploy goes on
+    as if there were no Procfile (with a warning naming the path, since it was asked for)."""
+    info = inspect_image(image, procfile_path=procfile_path)
     if info.procfile is not None:
         parsed = parse_procfile(info.procfile)
         if parsed:
             return parsed
         log.warning("the Procfile in %s defines no process types; using the image's CMD as web", image)
+    elif procfile_path != DEFAULT_PROCFILE_PATH:
+        log.warning("%s has no %s (ps procfile-path); using its CMD as web", image,
+                    procfile_location(info.workdir, procfile_path))
     return {"web": None}

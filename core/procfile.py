@@ -15,6 +15,24 @@ _TYPE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 Processes = dict[str, tuple[str, ...] | None]
 
+#: Dokku's ``ps procfile-path`` default: the Procfile in the image's working directory
+DEFAULT_PROCFILE_PATH = "Procfile"
+
+
+def validate_procfile_path(value: str) -> str:
+    """A ``procfile-path`` value: one line naming a file (Dokku reads it relative to the base
+    directory, never as an absolute path, so a leading ``/`` is allowed and ignored)."""
+    if "\n" in value or "\r" in value or "\0" in value or not value.strip("/").strip():
+        raise ValidationError(f"invalid procfile-path {value!r}: a file path relative to the image's WORKDIR")
+    return value
+
+
+def procfile_location(workdir: str, path: str = DEFAULT_PROCFILE_PATH) -> str:
+    """Where ``procfile-path`` points inside an image: joined to ``workdir``, never absolute, as in Dokku."""
+    import posixpath
+
+    return posixpath.normpath(posixpath.join(workdir or "/", path.lstrip("/")))
+
 
 def parse_procfile(text: str) -> Processes:
     processes: Processes = {}

@@ -6,17 +6,28 @@ import re
 
 import click
 
-from dockyard.core.cli._props import report_command, set_command, set_property, triplet_rows
+from dockyard.core.cli._props import (
+    global_triplet_rows,
+    report_command,
+    set_command,
+    set_property,
+    triplet_rows,
+)
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
-from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.plan import DEFAULT_RESTART_POLICY, PS, current_release, is_deployed, read_scale
+from dockyard.core.procfile import DEFAULT_PROCFILE_PATH, validate_procfile_path
 from dockyard.core.properties import require_app
 
 _POLICY_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
-PROPERTIES = ("restart-policy", "stop-timeout-seconds")
+#: Dokku's ps properties that Dockyard honours; ``restore`` is per app only, as in Dokku
+PROPERTIES = ("procfile-path", "restart-policy", "restore", "stop-timeout-seconds")
+GLOBAL_PROPERTIES = ("procfile-path", "restart-policy", "stop-timeout-seconds")
 #: what docker-local (and Dokku) use when no stop-timeout-seconds is set
 DEFAULT_STOP_TIMEOUT = "10"
+#: the triplet properties of ps:report (app, global, computed) with their defaults
+TRIPLETS = {"procfile-path": DEFAULT_PROCFILE_PATH, "restart-policy": DEFAULT_RESTART_POLICY,
+            "stop-timeout-seconds": DEFAULT_STOP_TIMEOUT}
 
 
 def validate_restart_policy(value: str) -> str:
@@ -32,6 +43,10 @@ def validate_ps_value(prop: str, value: str) -> None:
         validate_restart_policy(value)
     elif prop == "stop-timeout-seconds" and not ((value.isascii() and value.isdigit()) and int(value) <= 3600):
         raise ValidationError(f"invalid stop-timeout-seconds {value!r}: a whole number of seconds up to 3600")
+    elif prop == "procfile-path":
+        validate_procfile_path(value)
+    elif prop == "restore" and value not in ("true", "false"):
+        raise ValidationError(f"invalid restore {value!r}: use true or false")
 
 
 @click.command("ps:scale")
@@ -71,7 +86,11 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
 
 
 def _global_rows(c: CliContext) -> dict[str, str]:
-    return {f"ps-global-{prop}": c.store.get(PS, GLOBAL_SCOPE, prop) or "" for prop in PROPERTIES}
+    """Dokku's ``ps:report --global``: each global value, and the computed one (global, else default)."""
+    rows = global_triplet_rows(c, PS, TRIPLETS)
+    for prop, default in TRIPLETS.items():
+        rows[f"ps-computed-{prop}"] = rows[f"ps-global-{prop}"] or default
+    return dict(sorted(rows.items()))
 
 
 @report_command("ps:report", global_rows=_global_rows)
@@ -83,8 +102,10 @@ def report(c: CliContext, name: str) -> dict[str, object]:
     rows: dict[str, object] = {
         "deployed": "true" if current else "false",
         "processes": "",
-        **triplet_rows(c, PS, name, {"restart-policy": DEFAULT_RESTART_POLICY,
-                                     "stop-timeout-seconds": DEFAULT_STOP_TIMEOUT}),
+        **triplet_rows(c, PS, name, TRIPLETS),
+        # Dokku's row has no ps- prefix; unset means true (ps:stop sets false, a deploy unsets it)
+        "restore": c.store.get(PS, name, "restore") or "true",
+        "running": "false",
         "ps-scheduler": c.scheduler_name(name),
     }
     if current:
@@ -113,6 +134,8 @@ def _scheduler_op(c: CliContext, app: str, what: str) -> None:
     with c.timed(f"{what.capitalize()} {app}"):
         if what == "stopped":
             scheduler.stop(app)
+            # a stopped app stays stopped after a reboot (ps:restore), as Dokku's post-stop
+            c.store.set(PS, app, "restore", "false")
 
 
 @click.command("ps:start")
@@ -148,20 +171,27 @@ def restart(c: CliContext, app: str) -> None:
 @click.argument("app")
 @pass_cli
 def rebuild(c: CliContext, app: str) -> None:
-    """Redeploy APP's current image and processes as a new release (zero downtime)."""
-    _redeploy(c, app, "Rebuilt")
+    """Redeploy APP's current image and processes as a new release (zero downtime); a changed
+    procfile-path reads the image's Procfile again, as Dokku's rebuild from source does."""
+    _redeploy(c, app, "Rebuilt", reread_procfile=True)
 
 
-def _redeploy(c: CliContext, app: str, what: str) -> None:
+def _redeploy(c: CliContext, app: str, what: str, reread_procfile: bool = False) -> None:
     from dockyard.core.cli.deploy import progress_logger
     from dockyard.core.deploy import rebuild_app
 
     require_app(c.store, app)
     with c.timed(f"{what} {app}"):
-        rebuild_app(c.store, c.scheduler_for(app), app, progress=progress_logger(c))
+        rebuild_app(c.store, c.scheduler_for(app), app, progress=progress_logger(c),
+                    reread_procfile=reread_procfile)
 
 
 @set_command("ps:set")
 def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
-    """Set a ps property of APP (or --global): restart-policy, stop-timeout-seconds."""
+    """Set a ps property of APP (or --global): procfile-path, restart-policy, restore (APP
+    only), stop-timeout-seconds."""
+    from dockyard.core.errors import DockyardError
+
+    if is_global and app in PROPERTIES and app not in GLOBAL_PROPERTIES:  # app holds PROP here
+        raise DockyardError("Property cannot be specified globally")  # Dokku's words
     set_property(c, PS, PROPERTIES, app, prop, value, is_global, validate_ps_value)

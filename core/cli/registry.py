@@ -52,7 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ps:stop": (f"{M}.ps:stop", "Stop an app's processes"),
     "ps:restart": (f"{M}.ps:restart", "Restart an app's processes"),
     "ps:rebuild": (f"{M}.ps:rebuild", "Redeploy the current release"),
-    "ps:set": (f"{M}.ps:set_", "Set a ps property (restart-policy)"),
+    "ps:set": (f"{M}.ps:set_", "Set a ps property (procfile-path, restart-policy, restore, stop-timeout-seconds)"),
     "checks:set": (f"{M}.checks:set_", "Set a checks property"),
     "checks:report": (f"{M}.checks:report", "Report checks settings"),
     "checks:disable": (f"{M}.checks:disable", "Disable zero-downtime deploys for an app's processes"),
