@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from dockyard.core.errors import DockyardError
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.properties import computed
 from dockyard.propstores.base import Delete, Op, Property, PropertyStore, Put, Value
@@ -232,9 +233,17 @@ def apply_routed(store: PropertyStore, scheduler_for: Callable[[str], Scheduler]
 
     view = PendingView(store, held)
     outcome = change(view)
-    if view.steps and app != GLOBAL_SCOPE and is_deployed(store, app):
+    routed = bool(view.steps) and app != GLOBAL_SCOPE and is_deployed(store, app)
+    if routed:
         result = rebuild(view, scheduler_for(app), app)
         if result.changed:
             log.info("Rebuilt the proxy config of %s", app)
     view.commit()
+    if routed:
+        # a rebuild that ran between the swap and the commit (the event listener) rendered the
+        # old settings; rendering once more from the store is free when nothing changed
+        try:
+            rebuild(store, scheduler_for(app), app, force=False)
+        except DockyardError as exc:
+            log.warning("the proxy config of %s could not be refreshed after the change: %s", app, exc)
     return outcome

@@ -162,3 +162,22 @@ def test_every_routing_command_stores_nothing_when_nginx_rejects_the_config(
     assert run("props:unset", "nginx", app, "template-path").exit_code == 0
     assert run("proxy:set", app, "nginx").exit_code == 0
     assert request(port).status == 200
+
+
+def test_a_rebuild_between_the_swap_and_the_commit_is_caught_up(
+        deployed: dict[str, Any], private_nginx: PrivateNginx, run: Any, scheduler: Any,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event listener may rebuild from the store after the new config went live but before
+    the setting is stored; the command renders once more after storing, so the new one stays."""
+    from dockyard.core import routing
+
+    app = deployed["app"]
+    commit = routing.PendingView.commit
+
+    def late_commit(view: Any) -> None:
+        routing.rebuild(view.base, scheduler, app)  # the listener, still seeing the old settings
+        commit(view)
+
+    monkeypatch.setattr(routing.PendingView, "commit", late_commit)
+    assert run("nginx:set", app, "client-max-body-size", "7m").exit_code == 0
+    assert 'client_max_body_size "7m";' in private_nginx.http_file(app).read_text()
