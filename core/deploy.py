@@ -290,3 +290,19 @@ def start_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks
         rebuild_app(store, scheduler, app, hooks, progress)
     if not instances or any(i.state != "running" for i in instances):
         store.delete("ps", app, "restore")  # started again: restored after a reboot (Dokku: true)
+
+
+def retire_app(store: PropertyStore, scheduler: Scheduler, app: str) -> list[str]:
+    """ps:retire: remove what earlier rollouts left of ``app`` (Dokku's wait-to-retire
+    leftovers); return the removed instances' names.
+
+    Under the app's deploy lock, so a rollout's new instances are never taken for leftovers.
+    An app never deployed has nothing to retire.
+    """
+    require_app(store, app)
+    with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
+        current = current_release(store, app)
+        if current is None:
+            return []
+        release, image, _processes = current
+        return scheduler.retire(app, release, image)

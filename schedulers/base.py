@@ -11,6 +11,7 @@ retired yet), which is where the proxy switches.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import enum
 import logging
 import queue
@@ -19,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from dockyard.core.errors import DockyardError, NotFound, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
@@ -339,6 +340,24 @@ class Scheduler(abc.ABC):
 
     @abc.abstractmethod
     def status(self, app: str) -> list[Instance]: ...
+
+    def inspect(self, app: str) -> list[dict[str, Any]]:
+        """``ps:inspect``: the app's instances in the platform's own detail (Dokku prints
+        ``docker container inspect`` of them). A driver whose platform has such a document
+        returns it; by default each instance as ``status`` reports it, as plain data."""
+        return [dataclasses.asdict(i) for i in self.status(app)]
+
+    def retire(self, app: str, release: str, image: str) -> list[str]:
+        """``ps:retire``: remove what earlier rollouts left of ``app`` (instances that are not
+        the live ones of ``release``, images other than ``image``); return the instances'
+        names. The core calls it under the app's deploy lock, so no rollout is under way.
+
+        By default nothing: a platform that replaces instances itself (a Deployment's
+        ReplicaSets, a Nomad job's allocations) leaves nothing behind for Dockyard to retire.
+        A driver that retires old instances after ``wait-to-retire`` itself (docker-local)
+        overrides this, for the ones a failed step left running.
+        """
+        return []
 
     @abc.abstractmethod
     def listeners(self, app: str) -> dict[str, list[Listener]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import click
 
@@ -122,6 +123,52 @@ def report(c: CliContext, name: str) -> dict[str, object]:
             rows[f"status-{i.process_type}-{i.index}"] = (
                 f"{i.state} (CID: {i.id[:12]}, restarts: {i.restart_count}{', ' + addrs if addrs else ''})")
     return rows
+
+
+#: env prefixes Dokku's ps:inspect shows; every other variable's value is masked
+INSPECT_VISIBLE_ENV = ("CACHE_PATH=", "DOCKER_", "DOKKU_", "DYNO=", "PATH=", "PORT=", "USER=")
+
+
+def sanitize_inspect(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mask environment values as Dokku's ps:inspect does (``KEY=XXXXXX``), so the output can
+    be pasted elsewhere without leaking secrets."""
+    for item in items:
+        config = item.get("Config")
+        if isinstance(config, dict) and isinstance(config.get("Env"), list):
+            config["Env"] = [e if str(e).startswith(INSPECT_VISIBLE_ENV) else f"{str(e).partition('=')[0]}=XXXXXX"
+                             for e in config["Env"]]
+    return items
+
+
+@click.command("ps:inspect")
+@click.argument("app")
+@pass_cli
+def inspect(c: CliContext, app: str) -> None:
+    """Print APP's instances as JSON (docker-local: ``docker container inspect`` of its
+    containers), environment values masked as Dokku's ps:inspect does."""
+    import json
+
+    require_app(c.store, app)
+    data = sanitize_inspect(c.scheduler_for(app).inspect(app))
+    click.echo(json.dumps(data, sort_keys=True, indent=4, default=str))  # Dokku's layout, text or json
+
+
+@click.command("ps:retire")
+@click.argument("app", required=False)
+@pass_cli
+def retire(c: CliContext, app: str | None) -> None:
+    """Remove old containers and images left after a deploy, of APP or of every app."""
+    from dockyard.core.deploy import retire_app
+    from dockyard.core.properties import list_apps
+
+    apps = [require_app(c.store, app)] if app else list_apps(c.store)
+    c.info("Retiring old containers and images")
+    for name in apps:
+        if not is_deployed(c.store, name):
+            continue
+        for retired in retire_app(c.store, c.scheduler_for(name), name):
+            if not c.quiet:
+                click.echo(f"       Retired {name} container {retired}")
 
 
 def _scheduler_op(c: CliContext, app: str, what: str) -> None:

@@ -312,13 +312,16 @@ class DockerLocalScheduler(Scheduler):
             list(pool.map(lambda c: containers.retire(api, c["Id"], timeout), old))
 
     def _prune_images(self, plan: DeployPlan) -> None:
+        self._prune_app_images(plan.app, plan.image)
+
+    def _prune_app_images(self, app: str, keep: str) -> None:
         """Drop the app's earlier build tags (``dockyard/APP:*``), as Dokku's cleanup does.
 
         An image still used by a container (a retiring one, a one-off) is left alone.
         """
-        for img in self.api.images(name=f"dockyard/{plan.app}"):
+        for img in self.api.images(name=f"dockyard/{app}"):
             for tag in img.get("RepoTags") or []:
-                if tag != plan.image:
+                if tag != keep:
                     try:
                         self.api.remove_image(tag)
                     except Exception as exc:
@@ -389,6 +392,44 @@ class DockerLocalScheduler(Scheduler):
                 if "404" not in str(exc) and "No such" not in str(exc):
                     raise
         return sorted(result, key=lambda i: (i.process_type, i.index, i.name))
+
+    def inspect(self, app: str) -> list[dict[str, Any]]:
+        """``docker container inspect`` of each live container (``APP.PROC.N``, running or
+        stopped), ordered by process type and index, as Dokku's CONTAINER files list them."""
+        found = sorted(self._live(app), key=lambda c: ((c.get("Labels") or {}).get(L.PROCESS, ""),
+                                                       containers.index_of(c.get("Labels") or {})))
+        result = []
+        for c in found:
+            try:
+                result.append(self.api.inspect_container(c["Id"]))
+            except Exception as exc:  # removed while we listed
+                if "404" not in str(exc) and "No such" not in str(exc):
+                    raise
+        return result
+
+    def retire(self, app: str, release: str, image: str) -> list[str]:
+        """Stop and remove every container of ``app`` but the live ones (``APP.PROC.N``):
+        ``…retired-ID`` ones a failed ``core-post-deploy`` kept running, ``…upcoming-R`` ones
+        an interrupted rollout left; then drop image tags other than ``image``.
+
+        A live container of another release is serving (the store is behind what runs,
+        e.g. a deploy stopped before recording its release): it is kept, with a warning,
+        since removing it would take the app down; ``ps:rebuild`` replaces it.
+        """
+        timeout = self._stop_timeout(app)
+        retired: list[str] = []
+        for c in sorted(containers.listing(self.api, app), key=containers.name_of):
+            name = containers.name_of(c)
+            if L.is_live(name):
+                found = (c.get("Labels") or {}).get(L.RELEASE, "")
+                if found != release:
+                    log.warning("%s runs release %s, not the current %s; it is kept (ps:rebuild %s replaces it)",
+                                name, found or "(none)", release, app)
+                continue
+            containers.retire(self.api, c["Id"], timeout)
+            retired.append(name)
+        self._prune_app_images(app, image)
+        return retired
 
     def listeners(self, app: str) -> dict[str, list[Listener]]:
         """Every process type's live containers; the port is PORT for web, else its port-map port."""

@@ -94,3 +94,66 @@ def test_restore_property_follows_stop_start_and_deploy(
     assert ok(run("ps:report", app, "--restore")).stdout == "true\n"
     report = json.loads(ok(run("ps:report", app, "--format", "json")).stdout)
     assert report["running"] == "true" and report["restore"] == "true"
+
+
+def test_ps_inspect_prints_the_containers_with_env_values_masked(
+        run: Run, docker_client: Any, procfile_image: str, app_names: Callable[[str], str]) -> None:
+    app = new_app(run, app_names("ins"))
+    ok(run("config:set", app, "SECRET_KEY=hunter2", "key=value=value"))
+    ok(run("ps:set", app, "procfile-path", "second.Procfile"))
+    ok(run("ps:scale", app, "worker=1"))
+    ok(run("deploy", app, "--image", procfile_image))
+    result = ok(run("ps:inspect", app))
+    data = json.loads(result.stdout)
+    web, worker = docker_client.containers.get(f"{app}.web.1"), docker_client.containers.get(f"{app}.worker.1")
+    assert [d["Id"] for d in data] == [web.id, worker.id]
+    assert result.stdout.count(web.id) >= 1 and result.stdout.startswith("[\n    {")  # Dokku's indent
+    env = data[0]["Config"]["Env"]
+    assert "SECRET_KEY=XXXXXX" in env and "key=XXXXXX" in env
+    assert "PORT=5000" in env and "DYNO=web.1" in env and "PATH=/bin" in env
+    assert "hunter2" not in result.stdout and "value=value" not in result.stdout
+    assert json.loads(ok(run("ps:inspect", app, "--format", "json")).stdout)[1]["Name"] == f"/{app}.worker.1"
+    missing = run("ps:inspect", "no-such-app")
+    assert missing.exit_code == 1 and "app no-such-app does not exist" in missing.stderr
+    other = new_app(run, app_names("ins0"))
+    assert ok(run("ps:inspect", other)).stdout == "[]\n"  # nothing deployed: no containers
+
+
+def leftover(client: Any, app: str, image: str, name: str, release: str, proc: str = "web") -> str:
+    """A container as an earlier rollout leaves it (Dockyard's labels, a retired/upcoming name)."""
+    from dockyard.schedulers.docker_local import labels as L
+    from tests.fixtures.docker import SESSION, TEST_LABEL
+
+    created = client.api.create_container(
+        image, command=["sleep", "3600"], name=name, host_config=client.api.create_host_config(init=True),
+        labels={**L.deploy_labels(app, proc, 1, release), TEST_LABEL: SESSION})
+    client.api.start(created["Id"])
+    return str(created["Id"])
+
+
+def test_ps_retire_removes_what_earlier_rollouts_left(
+        run: Run, docker_client: Any, procfile_image: str, app_names: Callable[[str], str]) -> None:
+    a, b = new_app(run, app_names("reta")), new_app(run, app_names("retb"))
+    for app in (a, b):
+        ok(run("deploy", app, "--image", procfile_image))
+    web_a = docker_client.containers.get(f"{a}.web.1").id
+    old = leftover(docker_client, a, procfile_image, f"{a}.web.1.retired-0123456789ab", "v-old")
+    stuck = leftover(docker_client, a, procfile_image, f"{a}.web.1.upcoming-v-next", "v-next")
+    # a live name of another release is serving (the store is behind): kept, with a warning
+    serving = leftover(docker_client, a, procfile_image, f"{a}.worker.1", "v-old", proc="worker")
+    result = ok(run("ps:retire", a))
+    assert result.stdout == (f"-----> Retiring old containers and images\n"
+                             f"       Retired {a} container {a}.web.1.retired-0123456789ab\n"
+                             f"       Retired {a} container {a}.web.1.upcoming-v-next\n")
+    assert f"{a}.worker.1 runs release v-old, not the current" in result.stderr
+    left = {c.id for c in docker_client.containers.list(all=True, filters={"label": f"com.dockyard.app={a}"})}
+    assert old not in left and stuck not in left and {web_a, serving} <= left
+    docker_client.api.remove_container(serving, force=True)
+    # Dokku's form without an app: every app
+    old_b = leftover(docker_client, b, procfile_image, f"{b}.web.1.retired-ba9876543210", "v-old")
+    again = ok(run("ps:retire"))
+    assert f"Retired {b} container {b}.web.1.retired-ba9876543210" in again.stdout
+    assert f"Retired {a} " not in again.stdout  # nothing left there
+    assert old_b not in {c.id for c in docker_client.containers.list(all=True)}
+    assert ok(run("ps:report", b, "--running")).stdout == "true\n"
+    assert ok(run("--quiet", "ps:retire")).stdout == ""
