@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from dockyard.core.errors import DeployError, NotFound, NotSupported, ValidationError
@@ -29,6 +29,7 @@ from dockyard.core.plan import (
     RELEASE,
     build_plan,
     current_release,
+    effective_scale,
     is_deployed,
     read_networks,
     read_scale,
@@ -306,3 +307,40 @@ def retire_app(store: PropertyStore, scheduler: Scheduler, app: str) -> list[str
             return []
         release, image, _processes = current
         return scheduler.retire(app, release, image)
+
+
+def restore_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks | None = None,
+                progress: Progress = no_progress, warn: Callable[[str], None] = log.warning,
+                info: Callable[[str], None] = log.info) -> bool:
+    """ps:restore of one app, after a reboot: True if it is (now) running and wants routing.
+
+    As Dokku's: leftovers of earlier rollouts go first (scheduler-pre-restore); an app not
+    deployed, or whose ``restore`` is ``false`` (ps:stop sets it), is skipped with a warning;
+    otherwise its stopped instances start, or, if any is missing, the app is redeployed.
+    """
+    require_app(store, app)
+    retire_app(store, scheduler, app)
+    current = current_release(store, app)
+    if current is None:
+        warn(f"App {app} has not been deployed")
+        return False
+    if store.get("ps", app, "restore") == "false":
+        warn(f"Skipping ps:restore for {app} as restore property is false")
+        return False
+    info("Starting app")
+    instances = scheduler.status(app)
+    scale = effective_scale(read_scale(store, app), current[2])
+    have: dict[str, int] = {}
+    for i in instances:
+        have[i.process_type] = have.get(i.process_type, 0) + 1
+    running = [i for i in instances if i.state == "running"]
+    if any(have.get(proc, 0) < n for proc, n in scale.items()):
+        warn("App is running in mixed mode, releasing" if running else
+             "App has been detected as not running, releasing")
+        rebuild_app(store, scheduler, app, hooks, progress)
+    elif len(running) < len(instances):
+        warn("App has been detected as not running, starting its containers")
+        scheduler.start(app)
+    else:
+        warn(f"App {app} already running")
+    return True

@@ -171,6 +171,52 @@ def retire(c: CliContext, app: str | None) -> None:
                 click.echo(f"       Retired {name} container {retired}")
 
 
+@click.command("ps:restore")
+@click.argument("app", required=False)
+@click.option("--all", "all_apps", is_flag=True, help="Every app (also when no APP is given).")
+@click.option("--parallel", type=int, default=0, help="Accepted as Dokku's; apps are restored one by one.")
+@pass_cli
+def restore(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> None:
+    """Start apps that were running before a reboot: every app whose ``restore`` property is
+    not false (ps:stop sets it), or only APP; then rebuild their proxy config."""
+    from dockyard.core.cli.deploy import progress_logger
+    from dockyard.core.deploy import restore_app
+    from dockyard.core.errors import DockyardError
+    from dockyard.core.properties import list_apps
+
+    if parallel < -1:
+        raise DockyardError(f"Invalid value {parallel} for --parallel flag")
+    every = all_apps or not app
+    if every and not all_apps:
+        c.warn("Restore specified without app, assuming --all")
+    if every:
+        c.warn("Running restore in serial mode")
+    apps = list_apps(c.store) if every else [require_app(c.store, app or "")]
+    routed: list[str] = []
+    errors = 0
+    for name in apps:
+        if every:
+            c.info(f"Running restore against app {name}")
+        try:
+            if restore_app(c.store, c.scheduler_for(name), name, progress=progress_logger(c), warn=c.warn,
+                           info=c.info):
+                routed.append(name)
+        except DockyardError as exc:
+            if not every:
+                raise
+            c.warn(f"Error running restore against app {name}: {exc}")
+            errors += 1
+    if routed:
+        from dockyard.core.routing import rebuild_many
+
+        for result in rebuild_many(c.store, routed, c.scheduler_for, force=True):
+            if not result.ok:
+                c.warn(f"Error running restore against app {result.app}: {result.message}")
+                errors += 1
+    if errors:
+        raise DockyardError(f"restore command returned {errors} errors")
+
+
 def _scheduler_op(c: CliContext, app: str, what: str) -> None:
     from dockyard.core.errors import NotFound
 

@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ps:restart": (f"{M}.ps:restart", "Restart an app's processes"),
     "ps:rebuild": (f"{M}.ps:rebuild", "Redeploy the current release"),
     "ps:inspect": (f"{M}.ps:inspect", "Print an app's containers as JSON (docker inspect, env values masked)"),
+    "ps:restore": (f"{M}.ps:restore", "Start apps that were running before a reboot (restore not false)"),
     "ps:retire": (f"{M}.ps:retire", "Remove old containers and images left after deploys"),
     "ps:set": (f"{M}.ps:set_", "Set a ps property (procfile-path, restart-policy, restore, stop-timeout-seconds)"),
     "checks:set": (f"{M}.checks:set_", "Set a checks property"),

@@ -157,3 +157,39 @@ def test_ps_retire_removes_what_earlier_rollouts_left(
     assert old_b not in {c.id for c in docker_client.containers.list(all=True)}
     assert ok(run("ps:report", b, "--running")).stdout == "true\n"
     assert ok(run("--quiet", "ps:retire")).stdout == ""
+
+
+def test_ps_restore_starts_what_ran_before_a_reboot(
+        run: Run, docker_client: Any, procfile_image: str, app_names: Callable[[str], str]) -> None:
+    up, down, crashed, gone = (new_app(run, app_names(h)) for h in ("rup", "rdown", "rcrash", "rgone"))
+    never = new_app(run, app_names("rnever"))
+    for app in (up, down, crashed, gone):
+        ok(run("deploy", app, "--image", procfile_image))
+    ok(run("ps:stop", down))  # stopped by hand: stays down
+    crashed_id = docker_client.containers.get(f"{crashed}.web.1").id
+    docker_client.api.stop(crashed_id, timeout=1)  # the reboot stopped it (restore still true)
+    docker_client.api.remove_container(f"{gone}.web.1", force=True)  # and this one is missing
+    result = ok(run("ps:restore"))
+    assert "Restore specified without app, assuming --all" in result.stderr
+    for app in (up, down, crashed, gone, never):
+        assert f"-----> Running restore against app {app}\n" in result.stdout
+    assert f"Skipping ps:restore for {down} as restore property is false" in result.stderr
+    assert f"App {never} has not been deployed" in result.stderr
+    assert f"App {up} already running" in result.stderr
+    assert "App has been detected as not running, releasing" in result.stderr  # gone: redeployed
+    assert result.stdout.count("-----> Starting app\n") == 3
+    assert docker_client.containers.get(f"{crashed}.web.1").id == crashed_id  # started, not replaced
+    for app in (up, crashed, gone):
+        assert docker_client.containers.get(f"{app}.web.1").status == "running"
+        assert ok(run("ps:report", app, "--running")).stdout == "true\n"
+    assert docker_client.containers.get(f"{down}.web.1").status == "exited"
+    assert ok(run("--quiet", "ps:report", down)).stdout.count("exited") == 1  # Dokku's own check
+    # one app, once its restore property allows it again
+    ok(run("ps:set", down, "restore", "true"))
+    one = ok(run("ps:restore", down))
+    assert "Running restore against app" not in one.stdout and "-----> Starting app" in one.stdout
+    assert docker_client.containers.get(f"{down}.web.1").status == "running"
+    assert ok(run("ps:restore", "--all")).exit_code == 0
+    bad = run("ps:restore", "--all", "--parallel", "-2")
+    assert bad.exit_code == 1 and "Invalid value -2 for --parallel flag" in bad.stderr
+    assert run("ps:restore", "no-such-app").exit_code == 1
