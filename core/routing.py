@@ -219,6 +219,32 @@ def _as_property(op: Put) -> Property:
     return Property(op.plugin, op.scope, op.key, value=op.data)
 
 
+def _check_global(view: PendingView, scheduler_for: Callable[[str], Scheduler]) -> None:
+    """A global setting is stored only if every deployed app's config, rendered with it, is accepted.
+
+    Nothing is applied here (``proxy:build-config --all`` does that, as in Dokku); a value
+    nginx would reject for one app is refused in one line naming the app.
+    """
+    from dockyard.core import load_proxy
+    from dockyard.core.errors import ProxyError
+    from dockyard.core.plan import is_deployed
+    from dockyard.core.properties import list_apps
+
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for name in list_apps(view.base):
+        if is_deployed(view.base, name):
+            by_type[proxy_type(view, name)].append(name)
+    for kind, apps in by_type.items():
+        proxy = load_proxy(kind, view)
+        if not proxy.routes_traffic:
+            continue
+        failed = proxy.check_all({name: scheduler_for(name).listeners(name) for name in apps})
+        if failed:
+            name = sorted(failed)[0]
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            raise ProxyError(f"not stored: the config of {name}{more} would be rejected: {failed[name]}")
+
+
 def apply_routed(store: PropertyStore, scheduler_for: Callable[[str], Scheduler], app: str,
                  change: Callable[[PropertyStore], Any], held: Iterable[str] = ()) -> Any:
     """Run ``change`` on a view of the store, apply the app's proxy config from it, then commit.
@@ -233,6 +259,8 @@ def apply_routed(store: PropertyStore, scheduler_for: Callable[[str], Scheduler]
 
     view = PendingView(store, held)
     outcome = change(view)
+    if view.steps and app == GLOBAL_SCOPE:
+        _check_global(view, scheduler_for)
     routed = bool(view.steps) and app != GLOBAL_SCOPE and is_deployed(store, app)
     if routed:
         result = rebuild(view, scheduler_for(app), app)

@@ -90,6 +90,14 @@ class Proxy(abc.ABC):
         """Rebuild many apps; drivers should validate and reload once, not per app."""
         return [self.build_config(app, ls, force) for app, ls in listeners_by_app.items()]
 
+    def check_all(self, listeners_by_app: Mapping[str, Listeners]) -> dict[str, str]:
+        """Would these apps' configs, rendered from the store as it is now, be accepted?
+
+        Nothing is installed; returns app -> why not. Used before a global setting is stored.
+        A proxy that cannot tell accepts everything.
+        """
+        return {}
+
     @abc.abstractmethod
     def clear_config(self, app: str) -> None:
         """Remove the app's config and reload."""

@@ -52,9 +52,10 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
     validate_single_value(f"nginx property {key}", value)
     from dockyard.core.routing import proxy_type
 
-    if scope != GLOBAL_SCOPE and key not in LOCATION_KEYS and proxy_type(c.store, scope) == "nginx":
+    if key not in LOCATION_KEYS and (scope == GLOBAL_SCOPE or proxy_type(c.store, scope) == "nginx"):
         # validate, then store (issue 10): a setting nginx rejects is never kept, or the next
-        # deploy fails at the traffic switch with old and new containers both running
+        # deploy fails at the traffic switch with old and new containers both running; a global
+        # one is checked against every deployed app's config and applied by build-config --all
         routed(c, scope, lambda store: _nginx_on(store).set_property(scope, key, value))
     else:
         _nginx(c).set_property(scope, key, value)

@@ -217,6 +217,20 @@ class NginxProxy(Proxy):
             results.append(ApplyResult(app, outcome.changed.get(app, False), outcome.active, message))
         return results
 
+    def check_all(self, listeners_by_app: Mapping[str, Listeners]) -> dict[str, str]:
+        layout = self.layout()
+        binary = server.find_binary(layout.binary)
+        http2_directive = bool(binary) and server.version(binary) >= (1, 25, 1)
+        rendered: list[Rendered] = []
+        failed: dict[str, str] = {}
+        for app, listeners in listeners_by_app.items():
+            try:
+                rendered.append(self.render(app, listeners, http2_directive))
+            except DockyardError as exc:
+                failed[app] = str(exc)
+        failed.update({app: _reason(message) for app, message in applier.check(layout, rendered).items()})
+        return failed
+
     def clear_config(self, app: str) -> None:
         applier.remove(self.layout(), app, ssl_dir_for(self.root, app))
 

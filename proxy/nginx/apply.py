@@ -204,6 +204,29 @@ def apply(layout: Layout, rendered: Sequence[Rendered], force: bool = True) -> O
     return outcome
 
 
+def check(layout: Layout, rendered: Sequence[Rendered]) -> dict[str, str]:
+    """``nginx -t`` on ``rendered`` in place of the live files, installing nothing: app -> nginx's words.
+
+    For a global setting: every deployed app's candidate is checked with the new value before
+    the value is stored. Nothing is swapped or reloaded; staged certificate files not named by
+    a live config are removed again.
+    """
+    binary = server.find_binary(layout.binary)
+    if binary is None or not rendered:
+        return {}
+    layout = Layout(layout.conf_dir, layout.main_conf, binary, layout.reload_command)
+    outcome = Outcome()
+    with locked(layout):
+        stage_tls(rendered)
+        try:
+            server.ensure_dirs(layout)
+            _validate(layout, {r.app: r for r in rendered}, staging_dir(layout), outcome)
+        finally:
+            for r in rendered:
+                prune_tls(layout, r.app, r.tls_dir)
+    return outcome.failed
+
+
 def _write_private(path: str, text: str) -> None:
     """A 0600 file, written whole beside its final name and moved there (never half-written)."""
     tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"

@@ -181,3 +181,25 @@ def test_a_rebuild_between_the_swap_and_the_commit_is_caught_up(
     monkeypatch.setattr(routing.PendingView, "commit", late_commit)
     assert run("nginx:set", app, "client-max-body-size", "7m").exit_code == 0
     assert 'client_max_body_size "7m";' in private_nginx.http_file(app).read_text()
+
+
+def test_a_global_setting_nginx_rejects_for_a_deployed_app_is_not_stored(
+        deployed: dict[str, Any], private_nginx: PrivateNginx, run: Any, tmp_path: Path) -> None:
+    app, port = deployed["app"], deployed["port"]
+    template = tmp_path / "broken.conf.j2"
+    template.write_text("server {\n  listen {{ entries[0].host_port }};\n  proxy_buffering maybe;\n}\n")
+    report = run("nginx:report", "--global").stdout
+    config = private_nginx.http_file(app).read_bytes()
+    result = run("nginx:set", "--global", "template-path", str(template))
+    assert result.exit_code == 1
+    line = error_line(result.stderr)
+    assert "not stored" in line and app in line and 'invalid value "maybe"' in line
+    assert run("nginx:report", "--global").stdout == report
+    assert private_nginx.http_file(app).read_bytes() == config
+    assert run("nginx:validate-config").exit_code == 0
+    # an accepted one is stored, and applied by proxy:build-config --all, as in Dokku
+    assert run("nginx:set", "--global", "proxy-read-timeout", "90s").exit_code == 0
+    assert private_nginx.http_file(app).read_bytes() == config
+    assert run("proxy:build-config", "--all").exit_code == 0
+    assert 'proxy_read_timeout "90s";' in private_nginx.http_file(app).read_text()
+    assert request(port).status == 200
