@@ -486,6 +486,12 @@ class PropertyStore(abc.ABC):
         held = self.update(plugin, GLOBAL_SCOPE, key, lambda cur: cur if isinstance(cur, str) and cur else owner)
         return held if isinstance(held, str) else owner
 
+    def _check_claim(self, plugin: str, key: str, owner: str) -> None:
+        """What ``update`` checks before a write, for a driver whose ``claim`` writes directly."""
+        check_op(canonical_op(Put(plugin, GLOBAL_SCOPE, key, owner)))
+        if self._fences:
+            self.check_fences()
+
     def release(self, plugin: str, key: str, owner: str) -> bool:
         """Give up ``owner``'s claim on ``plugin/--global/key``; False if someone else holds it."""
         released = False

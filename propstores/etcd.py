@@ -48,7 +48,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from dockyard.core.errors import DockyardError, LockHeld, PluginError, ValidationError
-from dockyard.core.names import validate_component
+from dockyard.core.names import GLOBAL_SCOPE, validate_component
 from dockyard.propstores.base import (
     Delete,
     Op,
@@ -375,21 +375,44 @@ class EtcdStore(PropertyStore):
             new = fn(current)
             if new == current:
                 return new
-            req = etcdrpc.TxnRequest()
-            cmp = req.compare.add()
-            cmp.key = name
-            cmp.result = etcdrpc.Compare.EQUAL
-            cmp.target = etcdrpc.Compare.MOD
-            cmp.mod_revision = 0 if kv is None else kv.mod_revision  # 0: the key must not exist
-            request_op = req.success.add()
-            if new is None:
-                request_op.request_delete_range.key = name
-            else:
-                request_op.request_put.key = name
-                request_op.request_put.value = encode_data(new).encode("utf-8")
+            req = self._cas_request(name, 0 if kv is None else kv.mod_revision, new)
             txn = self._call(c.kvstub.Txn, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
             if txn.succeeded:
                 return new
+
+    @staticmethod
+    def _cas_request(name: bytes, mod_revision: int, new: Value | None) -> Any:
+        """A txn that writes ``new`` (None: deletes) only if the key's mod_revision is still
+        ``mod_revision`` (0: the key must not exist)."""
+        req = etcdrpc.TxnRequest()
+        cmp = req.compare.add()
+        cmp.key = name
+        cmp.result = etcdrpc.Compare.EQUAL
+        cmp.target = etcdrpc.Compare.MOD
+        cmp.mod_revision = mod_revision
+        request_op = req.success.add()
+        if new is None:
+            request_op.request_delete_range.key = name
+        else:
+            request_op.request_put.key = name
+            request_op.request_put.value = encode_data(new).encode("utf-8")
+        return req
+
+    def claim(self, plugin: str, key: str, owner: str) -> str:
+        """One txn: create if absent, else read the holder in the same round trip."""
+        self._check_claim(plugin, key, owner)
+        name = self._key(plugin, GLOBAL_SCOPE, key)
+        c = self.client
+        req = self._cas_request(name, 0, owner)
+        req.failure.add().request_range.key = name
+        txn = self._call(c.kvstub.Txn, req, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
+        if txn.succeeded:
+            return owner
+        kvs = txn.responses[0].response_range.kvs
+        held = decode_data(kvs[0].value.decode("utf-8")) if kvs else None
+        if isinstance(held, str) and held:
+            return held
+        return super().claim(plugin, key, owner)  # released meanwhile, or not a name: the slow path
 
     def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
         if plugin is not None:

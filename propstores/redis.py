@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 
 from dockyard.core.errors import DockyardError, LockHeld, ValidationError
-from dockyard.core.names import validate_component
+from dockyard.core.names import GLOBAL_SCOPE, validate_component
 from dockyard.propstores.base import (
     Delete,
     Op,
@@ -81,6 +81,31 @@ redis.call('publish', KEYS[5], ARGV[5])
 return 0
 """
 
+# compare-and-set of one property: write (or delete) only if it still holds what was read,
+# with the index sets and the change notice, in one round trip. ARGV: 1 "1" if a value was
+# read, 2 that value, 3 "1" to delete, 4 the new value, 5 key, 6 scope, 7 plugin, 8 notice.
+_CAS = """
+local cur = redis.call('get', KEYS[1])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return 0 end
+elseif cur then return 0 end
+if ARGV[3] == '1' then
+  redis.call('del', KEYS[1])
+  redis.call('srem', KEYS[2], ARGV[5])
+  if redis.call('exists', KEYS[2]) == 0 then
+    redis.call('srem', KEYS[3], ARGV[6])
+    if redis.call('exists', KEYS[3]) == 0 then redis.call('srem', KEYS[4], ARGV[7]) end
+  end
+else
+  redis.call('set', KEYS[1], ARGV[4])
+  redis.call('sadd', KEYS[2], ARGV[5])
+  redis.call('sadd', KEYS[3], ARGV[6])
+  redis.call('sadd', KEYS[4], ARGV[7])
+end
+redis.call('publish', KEYS[5], ARGV[8])
+return 1
+"""
+
 T = TypeVar("T")
 #: json's string encoder (ensure_ascii=False): the change notice is built by hand on the hot path
 _json_str: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
@@ -122,6 +147,7 @@ class RedisStore(PropertyStore):
         self._plugins_key = f"{self.prefix}plugins"
         self._prune = self.client.register_script(_PRUNE)
         self._put_one = self.client.register_script(_PUT_ONE)
+        self._cas = self.client.register_script(_CAS)
 
     # ---- helpers -----------------------------------------------------------------------
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -218,36 +244,40 @@ class RedisStore(PropertyStore):
 
     def _update(self, plugin: str, scope: str, key: str,
                 fn: Callable[[Value | None], Value | None]) -> Value | None:
-        """WATCH the key, compute, then MULTI/EXEC; a concurrent write aborts EXEC and we retry."""
+        """GET, compute, then one compare-and-set script that writes only if the key still
+        holds what was read (else read again and retry): two round trips, where WATCH, GET
+        and MULTI/EXEC took three and a pipeline each time."""
         path = f"{plugin}/{scope}/{key}"
-        name = self._data + path
-
-        def attempt() -> tuple[bool, Value | None]:
-            with self.client.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(name)
-                    raw = pipe.get(name)
-                    current = None if raw is None else decode_data(raw)
-                    new = fn(current)
-                    if new == current:
-                        pipe.unwatch()
-                        return True, new
-                    pipe.multi()
-                    if new is None:
-                        self._queue(pipe, {}, [name], {}, {(plugin, scope): [key]}, [(path, None)])
-                    else:
-                        encoded = encode_data(new)
-                        self._queue(pipe, {name: encoded}, [], {(plugin, scope): [key]}, {},
-                                    [(path, encoded)])
-                    pipe.execute()
-                    return True, new
-                except redis.WatchError:
-                    return False, None
-
+        keys = [self._data + path, self._idx(plugin, scope), self._scopes_key(plugin), self._plugins_key,
+                self.channel]
         while True:
-            done, result = self._call(attempt)
-            if done:
-                return result
+            raw = self._call(self.client.get, keys[0])
+            current = None if raw is None else decode_data(raw)
+            new = fn(current)
+            if new == current:
+                return new
+            if new is None:
+                encoded, notice = "", f"[[{_json_str(path)},null]]"
+            else:
+                encoded = encode_data(new)
+                notice = f"[[{_json_str(path)},{_json_str(encoded)}]]"
+            args = ["0" if raw is None else "1", raw or "", "1" if new is None else "0", encoded,
+                    key, scope, plugin, notice]
+            if self._call(self._cas, keys=keys, args=args):
+                return new
+
+    def claim(self, plugin: str, key: str, owner: str) -> str:
+        """Create-if-absent first, as SET NX would, in one round trip; only a name already
+        held costs the read of ``update``."""
+        self._check_claim(plugin, key, owner)
+        path = f"{plugin}/{GLOBAL_SCOPE}/{key}"
+        encoded = encode_data(owner)
+        keys = [self._data + path, self._idx(plugin, GLOBAL_SCOPE), self._scopes_key(plugin), self._plugins_key,
+                self.channel]
+        notice = f"[[{_json_str(path)},{_json_str(encoded)}]]"
+        if self._call(self._cas, keys=keys, args=["0", "", "0", encoded, key, GLOBAL_SCOPE, plugin, notice]):
+            return owner
+        return super().claim(plugin, key, owner)
 
     def iter_properties(self, plugin: str | None = None, scope: str | None = None) -> Iterator[Property]:
         if plugin is not None:
