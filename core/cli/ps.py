@@ -159,16 +159,27 @@ def inspect(c: CliContext, app: str) -> None:
 def retire(c: CliContext, app: str | None) -> None:
     """Remove old containers and images left after a deploy, of APP or of every app."""
     from dockyard.core.deploy import retire_app
+    from dockyard.core.errors import DockyardError, LockHeld
     from dockyard.core.properties import list_apps
 
     apps = [require_app(c.store, app)] if app else list_apps(c.store)
     c.info("Retiring old containers and images")
+    busy: list[str] = []
     for name in apps:
         if not is_deployed(c.store, name):
             continue
-        for retired in retire_app(c.store, c.scheduler_for(name), name):
+        try:
+            retired = retire_app(c.store, c.scheduler_for(name), name)
+        except LockHeld:
+            if app:
+                raise
+            busy.append(name)  # a rollout is under way: its new instances are not leftovers
+            continue
+        for one in retired:
             if not c.quiet:
-                click.echo(f"       Retired {name} container {retired}")
+                click.echo(f"       Retired {name} container {one}")
+    if busy:
+        raise DockyardError(f"not retired, a deploy is running: {', '.join(busy)}; run ps:retire again later")
 
 
 @click.command("ps:restore")

@@ -159,6 +159,25 @@ def test_ps_retire_removes_what_earlier_rollouts_left(
     assert ok(run("--quiet", "ps:retire")).stdout == ""
 
 
+
+def test_ps_retire_of_every_app_passes_over_one_being_deployed(
+        run: Run, docker_client: Any, procfile_image: str, app_names: Callable[[str], str],
+        file_store: Any) -> None:
+    a, b = new_app(run, app_names("rlka")), new_app(run, app_names("rlkb"))
+    for app in (a, b):
+        ok(run("deploy", app, "--image", procfile_image))
+    busy = leftover(docker_client, a, procfile_image, f"{a}.web.1.upcoming-v-next", "v-next")
+    old_b = leftover(docker_client, b, procfile_image, f"{b}.web.1.retired-ba9876543210", "v-old")
+    with file_store.lock(f"deploy-{a}"):  # a deploy of a is under way: its upcoming one is no leftover
+        result = run("ps:retire")
+        single = run("ps:retire", a)
+    assert result.exit_code == 1 and f"not retired, a deploy is running: {a}" in result.stderr
+    assert f"Retired {b} container {b}.web.1.retired-ba9876543210" in result.stdout
+    assert single.exit_code == 1
+    ids = {c.id for c in docker_client.containers.list(all=True)}
+    assert busy in ids and old_b not in ids
+
+
 def test_ps_restore_starts_what_ran_before_a_reboot(
         run: Run, docker_client: Any, procfile_image: str, app_names: Callable[[str], str]) -> None:
     up, down, crashed, gone = (new_app(run, app_names(h)) for h in ("rup", "rdown", "rcrash", "rgone"))
