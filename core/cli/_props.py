@@ -142,7 +142,8 @@ def _parse_report_args(args: tuple[str, ...]) -> tuple[str | None, bool, str | N
 
 
 def show_report(c: CliContext, topic: str, title: str, app: str | None, is_global: bool,
-                flag: str | None, rows_for: RowsFor, global_rows: GlobalRows | None = None) -> None:
+                flag: str | None, rows_for: RowsFor, global_rows: GlobalRows | None = None,
+                prefix: str | None = None) -> None:
     """Everything a ``PLUGIN:report`` does, as Dokku does it.
 
     ``APP --KEY`` prints that one value alone (the form scripts read); ``--global`` reports
@@ -151,6 +152,7 @@ def show_report(c: CliContext, topic: str, title: str, app: str | None, is_globa
     """
     from dockyard.core.errors import DockyardError
 
+    prefix = prefix or topic  # the rows' key prefix, stripped in JSON (``ssl-`` for certs)
     if flag is not None and c.json:  # Dokku fails (exit 1) here, not a usage error
         raise DockyardError("--format flag cannot be specified when specifying an info flag")
     if is_global:
@@ -162,7 +164,7 @@ def show_report(c: CliContext, topic: str, title: str, app: str | None, is_globa
         if flag is not None:
             click.echo(_info_value(rows, flag))
         elif c.json:
-            c.emit(json_rows(topic, rows))
+            c.emit(json_rows(prefix, rows))
         else:
             c.report(f"Global {title} information", rows)
         return
@@ -174,8 +176,8 @@ def show_report(c: CliContext, topic: str, title: str, app: str | None, is_globa
         click.echo(_info_value(out[apps[0]], flag))
         return
     if c.json:
-        c.emit(json_rows(topic, out[apps[0]]) if app else
-               {name: json_rows(topic, rows) for name, rows in out.items()})
+        c.emit(json_rows(prefix, out[apps[0]]) if app else
+               {name: json_rows(prefix, rows) for name, rows in out.items()})
         return
     for name, rows in out.items():
         c.report(f"{name} {title} information", rows)
@@ -192,10 +194,12 @@ def _info_value(rows: Mapping[str, Any], flag: str) -> str:
 
 def report_command(name: str, title: str | None = None,
                    global_rows: Callable[[CliContext], Mapping[str, Any]] | None = None,
+                   prefix: str | None = None,
                    ) -> Callable[[Callable[[CliContext, str], Mapping[str, Any]]], click.Command]:
     """``@report_command("ports:report")`` over ``rows_for(c, app)``: the whole Dokku report
     command (``[APP] [--global] [--INFO-FLAG]``). A plugin gets info flags by declaring its
-    rows' keys and ``--global`` by passing ``global_rows(c)``."""
+    rows' keys and ``--global`` by passing ``global_rows(c)``; ``prefix`` is the rows' key
+    prefix when it is not the plugin's name (certs' rows are Dokku's ``ssl-*``)."""
     topic = name.split(":", 1)[0]
 
     def wrap(rows_for: Callable[[CliContext, str], Mapping[str, Any]]) -> click.Command:
@@ -203,7 +207,7 @@ def report_command(name: str, title: str | None = None,
             app, is_global, flag = _parse_report_args(args)
             show_report(c, topic, title or topic, app, is_global, flag,
                         lambda a: rows_for(c, a),
-                        (lambda: global_rows(c)) if global_rows is not None else None)
+                        (lambda: global_rows(c)) if global_rows is not None else None, prefix)
 
         body.__doc__ = rows_for.__doc__
         f: Any = pass_cli(body)
