@@ -11,7 +11,10 @@
 5. ``scheduler.deploy(plan)`` carries out the phases;
 6. the release (image plus the parsed process list) is recorded and ``post-deploy`` fires.
 
-A failure before 6 leaves the stored release and the running containers as they were.
+A failure before 6 leaves the stored release and the running containers as they were. So
+does SIGINT or SIGTERM under ``dockyard.core.interrupts.interruptible`` (the deploy command
+installs it) before the traffic switch: ``Interrupted`` takes the driver's failure path, and
+the CLI exits 130 or 143. After the switch the new release serves, so it is recorded first.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from dockyard.core.errors import DeployError, NotFound, NotSupported, ValidationError
+from dockyard.core.errors import DeployError, Interrupted, NotFound, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
+from dockyard.core.interrupts import held
 from dockyard.core.models import DeployPlan, Instance, NetworkSettings, PortMapping
 from dockyard.core.plan import (
     RELEASE,
@@ -176,15 +180,23 @@ def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, proce
     ``processes`` came from (``PROCESSES_SOURCE``), None to keep the recorded one."""
     preflight(scheduler, plan.app, plan.networks, plan.ports)
     hooks.fire("pre-deploy", app=plan.app, plan=plan, store=store, scheduler=scheduler)
+    switched = _watch_switch(hooks, plan)  # first, so it is set before the proxy switch runs
     subscribe_routing(hooks, store, scheduler)
-    instances = scheduler.deploy(plan, hooks, progress)
-    record_release(store, plan.app, plan.release, plan.image, processes)
-    store.set("apps", plan.app, "deployed-image", plan.image)
-    if source is not None:
-        store.set(RELEASE, plan.app, PROCESSES_SOURCE, source)
-    # a deployed app comes back after a reboot again (Dokku's core-post-deploy sets
-    # restore true; unset is true, so ps:stop's false is simply removed)
-    store.delete("ps", plan.app, "restore")
+    try:
+        instances = scheduler.deploy(plan, hooks, progress)
+    except Interrupted:
+        # before the switch the driver's failure path removed the new instances and the
+        # stored release is still the serving one. After it, the new release serves (the
+        # old instances may linger until ps:retire or the next deploy): record it so the
+        # store says what runs.
+        if switched:
+            log.warning("%s: interrupted after release %s took over; it is recorded as deployed",
+                        plan.app, plan.release)
+            with held():
+                _record(store, plan, processes, source)
+        raise
+    with held():
+        _record(store, plan, processes, source)
     hooks.fire("post-deploy", app=plan.app, plan=plan, instances=instances, store=store, scheduler=scheduler)
     switch_failures = hooks.failures.get("core-post-deploy")
     if switch_failures:
@@ -194,6 +206,31 @@ def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, proce
             f"Fix it, then run `dockyard proxy:build-config {plan.app}`"
         )
     return instances
+
+
+def _watch_switch(hooks: Hooks, plan: DeployPlan) -> list[bool]:
+    """A flag (a non-empty list) set once ``core-post-deploy`` fires for this rollout: the
+    point after which the new release is the one serving and can no longer be undone."""
+    seen: list[bool] = []
+
+    def mark(**kwargs: object) -> None:
+        fired = kwargs.get("plan")
+        if isinstance(fired, DeployPlan) and fired.app == plan.app and fired.release == plan.release:
+            seen[:] = [True]
+
+    hooks.subscribe("core-post-deploy", mark)
+    return seen
+
+
+def _record(store: PropertyStore, plan: DeployPlan, processes: Processes, source: str | None) -> None:
+    """Step 6's writes: the release, the deployed image and where the processes came from."""
+    record_release(store, plan.app, plan.release, plan.image, processes)
+    store.set("apps", plan.app, "deployed-image", plan.image)
+    if source is not None:
+        store.set(RELEASE, plan.app, PROCESSES_SOURCE, source)
+    # a deployed app comes back after a reboot again (Dokku's core-post-deploy sets
+    # restore true; unset is true, so ps:stop's false is simply removed)
+    store.delete("ps", plan.app, "restore")
 
 
 def rebuild_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks | None = None,

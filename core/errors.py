@@ -44,3 +44,20 @@ class DeployError(DockyardError):
 
 class ProxyError(DockyardError):
     """A proxy config was rejected; the previous config stays active."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived during a command that cleans up after itself (a deploy).
+
+    A BaseException, as KeyboardInterrupt is, so that the ``except Exception`` of a driver's
+    retry loop or a hook runner lets it through, while the ``except BaseException`` cleanup
+    paths (a failed rollout removing its new containers) run exactly as for a failure.
+    The CLI exits with ``128 + signum``: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")

@@ -17,7 +17,7 @@ import click
 
 from dockyard.core.cli.context import GLOBAL_FLAGS, GLOBAL_OPTIONS, CliContext
 from dockyard.core.cli.registry import COMMANDS, DEFAULT_SUBCOMMAND, OWN_FORMAT, PASSTHROUGH
-from dockyard.core.errors import DockyardError
+from dockyard.core.errors import DockyardError, Interrupted
 
 
 def _all_commands() -> dict[str, tuple[str, str]]:
@@ -254,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Interrupted as exc:  # a deploy that cleaned up after itself: 130 (SIGINT), 143 (SIGTERM)
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

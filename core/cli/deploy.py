@@ -38,9 +38,11 @@ def _summary(instances: list[Instance]) -> list[dict[str, object]]:
 
 def _deploy(c: CliContext, app: str, image: str | None, build_dir: str | None, procfile: str | None) -> None:
     from dockyard.core.deploy import deploy_app
+    from dockyard.core.interrupts import interruptible
 
     scheduler = c.scheduler_for(app)
-    with c.timed(f"Deployed {app} on {scheduler.name}"):
+    # SIGINT/SIGTERM raise Interrupted, which the rollout's failure path cleans up after
+    with interruptible(), c.timed(f"Deployed {app} on {scheduler.name}"):
         instances = deploy_app(c.store, scheduler, app, image=image, build_dir=build_dir, procfile=procfile,
                                progress=progress_logger(c))
     c.emit(_summary(instances), lambda rows: "\n".join(

@@ -8,6 +8,7 @@ on it (2xx/3xx) within ``attempts`` tries of ``timeout`` seconds each.
 from __future__ import annotations
 
 import http.client
+import threading
 import time
 from typing import Any
 
@@ -15,14 +16,16 @@ from dockyard.core.models import DeployPlan
 from dockyard.schedulers.docker_local import containers
 
 
-def check(api: Any, plan: DeployPlan, container_id: str, process_type: str, started_at: float) -> str | None:
-    """None if the container passed; otherwise why it failed."""
+def check(api: Any, plan: DeployPlan, container_id: str, process_type: str, started_at: float,
+          given_up: threading.Event | None = None) -> str | None:
+    """None if the container passed; otherwise why it failed. When ``given_up`` is set
+    (the rollout was interrupted) during the wait, it stops waiting and says so."""
     checks = plan.checks
     if not checks.enabled_for(process_type):
         return None
     delay = started_at + checks.wait - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
+    if delay > 0 and (given_up or threading.Event()).wait(delay):
+        return "the rollout was given up"
     reason = _running(api, container_id)
     if reason or not (checks.path and process_type == "web"):
         return reason

@@ -144,17 +144,15 @@ class DockerLocalScheduler(Scheduler):
             stopped = self._stop_first(plan, targets, old, progress)
             try:
                 started = self._launch(plan, targets, hooks, progress)
-            except BaseException:
-                self._start_again(stopped)
-                raise
-            new_ids = [s.cid for s in started]
-            try:
                 self._check_all(plan, started, progress)
                 self._attach_post_deploy(plan, started)
             except BaseException:
-                self._remove_all(new_ids)
+                # a failed check, or an interrupt (SIGINT/SIGTERM arrive as a BaseException)
+                # at any point before the switch: every container this rollout created goes
+                self._remove_upcoming(plan)
                 self._start_again(stopped)
                 raise
+            new_ids = [s.cid for s in started]
             self._switch(plan, started, old)
             instances = self._parallel(plan, lambda cid: containers.instance(self.api, cid), new_ids)
             failed = hooks.fire("core-post-deploy", app=plan.app, plan=plan, scheduler=self, instances=instances)
@@ -248,8 +246,9 @@ class DockerLocalScheduler(Scheduler):
                     errors.append(exc)
         if errors:
             self._remove_all(created)
-            first = errors[0]
-            if isinstance(first, DockyardError):
+            # an interrupt (no Exception) outranks the failures it caused, and stays itself
+            first = next((e for e in errors if not isinstance(e, Exception)), errors[0])
+            if isinstance(first, DockyardError) or not isinstance(first, Exception):
                 raise first
             raise DeployError(f"app {plan.app}: starting the new containers failed: {first}") from first
         return results
@@ -260,8 +259,14 @@ class DockerLocalScheduler(Scheduler):
         if plan.checks.wait and any(plan.checks.enabled_for(s.spec.name) for s in started):
             progress(f"waiting {plan.checks.wait:g}s for checks", 0, len(started))
         api = self.api
+        given_up = threading.Event()
         with ThreadPoolExecutor(max_workers=min(32, len(started))) as pool:
-            verdicts = list(pool.map(lambda s: checks.check(api, plan, s.cid, s.spec.name, s.started_at), started))
+            try:
+                verdicts = list(pool.map(
+                    lambda s: checks.check(api, plan, s.cid, s.spec.name, s.started_at, given_up), started))
+            except BaseException:
+                given_up.set()  # interrupted: the checks still waiting stop now, not after ``wait``
+                raise
         for s, reason in zip(started, verdicts, strict=True):
             if reason:
                 lines = containers.last_log_lines(api, s.cid)
@@ -326,6 +331,13 @@ class DockerLocalScheduler(Scheduler):
                         self.api.remove_image(tag)
                     except Exception as exc:
                         log.debug("kept image %s: %s", tag, exc)
+
+    def _remove_upcoming(self, plan: DeployPlan) -> None:
+        """Remove every ``…upcoming-RELEASE`` container of this rollout, found by name on
+        the engine, so one created just before an interrupt is not missed."""
+        suffix = f".upcoming-{plan.release}"
+        self._remove_all([c["Id"] for c in containers.listing(self.api, plan.app)
+                          if containers.name_of(c).endswith(suffix)])
 
     def _remove_all(self, ids: Sequence[str]) -> None:
         if not ids:
