@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apps:rename": (f"{M}.apps:rename", "Rename an app"),
     "apps:clone": (f"{M}.apps:clone", "Clone an app's properties to a new app"),
     "apps:report": (f"{M}.apps:report", "Report on one app or all apps"),
+    "report": (f"{M}.report:report", "Every plugin's report for an app (or every app)"),
     "apps:lock": (f"{M}.apps:lock", "Refuse deploys of an app until apps:unlock"),
     "apps:unlock": (f"{M}.apps:unlock", "Remove an app's deploy lock"),
     "apps:locked": (f"{M}.apps:locked", "Exit 0 if the app is locked, 1 otherwise"),
