@@ -346,6 +346,12 @@ def retire_app(store: PropertyStore, scheduler: Scheduler, app: str) -> list[str
         return scheduler.retire(app, release, image)
 
 
+def cleanup_app(store: PropertyStore, scheduler: Scheduler, app: str) -> list[str]:
+    """Dokku's ``cleanup``: what ``retire_app`` removes, then the app's exited one-off
+    instances (a ``run`` that ended without being removed); a running one is kept."""
+    return retire_app(store, scheduler, app) + scheduler.cleanup(app)
+
+
 def restore_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks | None = None,
                 progress: Progress = no_progress, warn: Callable[[str], None] = log.warning,
                 info: Callable[[str], None] = log.info) -> bool:

@@ -347,6 +347,12 @@ class Scheduler(abc.ABC):
         returns it; by default each instance as ``status`` reports it, as plain data."""
         return [dataclasses.asdict(i) for i in self.status(app)]
 
+    def cleanup(self, app: str) -> list[str]:
+        """``cleanup``: remove ``app``'s one-off instances that have exited; return their
+        names. By default nothing: a platform that removes finished one-offs itself (a
+        Kubernetes run pod, a Nomad batch job) leaves none behind."""
+        return []
+
     def retire(self, app: str, release: str, image: str) -> list[str]:
         """``ps:retire``: remove what earlier rollouts left of ``app`` (instances that are not
         the live ones of ``release``, images other than ``image``); return the instances'

@@ -159,27 +159,45 @@ def inspect(c: CliContext, app: str) -> None:
 def retire(c: CliContext, app: str | None) -> None:
     """Remove old containers and images left after a deploy, of APP or of every app."""
     from dockyard.core.deploy import retire_app
+
+    c.info("Retiring old containers and images")
+    _each_deployed(c, app, retire_app, "ps:retire", "Retired", "not retired")
+
+
+@click.command("cleanup")
+@click.argument("app", required=False)
+@pass_cli
+def cleanup(c: CliContext, app: str | None) -> None:
+    """Dokku's cleanup: what ps:retire removes, and exited one-off (run) instances, of APP or of every app."""
+    from dockyard.core.deploy import cleanup_app
+
+    c.info("Cleaning up")
+    _each_deployed(c, app, cleanup_app, "cleanup", "Removed", "not cleaned up")
+
+
+def _each_deployed(c: CliContext, app: str | None, action: Any, command: str, verb: str, undone: str) -> None:
+    """``action(store, scheduler, app)`` on APP or every deployed app, naming what it removed;
+    an app whose deploy is running is passed over (its new instances are not leftovers)."""
     from dockyard.core.errors import DockyardError, LockHeld
     from dockyard.core.properties import list_apps
 
     apps = [require_app(c.store, app)] if app else list_apps(c.store)
-    c.info("Retiring old containers and images")
     busy: list[str] = []
     for name in apps:
         if not is_deployed(c.store, name):
             continue
         try:
-            retired = retire_app(c.store, c.scheduler_for(name), name)
+            removed = action(c.store, c.scheduler_for(name), name)
         except LockHeld:
             if app:
                 raise
-            busy.append(name)  # a rollout is under way: its new instances are not leftovers
+            busy.append(name)
             continue
-        for one in retired:
+        for one in removed:
             if not c.quiet:
-                click.echo(f"       Retired {name} container {one}")
+                click.echo(f"       {verb} {name} container {one}")
     if busy:
-        raise DockyardError(f"not retired, a deploy is running: {', '.join(busy)}; run ps:retire again later")
+        raise DockyardError(f"{undone}, a deploy is running: {', '.join(busy)}; run {command} again later")
 
 
 @click.command("ps:restore")

@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ps:inspect": (f"{M}.ps:inspect", "Print an app's containers as JSON (docker inspect, env values masked)"),
     "ps:restore": (f"{M}.ps:restore", "Start apps that were running before a reboot (restore not false)"),
     "ps:retire": (f"{M}.ps:retire", "Remove old containers and images left after deploys"),
+    "cleanup": (f"{M}.ps:cleanup", "Remove leftovers of deploys and exited one-off containers"),
     "ps:set": (f"{M}.ps:set_", "Set a ps property (procfile-path, restart-policy, restore, stop-timeout-seconds)"),
     "checks:set": (f"{M}.checks:set_", "Set a checks property"),
     "checks:report": (f"{M}.checks:report", "Report checks settings"),

@@ -443,6 +443,13 @@ class DockerLocalScheduler(Scheduler):
         self._prune_app_images(app, image)
         return retired
 
+    def cleanup(self, app: str) -> list[str]:
+        """Exited ``run`` containers of ``app`` (a detached one-off that ended, one whose
+        removal a crash skipped); a running one-off is someone's shell and stays."""
+        done = [c for c in containers.listing(self.api, app, "run") if c.get("State") != "running"]
+        self._remove_all([c["Id"] for c in done])
+        return sorted(containers.name_of(c) for c in done)
+
     def listeners(self, app: str) -> dict[str, list[Listener]]:
         """Every process type's live containers; the port is PORT for web, else its port-map port."""
         from dockyard.core.plan import current_release, read_networks

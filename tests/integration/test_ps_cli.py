@@ -212,3 +212,34 @@ def test_ps_restore_starts_what_ran_before_a_reboot(
     bad = run("ps:restore", "--all", "--parallel", "-2")
     assert bad.exit_code == 1 and "Invalid value -2 for --parallel flag" in bad.stderr
     assert run("ps:restore", "no-such-app").exit_code == 1
+
+
+def test_cleanup_removes_leftovers_and_exited_one_offs_and_keeps_what_runs(
+        run: Run, docker_client: Any, procfile_image: str, app_names: Callable[[str], str]) -> None:
+    from dockyard.schedulers.docker_local import labels as L
+    from tests.fixtures.docker import SESSION, TEST_LABEL
+
+    app = new_app(run, app_names("clean"))
+    ok(run("deploy", app, "--image", procfile_image))
+    live = docker_client.containers.get(f"{app}.web.1").id
+    old = leftover(docker_client, app, procfile_image, f"{app}.web.1.retired-0123456789ab", "v-old")
+
+    def one_off(index: int, command: list[str]) -> str:
+        labels = {L.MARKER: "1", L.APP: app, L.PROCESS: "run", L.DYNO: f"run.{index}", L.RELEASE: "v-x",
+                  L.CONTAINER_TYPE: "run", TEST_LABEL: SESSION}
+        made = docker_client.api.create_container(procfile_image, command=command, name=L.run_name(app, index),
+                                                  labels=labels)
+        docker_client.api.start(made["Id"])
+        return str(made["Id"])
+
+    ended = one_off(1, ["true"])
+    docker_client.api.wait(ended, timeout=30)
+    shell = one_off(2, ["sleep", "3600"])  # someone's one-off still running
+    result = ok(run("cleanup", app))
+    assert result.stdout.startswith("-----> Cleaning up\n")
+    assert f"Removed {app} container {app}.web.1.retired-0123456789ab" in result.stdout
+    assert f"Removed {app} container {L.run_name(app, 1)}" in result.stdout
+    left = {c.id for c in docker_client.containers.list(all=True, filters={"label": f"com.dockyard.app={app}"})}
+    assert old not in left and ended not in left and {live, shell} <= left
+    docker_client.api.remove_container(shell, force=True)
+    assert ok(run("cleanup")).stdout == "-----> Cleaning up\n"  # every app: nothing left
