@@ -43,7 +43,7 @@ from dockyard.core.plan import (
 from dockyard.core.ports import read_port_map
 from dockyard.core.procfile import DEFAULT_PROCFILE_PATH, Processes, parse_procfile
 from dockyard.core.properties import computed, is_locked, require_app
-from dockyard.propstores.base import PropertyStore
+from dockyard.propstores.base import PropertyStore, Put
 from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
 
 log = logging.getLogger("dockyard.deploy")
@@ -171,7 +171,14 @@ def deploy_app(
             processes = image_processes(image, path)
             source = f"image:{path}"
         plan = build_plan(store, app, image=image, processes=processes)
-        return _release(store, scheduler, plan, processes, hooks, progress, source)
+        instances = _release(store, scheduler, plan, processes, hooks, progress, source)
+        # Dokku's apps properties, written once a deploy succeeded (tools read them to learn
+        # what runs): an image deploy, or a build of a directory with a Dockerfile
+        deployed_from = ("dockerfile", str(Path(build_dir).resolve())) if build_dir is not None else (
+            "docker-image", image)
+        store.apply([Put("apps", app, "deploy-source", deployed_from[0]),
+                     Put("apps", app, "deploy-source-metadata", deployed_from[1])])
+        return instances
 
 
 def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, processes: Processes,

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from dockyard.core.cli._props import report_command
+from dockyard.core.cli._props import report_command, set_command, set_property
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.plan import is_deployed
@@ -190,6 +190,18 @@ def clone(c: CliContext, skip_deploy: bool, ignore_existing: bool, old: str, new
             deploy_app(c.store, c.scheduler_for(new), new, image=source[1], processes=source[2])
 
 
+#: Dokku's apps properties; a deploy writes both once it succeeded
+APPS_PROPERTIES = ("deploy-source", "deploy-source-metadata")
+
+
+@set_command("apps:set")
+def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is_global: bool) -> None:
+    """Set deploy-source or deploy-source-metadata for APP (or --global); no value unsets."""
+    if app is not None and not is_global:
+        require_app(c.store, app)
+    set_property(c, APPS_PLUGIN, APPS_PROPERTIES, app, prop, value, is_global)
+
+
 @report_command("apps:report", title="app")
 def report(c: CliContext, name: str) -> dict[str, object]:
     """Report on APP, or on every app; ``APP --app-deployed-image`` prints one value."""
@@ -197,6 +209,8 @@ def report(c: CliContext, name: str) -> dict[str, object]:
         "app-created-at": c.store.get(APPS_PLUGIN, name, "created-at") or "",
         "app-locked": str(is_locked(c.store, name)).lower(),
         "app-deployed-image": c.store.get(APPS_PLUGIN, name, "deployed-image") or "",
+        "app-deploy-source": c.store.get(APPS_PLUGIN, name, "deploy-source") or "",
+        "app-deploy-source-metadata": c.store.get(APPS_PLUGIN, name, "deploy-source-metadata") or "",
         "app-scheduler": c.scheduler_name(name),
         "app-properties": sum(1 for _ in c.store.iter_properties(scope=name)),
     }

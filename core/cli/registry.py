@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apps:lock": (f"{M}.apps:lock", "Refuse deploys of an app until apps:unlock"),
     "apps:unlock": (f"{M}.apps:unlock", "Remove an app's deploy lock"),
     "apps:locked": (f"{M}.apps:locked", "Exit 0 if the app is locked, 1 otherwise"),
+    "apps:set": (f"{M}.apps:set_", "Set an apps property (deploy-source, deploy-source-metadata)"),
     "config:set": (f"{M}.config:set_", "Set environment variables: KEY=VALUE…"),
     "config:get": (f"{M}.config:get", "Print one environment variable"),
     "config:unset": (f"{M}.config:unset", "Unset environment variables"),

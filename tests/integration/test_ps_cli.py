@@ -221,6 +221,9 @@ def test_cleanup_removes_leftovers_and_exited_one_offs_and_keeps_what_runs(
 
     app = new_app(run, app_names("clean"))
     ok(run("deploy", app, "--image", procfile_image))
+    # Dokku's apps properties, written once the deploy succeeded
+    assert ok(run("apps:report", app, "--app-deploy-source")).stdout == "docker-image\n"
+    assert ok(run("apps:report", app, "--app-deploy-source-metadata")).stdout == f"{procfile_image}\n"
     live = docker_client.containers.get(f"{app}.web.1").id
     old = leftover(docker_client, app, procfile_image, f"{app}.web.1.retired-0123456789ab", "v-old")
 

@@ -45,3 +45,17 @@ def test_dokku_app_names_are_accepted(run: Run) -> None:
         _ok(run("config:set", "--no-restart", name, "A=1"))
         assert _ok(run("apps:report", name, "--app-locked")).stdout == "false\n"
     assert _ok(run("apps:list")).stdout == "=====> My Apps\n1994testapp\ntest.dokku.test\n"
+
+
+def test_apps_set_deploy_source_and_its_report_flags(run: Run) -> None:
+    _ok(run("apps:create", "src"))
+    assert _ok(run("apps:set", "src", "deploy-source", "git")).stdout == "-----> Setting deploy-source to git\n"
+    _ok(run("apps:set", "src", "deploy-source-metadata", "https://example.com/repo#abc123"))
+    assert _ok(run("apps:report", "src", "--app-deploy-source")).stdout == "git\n"
+    assert _ok(run("apps:report", "src", "--app-deploy-source-metadata")).stdout == "https://example.com/repo#abc123\n"
+    _ok(run("apps:set", "--global", "deploy-source", "docker-image"))
+    bad = run("apps:set", "src", "bogus", "x")
+    assert bad.exit_code == 1 and "invalid apps property 'bogus'" in bad.stderr
+    _ok(run("apps:set", "src", "deploy-source"))  # no value unsets, as Dokku
+    assert _ok(run("apps:report", "src", "--app-deploy-source")).stdout == "\n"
+    assert run("apps:set", "nosuch", "deploy-source", "git").exit_code == 1
