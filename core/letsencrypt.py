@@ -121,6 +121,21 @@ def _make_challenge_dir(root: Path, app: str) -> Path:
     return path
 
 
+def remove_challenge_dir(root: Path, app: str) -> None:
+    """apps:destroy: the app's http-01 directory goes with the app (a post-delete subscriber)."""
+    shutil.rmtree(challenge_dir(root, app), ignore_errors=True)
+
+
+def rename_challenge_dir(root: Path, old: str, new: str) -> None:
+    """apps:rename: the directory follows the app, so an issue under way can still be answered
+    once NEW's config serves it; a stale one under NEW's name is replaced."""
+    source, target = challenge_dir(root, old), challenge_dir(root, new)
+    if not source.is_dir():
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    source.rename(target)
+
+
 # ---- what Dockyard issued ------------------------------------------------------------------
 def managed(store: PropertyStore, app: str) -> CertInfo | None:
     """The app's certificate if Dockyard issued it (and it was not replaced since), else None."""

@@ -102,6 +102,15 @@ class Proxy(abc.ABC):
     def clear_config(self, app: str) -> None:
         """Remove the app's config and reload."""
 
+    def remove_app(self, app: str) -> None:
+        """Remove every file the proxy keeps for ``app``: apps:destroy, and the old name in
+        apps:rename, call it before the app's properties go (they may name those files).
+
+        By default that is the app's config (``clear_config``); a driver that also keeps
+        certificate files or logs per app removes them here too.
+        """
+        self.clear_config(app)
+
     def routes(self, app: str, listeners: Listeners) -> AppRoutes:
         """The app's port map, domains and certificate, read from the store by the core."""
         from dockyard.core.routing import gather

@@ -54,17 +54,23 @@ def destroy(c: CliContext, app: str) -> None:
 
 
 def _teardown(c: CliContext, app: str) -> None:
-    """Remove what runs for ``app`` before its properties go (containers, proxy config)."""
+    """Remove what runs for ``app`` before its properties go: containers, and every file it
+    owns, the proxy's (config, certificate files, logs: ``Proxy.remove_app``) and the core's
+    own (the ACME challenge directory, a ``post-delete`` subscriber like any plugin's)."""
+    from dockyard.core import letsencrypt
     from dockyard.core.hooks import Hooks
     from dockyard.core.routing import proxy_for
 
     if is_deployed(c.store, app):
         c.scheduler_for(app).destroy(app)
     try:
-        proxy_for(c.store, app).clear_config(app)
+        proxy_for(c.store, app).remove_app(app)
     except DockyardError as exc:  # routing is not essential to removing an app
-        log.warning("could not clear the proxy config of %s: %s", app, exc)
-    Hooks().fire("post-delete", app=app, store=c.store)
+        log.warning("could not remove the proxy files of %s: %s", app, exc)
+    hooks = Hooks()
+    root = c.settings.root
+    hooks.subscribe("post-delete", lambda app, **_: letsencrypt.remove_challenge_dir(root, app))
+    hooks.fire("post-delete", app=app, store=c.store)
 
 
 @click.command("apps:list")
@@ -150,8 +156,17 @@ def rename(c: CliContext, old: str, new: str, skip_deploy: bool) -> None:
     _check_target(c, new)
     deployed = is_deployed(c.store, old)
     with c.timed(f"Renamed {old} to {new}"), c.store.lock(f"deploy-{old}"):
-        _teardown(c, old)
-        c.store.rename_scope(old, new)
+        from dockyard.core import letsencrypt
+
+        # the challenge directory moves with the app; the proxy's files of OLD go (NEW's
+        # are written by its next build, from the certificate the store renames with it)
+        letsencrypt.rename_challenge_dir(c.settings.root, old, new)
+        try:
+            _teardown(c, old)
+            c.store.rename_scope(old, new)
+        except BaseException:
+            letsencrypt.rename_challenge_dir(c.settings.root, new, old)
+            raise
     if deployed and not skip_deploy:
         from dockyard.core.deploy import rebuild_app
 

@@ -234,6 +234,14 @@ class NginxProxy(Proxy):
     def clear_config(self, app: str) -> None:
         applier.remove(self.layout(), app, ssl_dir_for(self.root, app))
 
+    def remove_app(self, app: str) -> None:
+        """The config, the certificate directory and the app's logs at their default paths
+        (``conf-dir/logs/APP-*.log``, as Dokku's post-delete removes them). A log path set
+        by the user is left alone: it may be shared, and it is theirs."""
+        self.clear_config(app)
+        applier.remove_files(ssl_dir_for(self.root, app),
+                             [self.default(key, app) for key in sorted(_LOG_KEYS)])
+
     def status(self) -> tuple[bool, str]:
         layout = self.layout()
         binary = server.find_binary(layout.binary)

@@ -417,6 +417,17 @@ def remove(layout: Layout, app: str, tls_dir: str = "") -> bool:
         return removed
 
 
+def remove_files(tls_dir: str, files: list[str]) -> None:
+    """Delete an app's certificate directory and the given files (its logs), once its
+    config is gone: nothing live refers to them any more."""
+    shutil.rmtree(tls_dir, ignore_errors=True)
+    for path in files:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
 def validate_tree(layout: Layout) -> str:
     """``nginx -t`` of the main config as it is on disk."""
     binary = server.find_binary(layout.binary)
