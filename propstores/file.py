@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,7 +44,11 @@ from dockyard.propstores.base import (
     encode_data,
 )
 
+log = logging.getLogger("dockyard.propstores.file")
+
 TMP_PREFIX = ".tmp-"
+#: ROOT/locks/.batch-N: the renames of a batch being applied (see FileStore._write_journal)
+JOURNAL_PREFIX = ".batch-"
 #: stale temp files are swept at most this often (seconds), when they are this old
 SWEEP_EVERY = 86400.0
 SWEEP_AGE = 3600.0
@@ -79,7 +84,79 @@ class FileStore(PropertyStore):
         self.root = path.rstrip("/") or "/"
         self.config_dir = os.path.join(self.root, "config")
         self.locks_dir = os.path.join(self.root, "locks")
+        self._finish_journals()
         self.sweep()
+
+    # ---- the rename journal -------------------------------------------------------------
+    def _write_journal(self, staged: list[tuple[str, str]], deletes: list[str]) -> tuple[int, str]:
+        """Every rename and unlink of a batch, written and synced before the first of them:
+        the batch's commit point. A process killed after it leaves a journal that the next
+        open of the store finishes (every temp file is still there), so a batch is all or
+        nothing even under kill -9. The writer holds the journal's flock until it is done, so
+        no other process replays a journal that is still being carried out."""
+        import json
+
+        os.makedirs(self.locks_dir, mode=_DIR_MODE, exist_ok=True)
+        path = f"{self.locks_dir}/{JOURNAL_PREFIX}{os.urandom(8).hex()}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, json.dumps({"renames": staged, "deletes": deletes}).encode())
+        os.fsync(fd)
+        _fsync_dir(self.locks_dir)
+        return fd, path
+
+    def _finish_journals(self) -> int:
+        """Carry out what an interrupted batch journaled (renames whose temp file is still
+        there, unlinks), then drop the journal; return how many journals were finished."""
+        import json
+
+        try:
+            names = [e.name for e in os.scandir(self.locks_dir) if e.name.startswith(JOURNAL_PREFIX)]
+        except FileNotFoundError:
+            return 0
+        finished = 0
+        for name in names:
+            path = f"{self.locks_dir}/{name}"
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its writer is alive and carrying it out
+                if not os.path.exists(path):
+                    continue  # finished and removed between our scandir and our lock
+                raw = _read_file(path)
+                try:
+                    entries = json.loads(raw or b"{}")
+                except ValueError:
+                    entries = {}  # never completely written: its batch never began renaming
+                # a target written after the batch was cut off (by a process that had the store
+                # open all along) is newer than the journal: that later write wins
+                since = os.fstat(fd).st_mtime
+                for tmp, target in entries.get("renames", []):
+                    if _newer(target, since):
+                        _unlink(tmp)
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        os.replace(tmp, target)
+                for target in entries.get("deletes", []):
+                    if not _newer(target, since):
+                        _unlink(target)
+                _syncfs(self.config_dir)
+                _unlink(path)
+                finished += bool(entries)
+            finally:
+                os.close(fd)
+        if finished:
+            log.warning("finished %d interrupted batch write(s) in %s", finished, self.config_dir)
+        return finished
+
+    def resume_batch(self, progress: Callable[[int], None] | None = None) -> int | None:
+        """An interrupted batch is finished when the store is opened; here too, on demand."""
+        return self._finish_journals() or None
 
     # ---- housekeeping ----------------------------------------------------------------
     def leftovers(self, older_than: float = 0.0) -> list[str]:
@@ -224,16 +301,22 @@ class FileStore(PropertyStore):
         dirs = {directory for directory, _, _ in puts}
         if bulk and staged:
             _syncfs(self.config_dir)
-        for tmp, path in staged:
-            os.replace(tmp, path)
-        for path in deletes:
-            if _unlink(path):
-                dirs.add(os.path.dirname(path))
-        if bulk:
-            _syncfs(self.config_dir)
-        else:
-            for directory in dirs:
-                _fsync_dir(directory)
+        # several files change: a journal makes the renames one step (see _finish_journals)
+        journal = self._write_journal(staged, deletes) if len(staged) + len(deletes) > 1 else None
+        try:
+            for tmp, path in staged:
+                os.replace(tmp, path)
+            for path in deletes:
+                if _unlink(path):
+                    dirs.add(os.path.dirname(path))
+            if bulk:
+                _syncfs(self.config_dir)
+            else:
+                for directory in dirs:
+                    _fsync_dir(directory)
+        finally:
+            if journal is not None:
+                _close_journal(*journal)
         for path in deletes:
             self._prune(os.path.dirname(path))
 
@@ -395,6 +478,19 @@ def _read_file(path: str) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def _newer(path: str, than: float) -> bool:
+    try:
+        return os.stat(path).st_mtime > than
+    except FileNotFoundError:
+        return False
+
+
+def _close_journal(fd: int, path: str) -> None:
+    """The batch is done: drop its journal, then release it."""
+    _unlink(path)
+    os.close(fd)
 
 
 def _unlink(path: str) -> bool:
