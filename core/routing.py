@@ -33,8 +33,28 @@ PLUGIN = "proxy"
 DEFAULT_TYPE = "nginx"
 
 
-def proxy_type(store: PropertyStore, app: str) -> str:
+#: ``proxy:disable APP`` sets it to ``true`` (Dokku's property); ``proxy:enable`` deletes it
+DISABLED = "disabled"
+
+
+def proxy_enabled(store: PropertyStore, app: str) -> bool:
+    """False after ``proxy:disable APP``: Dokku's ``disabled`` property is ``true``."""
+    return app == GLOBAL_SCOPE or store.get(PLUGIN, app, DISABLED) != "true"
+
+
+def configured_type(store: PropertyStore, app: str) -> str:
+    """The proxy type as set (app, global, default), whether or not the proxy is disabled."""
     return computed(store, PLUGIN, app, "type", DEFAULT_TYPE)
+
+
+def proxy_type(store: PropertyStore, app: str) -> str:
+    """The proxy that routes ``app``: ``null`` while it is ``proxy:disable``d.
+
+    Everything that builds configs (deploys, ``proxy:build-config``, the event listener, a
+    global setting's check) loads the proxy by this name, so a disabled app is routed by no
+    one and its configured type comes back with ``proxy:enable``.
+    """
+    return configured_type(store, app) if proxy_enabled(store, app) else "null"
 
 
 def proxy_for(store: PropertyStore, app: str) -> Proxy:
@@ -92,6 +112,9 @@ def rebuild_many(store: PropertyStore, apps: Iterable[str], scheduler_for: Calla
     by_type: dict[str, dict[str, Listeners]] = defaultdict(dict)
     fallback = store.get(PLUGIN, GLOBAL_SCOPE, "type") or DEFAULT_TYPE  # read once, not per app
     for app in apps:
+        if store.get(PLUGIN, app, DISABLED) == "true":  # proxy:disable'd: routed by no one
+            by_type["null"][app] = {}
+            continue
         by_type[store.get(PLUGIN, app, "type") or fallback][app] = scheduler_for(app).listeners(app)
     results: list[ApplyResult] = []
     from dockyard.core import load_proxy

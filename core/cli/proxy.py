@@ -69,6 +69,85 @@ def clear_config(c: CliContext, app: str | None, all_apps: bool) -> None:
         log.info("Cleared the proxy config of %s", name)
 
 
+def _switch(c: CliContext, app: str, enable: bool) -> None:
+    """Dokku's ``proxy:enable`` / ``proxy:disable`` of one app.
+
+    Enabling stages the app's config from the store without ``disabled``, has nginx test it,
+    swaps it in and only then stores the change (``apply_routed``): a config nginx rejects
+    leaves the app disabled. Disabling stores ``disabled=true`` first, so no rebuild (a
+    deploy, the event listener) routes the app again, then removes its config; run again, it
+    removes a config left behind by an interrupted run.
+    """
+    from dockyard.core.routing import DISABLED, PLUGIN, apply_routed, proxy_enabled
+
+    if proxy_enabled(c.store, app) == enable:
+        c.info("Proxy is already enabled for app" if enable else "Proxy is already disable for app")  # sic, Dokku's
+        if not enable:
+            _clear_configured(c, app)
+        return
+    c.info("Enabling proxy for app" if enable else "Disabling proxy for app")
+    if enable:
+        apply_routed(c.store, c.scheduler_for, app, lambda view: view.delete(PLUGIN, app, DISABLED))
+        return
+    apply_routed(c.store, c.scheduler_for, app, lambda view: view.set(PLUGIN, app, DISABLED, "true"))
+    _clear_configured(c, app)
+
+
+def _clear_configured(c: CliContext, app: str) -> None:
+    """Remove the config of the proxy the app is set to use (not ``null``, which it now reads as)."""
+    from dockyard.core import load_proxy
+    from dockyard.core.routing import configured_type
+
+    load_proxy(configured_type(c.store, app), c.store).clear_config(app)
+
+
+def _switch_all(c: CliContext, app: str | None, all_apps: bool, parallel: int | None, enable: bool) -> None:
+    """``APP`` or ``--all`` (every app, one by one, errors counted as Dokku counts them)."""
+    name = "enable" if enable else "disable"
+    if all_apps == bool(app):
+        raise click.UsageError("specify APP or --all")
+    if app:
+        _switch(c, require_app(c.store, app), enable)
+        return
+    if parallel is not None and parallel < -1:
+        raise DockyardError(f"Invalid value {parallel} for --parallel flag")
+    apps = list_apps(c.store)
+    if not apps:
+        c.warn("You haven't deployed any applications yet")
+        return
+    c.warn(f"Running {name} in serial mode")
+    errors = 0
+    for each in apps:
+        c.info(f"Running {name} against app {each}")
+        try:
+            _switch(c, each, enable)
+        except DockyardError as exc:
+            c.warn(f"Error running {name} against app {each}: {exc}")
+            errors += 1
+    if errors:
+        raise DockyardError(f"{name} command returned {errors} errors")
+
+
+@click.command("proxy:enable")
+@click.argument("app", required=False)
+@click.option("--all", "all_apps", is_flag=True, help="Every app, one by one.")
+@click.option("--parallel", type=int, default=None, hidden=True, help="Accepted for Dokku compatibility.")
+@pass_cli
+def enable(c: CliContext, app: str | None, all_apps: bool, parallel: int | None) -> None:
+    """Route APP (or every app with --all) through its proxy again; its config is validated first."""
+    _switch_all(c, app, all_apps, parallel, enable=True)
+
+
+@click.command("proxy:disable")
+@click.argument("app", required=False)
+@click.option("--all", "all_apps", is_flag=True, help="Every app, one by one.")
+@click.option("--parallel", type=int, default=None, hidden=True, help="Accepted for Dokku compatibility.")
+@pass_cli
+def disable(c: CliContext, app: str | None, all_apps: bool, parallel: int | None) -> None:
+    """Stop routing APP (or every app with --all): its proxy config is removed until proxy:enable."""
+    _switch_all(c, app, all_apps, parallel, enable=False)
+
+
 def _global_rows(c: CliContext) -> dict[str, str]:
     return {"proxy-global-type": c.store.get("proxy", GLOBAL_SCOPE, "type") or ""}
 
@@ -80,13 +159,16 @@ def report(c: CliContext, name: str) -> dict[str, str]:
     ``proxy-type`` is the raw value, as in Dokku; ``proxy-computed-type`` is what is used.
     """
     from dockyard.core.ports import read_port_map
-    from dockyard.core.routing import DEFAULT_TYPE, PLUGIN, proxy_for, proxy_type
+    from dockyard.core.routing import DEFAULT_TYPE, DISABLED, PLUGIN, configured_type, proxy_enabled, proxy_for
 
-    kind = proxy_type(c.store, name)
+    kind = configured_type(c.store, name)
     active, why = proxy_for(c.store, name).status()
     own = c.store.get(PLUGIN, name, "type") or ""
+    enabled = proxy_enabled(c.store, name)
     return {
-        "proxy-enabled": str(kind != "null").lower(),
+        "proxy-enabled": str(enabled).lower(),
+        "proxy-disabled": c.store.get(PLUGIN, name, DISABLED) or "",
+        "proxy-computed-disabled": str(not enabled).lower(),
         "proxy-type": own,
         "proxy-app-type": own,
         "proxy-global-type": c.store.get(PLUGIN, GLOBAL_SCOPE, "type") or "",

@@ -82,6 +82,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "proxy:build-config": (f"{M}.proxy:build_config", "Rebuild proxy config for an app or --all"),
     "proxy:clear-config": (f"{M}.proxy:clear_config", "Remove an app's proxy config"),
     "proxy:report": (f"{M}.proxy:report", "Report proxy settings"),
+    "proxy:enable": (f"{M}.proxy:enable", "Route an app (or --all) through its proxy again"),
+    "proxy:disable": (f"{M}.proxy:disable", "Stop routing an app (or --all): its proxy config is removed"),
     "proxy:set": (f"{M}.proxy:set_", "Set the proxy type of an app"),
     "ports:add": (f"{M}.ports:add", "Add port mappings"),
     "ports:set": (f"{M}.ports:set_", "Replace port mappings"),
