@@ -186,6 +186,8 @@ def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, proce
     """Steps 4-6, under the deploy lock; the plan has passed preflight. ``source``: where
     ``processes`` came from (``PROCESSES_SOURCE``), None to keep the recorded one."""
     preflight(scheduler, plan.app, plan.networks, plan.ports)
+    progress = fenced(store, progress)
+    store.check_fences()
     hooks.fire("pre-deploy", app=plan.app, plan=plan, store=store, scheduler=scheduler)
     switched = _watch_switch(hooks, plan)  # first, so it is set before the proxy switch runs
     subscribe_routing(hooks, store, scheduler)
@@ -213,6 +215,19 @@ def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, proce
             f"Fix it, then run `dockyard proxy:build-config {plan.app}`"
         )
     return instances
+
+
+def fenced(store: PropertyStore, progress: Progress) -> Progress:
+    """``progress`` that first checks the deploy lock is still ours. Every step a driver
+    reports (each container created, started, checked) is then a point where a deploy whose
+    lock lapsed (the process was stopped past the lock's TTL and another deploy took over)
+    stops with LockLost and goes down the driver's failure path, instead of racing the other
+    deploy on the same app. The driver only reports progress; the check is core's."""
+    def step(message: str, done: int, total: int) -> None:
+        store.check_fences()
+        progress(message, done, total)
+
+    return step
 
 
 def _watch_switch(hooks: Hooks, plan: DeployPlan) -> list[bool]:
