@@ -53,8 +53,9 @@ def validate_ps_value(prop: str, value: str) -> None:
 @click.command("ps:scale")
 @click.argument("app")
 @click.argument("pairs", nargs=-1)
+@click.option("--skip-deploy", is_flag=True, help="Store the new counts only; the next deploy uses them.")
 @pass_cli
-def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
+def scale(c: CliContext, app: str, pairs: tuple[str, ...], skip_deploy: bool) -> None:
     """Set APP's process counts (TYPE=N…), or show them."""
     from dockyard.core.deploy import parse_scale, scale_app
     from dockyard.core.plan import effective_scale
@@ -64,7 +65,8 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
     def show() -> None:
         current = current_release(c.store, app)
         stored = read_scale(c.store, app)
-        shown = effective_scale(stored, current[2]) if current else stored
+        # before a deploy, web=1 is implied (Dokku writes it when the app is created)
+        shown = effective_scale(stored, current[2]) if current else {"web": 1, **stored}
         c.emit(shown, lambda s: "=====> Scaling for " + app + "\nproctype: qty\n--------: ---\n"
                + "\n".join(f"{k + ':':<9} {v}" for k, v in sorted(s.items())))
 
@@ -75,7 +77,7 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...]) -> None:
     from dockyard.core.cli.deploy import progress_logger
 
     with c.timed(f"Scaled {app}: {' '.join(f'{k}={v}' for k, v in changes.items())}"):
-        scheduler = c.scheduler_for(app) if is_deployed(c.store, app) else None
+        scheduler = c.scheduler_for(app) if is_deployed(c.store, app) and not skip_deploy else None
         if scheduler is None:
             from dockyard.core.plan import write_scale
 

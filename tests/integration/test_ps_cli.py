@@ -246,3 +246,19 @@ def test_cleanup_removes_leftovers_and_exited_one_offs_and_keeps_what_runs(
     assert old not in left and ended not in left and {live, shell} <= left
     docker_client.api.remove_container(shell, force=True)
     assert ok(run("cleanup")).stdout == "-----> Cleaning up\n"  # every app: nothing left
+
+
+def test_ps_scale_skip_deploy_stores_the_counts_for_the_next_deploy(
+        run: Run, docker_client: Any, procfile_image: str, app_names: Callable[[str], str]) -> None:
+    app = new_app(run, app_names("skipd"))
+    ok(run("deploy", app, "--image", procfile_image))
+
+    def webs() -> int:
+        return len(docker_client.containers.list(filters={"label": [f"com.dockyard.app={app}",
+                                                                    "com.dockyard.process-type=web"]}))
+
+    ok(run("ps:scale", "--skip-deploy", app, "web=2"))
+    assert webs() == 1, "nothing was deployed"
+    assert json.loads(ok(run("ps:scale", app, "--format", "json")).stdout)["web"] == 2
+    ok(run("ps:rebuild", app))
+    assert webs() == 2

@@ -59,3 +59,13 @@ def test_apps_set_deploy_source_and_its_report_flags(run: Run) -> None:
     _ok(run("apps:set", "src", "deploy-source"))  # no value unsets, as Dokku
     assert _ok(run("apps:report", "src", "--app-deploy-source")).stdout == "\n"
     assert run("apps:set", "nosuch", "deploy-source", "git").exit_code == 1
+
+
+def test_ps_scale_of_a_new_app_shows_the_implied_web_1(run: Run) -> None:
+    _ok(run("apps:create", "fresh"))
+    assert _ok(run("ps:scale", "fresh")).stdout.endswith("--------: ---\nweb:      1\n")
+    import json
+
+    assert json.loads(_ok(run("ps:scale", "fresh", "--format", "json")).stdout) == {"web": 1}
+    _ok(run("ps:scale", "--skip-deploy", "fresh", "worker=2"))
+    assert json.loads(_ok(run("ps:scale", "fresh", "--format", "json")).stdout) == {"web": 1, "worker": 2}
