@@ -13,7 +13,11 @@ It follows ``scheduler.events()`` and keeps routing right when containers move:
 - when the stream breaks (dockerd restarted) it reconnects with exponential backoff and
   resynchronises every app, because events were missed in between (listener #8, #30);
 - where the store can ``watch``, a change of ports, domains, certs or nginx/proxy settings
-  made by another process or host rebuilds that app.
+  made by another process or host rebuilds that app;
+- given a ``renew`` pass (``letsencrypt:auto-renew``'s), the loop starts it once shortly
+  after start and then once a day (``DOCKYARD_RENEW_INTERVAL`` seconds, for tests), on the
+  worker pool so a slow ACME server never stalls rebuilds; one pass at a time, and a failed
+  pass is logged, never fatal.
 
 Every action is logged with the app, the wall-clock time and how long it took.
 """
@@ -21,10 +25,11 @@ Every action is logged with the app, the wall-clock time and how long it took.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -41,6 +46,28 @@ log = logging.getLogger("dockyard.events")
 WATCHED_PLUGINS = ("ports", "domains", "certs", "nginx", "proxy")
 _RESYNC = "resync"
 
+#: seconds between certificate renewal passes (default a day); tests set it to seconds
+RENEW_INTERVAL_ENV = "DOCKYARD_RENEW_INTERVAL"
+RENEW_INTERVAL = 86400.0
+#: the first pass runs this long after start (or after one interval, if that is shorter):
+#: soon enough to catch what expired while nothing listened, late enough not to slow startup
+RENEW_FIRST_DELAY = 60.0
+
+
+def renew_schedule(environ: Mapping[str, str] | None = None) -> tuple[float, float]:
+    """(interval, first delay) in seconds, from ``DOCKYARD_RENEW_INTERVAL`` or the defaults."""
+    raw = (os.environ if environ is None else environ).get(RENEW_INTERVAL_ENV, "")
+    interval = RENEW_INTERVAL
+    if raw:
+        try:
+            interval = float(raw)
+            if not interval > 0 or interval == float("inf"):
+                raise ValueError(raw)
+        except ValueError:
+            log.warning("%s=%r is not a positive number of seconds; renewing once a day", RENEW_INTERVAL_ENV, raw)
+            interval = RENEW_INTERVAL
+    return interval, min(RENEW_FIRST_DELAY, interval)
+
 
 @dataclass
 class Stats:
@@ -49,6 +76,7 @@ class Stats:
     rewrites: int = 0
     redeploys: int = 0
     reconnects: int = 0
+    renewal_passes: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -66,7 +94,9 @@ class EventListener:
     def __init__(self, store: PropertyStore, scheduler_factory: Callable[[], Scheduler],
                  scheduler_for: Callable[[str], Scheduler] | None = None, debounce: float = 0.05,
                  redeploy: Callable[[str], object] | None = None, backoff: tuple[float, float] = (0.5, 30.0),
-                 redeploy_cooldown: float = 60.0) -> None:
+                 redeploy_cooldown: float = 60.0, renew: Callable[[], object] | None = None,
+                 renew_every: float = RENEW_INTERVAL, renew_first: float = RENEW_FIRST_DELAY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.scheduler_factory = scheduler_factory
         self.scheduler_for = scheduler_for or (lambda app: scheduler_factory())
@@ -83,6 +113,13 @@ class EventListener:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dockyard-redeploy")
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
+        # the renewal pass: ``renew`` returns what it did (its ``summary()`` is logged)
+        self.renew = renew
+        self.renew_every = renew_every
+        self.renew_first = renew_first
+        self.clock = clock
+        self._next_renewal = clock() + renew_first
+        self._renewing = threading.Lock()
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self, max_events: int | None = None, max_seconds: float | None = None) -> None:
@@ -102,8 +139,10 @@ class EventListener:
         threading.Thread(target=self._read, daemon=True, name="dockyard-events-reader").start()
         self._start_watch()
         log.info("[%s] listening for events", _now())
+        self._next_renewal = self.clock() + self.renew_first
         try:
             while not self._stop.is_set():
+                self.maybe_renew()
                 if deadline is not None and time.monotonic() >= deadline:
                     break
                 if max_events is not None and self.stats.events >= max_events:
@@ -116,6 +155,44 @@ class EventListener:
             self._pool.shutdown(wait=True)
             log.info("[%s] stopped after %d event(s), %d rebuild(s), %d redeploy(s)", _now(),
                      self.stats.events, self.stats.rebuilds, self.stats.redeploys)
+
+    # ---- certificate renewal ------------------------------------------------------------
+    def maybe_renew(self) -> bool:
+        """Start a renewal pass if one is due and none runs; True if one was started.
+
+        Called on every turn of the loop (at least every 0.2 s). The next pass is due one
+        interval after this one started, so a slow pass never makes passes pile up.
+        """
+        if self.renew is None or self._stop.is_set():
+            return False
+        now = self.clock()
+        if now < self._next_renewal or not self._renewing.acquire(blocking=False):
+            return False
+        self._next_renewal = now + self.renew_every
+        try:
+            self._pool.submit(self._renew_pass)
+        except RuntimeError:  # the pool is shutting down: the listener is stopping
+            self._renewing.release()
+            return False
+        return True
+
+    def _renew_pass(self) -> None:
+        assert self.renew is not None
+        start = time.perf_counter()
+        log.info("[%s] letsencrypt: renewal pass started", _now())
+        try:
+            done = self.renew()
+            self.stats.renewal_passes += 1
+            summary = done.summary() if hasattr(done, "summary") else str(done)
+            failed = getattr(done, "failed", None)
+            (log.warning if failed else log.info)("[%s] letsencrypt: renewal pass finished in %.2fs: %s", _now(),
+                                                 time.perf_counter() - start, summary)
+        except Exception as exc:
+            self.stats.errors.append(str(exc))
+            log.error("[%s] letsencrypt: renewal pass failed after %.2fs: %s (next in %.0fs)", _now(),
+                      time.perf_counter() - start, exc, self.renew_every)
+        finally:
+            self._renewing.release()
 
     # ---- reading --------------------------------------------------------------------------
     def _read(self) -> None:

@@ -33,7 +33,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +178,22 @@ def forget(store: PropertyStore, app: str, root: Path) -> None:
 
     store.apply([Delete(PLUGIN, app, FINGERPRINT), Delete(PLUGIN, app, ISSUER), Delete(PLUGIN, app, REVOKED)])
     shutil.rmtree(challenge_dir(root, app), ignore_errors=True)
+
+
+@dataclass
+class RenewalPass:
+    """What one ``auto-renew`` pass did: renewed (app, valid until), failed (app, why), not due."""
+
+    renewed: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    not_due: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"renewed {', '.join(f'{a} (valid until {u})' for a, u in self.renewed) or 'nothing'}"]
+        if self.failed:
+            parts.append(f"failed {', '.join(f'{a} ({why})' for a, why in self.failed)}")
+        parts.append(f"{len(self.not_due)} not due")
+        return "; ".join(parts)
 
 
 # ---- talking to the ACME server --------------------------------------------------------------

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from dockyard.core.cli.context import CliContext, pass_cli
+
+log = logging.getLogger("dockyard.letsencrypt")
 
 
 @click.command("events:listen")
@@ -14,10 +18,18 @@ from dockyard.core.cli.context import CliContext, pass_cli
               help="Seconds to gather a burst of events into one rebuild.")
 @pass_cli
 def listen(c: CliContext, max_events: int | None, max_seconds: float | None, debounce: float) -> None:
-    """Rebuild proxy configs when container addresses change; redeploy exhausted apps."""
-    from dockyard.core.events import EventListener
+    """Rebuild proxy configs when container addresses change; redeploy exhausted apps; renew
+    letsencrypt certificates once a day (and shortly after start)."""
+    from dockyard.core import letsencrypt as le
+    from dockyard.core.cli.letsencrypt import renew_apps
+    from dockyard.core.events import EventListener, renew_schedule
+
+    def renew() -> le.RenewalPass:
+        """letsencrypt:auto-renew's pass over every app; the listener logs its summary."""
+        return renew_apps(c, le.managed_apps(c.store), log.debug, log.warning)
 
     name = c.settings.scheduler_default
+    every, first = renew_schedule()
     listener = EventListener(c.store, lambda: c.scheduler(name), scheduler_for=c.scheduler_for,
-                             debounce=debounce)
+                             debounce=debounce, renew=renew, renew_every=every, renew_first=first)
     listener.run(max_events=max_events, max_seconds=max_seconds)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -134,24 +134,35 @@ def auto_renew(c: CliContext, app: str | None) -> None:
         apps = [app]
     else:
         apps = le.managed_apps(c.store)
-    failed: list[str] = []
+    done = renew_apps(c, apps, c.info, c.warn)
+    if done.failed:
+        raise DockyardError(f"renewal failed for {', '.join(name for name, _ in done.failed)}")
+
+
+def renew_apps(c: CliContext, apps: list[str], say: Callable[[str], None],
+               warn: Callable[[str], None]) -> le.RenewalPass:
+    """One auto-renew pass over ``apps``: each due one (expiring within renew-days, or
+    revoked) is issued again; a failure is noted and the others still run. Shared by
+    ``letsencrypt:auto-renew`` and the daily pass of ``events:listen``."""
+    done = le.RenewalPass()
     for name in apps:
         info = le.managed(c.store, name)
         if info is None:
             continue
         if not le.renewal_due(c.store, name, info):
-            c.info(f"{name}: not due (expires {_expiry(info)}, renews {le.renew_days(c.store, name)} days before)")
+            done.not_due.append(name)
+            say(f"{name}: not due (expires {_expiry(info)}, renews {le.renew_days(c.store, name)} days before)")
             continue
         try:
             with _app_lock(c, name):
                 new = _issue_and_install(c, name)
         except DockyardError as exc:
-            failed.append(name)
-            c.warn(f"{name}: renewal failed: {exc}")
+            done.failed.append((name, str(exc)))
+            warn(f"{name}: renewal failed: {exc}")
             continue
-        c.info(f"{name}: renewed, valid until {_expiry(new)}")
-    if failed:
-        raise DockyardError(f"renewal failed for {', '.join(failed)}")
+        done.renewed.append((name, _expiry(new)))
+        say(f"{name}: renewed, valid until {_expiry(new)}")
+    return done
 
 
 @click.command("letsencrypt:list")
