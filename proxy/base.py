@@ -12,7 +12,7 @@ raise ``NotSupported`` unless a driver implements them, so the core never import
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -128,7 +128,8 @@ class Proxy(abc.ABC):
     def show_config(self, app: str) -> str:
         raise NotSupported(f"the {self.name} proxy has no config to show")
 
-    def validate(self, app: str | None = None) -> str:
+    def validate(self, app: str | None = None, clean: bool = False,
+                 warn: Callable[[str], None] | None = None) -> str:
         raise NotSupported(f"the {self.name} proxy cannot validate configs")
 
     def set_property(self, scope: str, key: str, value: str) -> None:

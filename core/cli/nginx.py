@@ -74,24 +74,85 @@ def report(c: CliContext, is_global: bool, app: str | None) -> None:
     c.report(f"{scope} nginx information", _nginx(c).report(scope))
 
 
+def _require_nginx_app(c: CliContext, app: str) -> None:
+    from dockyard.core.routing import configured_type
+
+    require_app(c.store, app)
+    if configured_type(c.store, app) != "nginx":
+        raise ProxyError("This command is only available for apps with the nginx proxy type")
+
+
 @click.command("nginx:show-config")
 @click.argument("app")
 @pass_cli
 def show_config(c: CliContext, app: str) -> None:
-    """Print APP's nginx files."""
-    require_app(c.store, app)
+    """Print APP's nginx files (Dokku's ``No nginx.conf exists for APP`` when it has none)."""
+    _require_nginx_app(c, app)
     click.echo(_nginx(c).show_config(app))
 
 
 @click.command("nginx:validate-config")
 @click.argument("app", required=False)
+@click.option("--clean", is_flag=True, help="Remove the config of each app that fails on its own.")
 @pass_cli
-def validate_config(c: CliContext, app: str | None) -> None:
-    """Run the real nginx -t on the main config and every app's file."""
+def validate_config(c: CliContext, app: str | None, clean: bool) -> None:
+    """Run nginx -t; if it fails, name (and with --clean remove) each app config that fails on its own."""
+    if app == "--clean":  # Dokku's nginx:validate-config --clean
+        app, clean = None, True
     if app:
         require_app(c.store, app)
-    message = _nginx(c).validate(app)
-    log.info("%s", message)
+
+    def warn(message: str) -> None:  # Dokku: the warning, then the file's contents on stdout
+        head, _, contents = message.partition("\n")
+        c.warn(head)
+        if contents:
+            click.echo(contents)
+
+    message = _nginx(c).validate(app, clean, warn)
+    log.info("%s", message or "nginx config is valid")
+
+
+def _logs(c: CliContext, app: str, kind: str, follow: bool) -> None:
+    """Dokku's ``nginx:KIND-logs APP [-t]``: the last 20 lines of the app's log, or follow it."""
+    import subprocess
+
+    _require_nginx_app(c, app)
+    path = _nginx(c).report(app).get(f"nginx-computed-{kind}-log-path", "")
+    if path in ("off", "/dev/null", ""):
+        raise ProxyError(f"{kind} logs are disabled for this app")
+    if follow:
+        try:
+            code = subprocess.run(["tail", "-F", path], check=False).returncode
+        except KeyboardInterrupt:
+            return
+        if code:
+            raise ProxyError(f"cannot follow {path}")
+        return
+    try:
+        with open(path, "rb") as fh:
+            lines = fh.read().decode(errors="replace").splitlines()[-20:]
+    except OSError as exc:
+        raise ProxyError(f"cannot open '{path}' for reading: {exc.strerror}") from None
+    for line in lines:
+        click.echo(line)
+
+
+@click.command("nginx:access-logs")
+@click.argument("app")
+@click.option("-t", "follow", is_flag=True, help="Follow the log (tail -F).")
+@pass_cli
+def access_logs(c: CliContext, app: str, follow: bool) -> None:
+    """Show the last 20 lines of APP's nginx access log, or follow it with -t."""
+    _logs(c, app, "access", follow)
+
+
+@click.command("nginx:error-logs")
+@click.argument("app")
+@click.option("-t", "follow", is_flag=True, help="Follow the log (tail -F).")
+@pass_cli
+def error_logs(c: CliContext, app: str, follow: bool) -> None:
+    """Show the last 20 lines of APP's nginx error log, or follow it with -t."""
+    _logs(c, app, "error", follow)
 
 
 @click.command("nginx:start")

@@ -120,6 +120,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "nginx:report": (f"{M}.nginx:report", "Report nginx settings"),
     "nginx:show-config": (f"{M}.nginx:show_config", "Print an app's nginx config"),
     "nginx:validate-config": (f"{M}.nginx:validate_config", "Validate nginx config with nginx -t"),
+    "nginx:access-logs": (f"{M}.nginx:access_logs", "Show (or -t follow) an app's nginx access log"),
+    "nginx:error-logs": (f"{M}.nginx:error_logs", "Show (or -t follow) an app's nginx error log"),
     "nginx:start": (f"{M}.nginx:start", "Start a private nginx"),
     "nginx:stop": (f"{M}.nginx:stop", "Stop the private nginx"),
     "events:listen": (f"{M}.events:listen", "Follow scheduler events and keep routing right"),

@@ -7,7 +7,7 @@ so a private nginx (tests, users who are not root) works the same as the system 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -278,7 +278,7 @@ class NginxProxy(Proxy):
     def show_config(self, app: str) -> str:
         http, stream = applier.current(self.layout(), app)
         if not http and not stream:
-            raise ProxyError(f"app {app} has no nginx config (proxy:build-config {app})")
+            raise ProxyError(f"No nginx.conf exists for {app}")  # Dokku's message, exit 1
         parts = []
         if http:
             parts.append(f"# http {{}}: {self.layout().http_file(app)}\n{http}")
@@ -286,12 +286,33 @@ class NginxProxy(Proxy):
             parts.append(f"# stream {{}}: {self.layout().stream_file(app)}\n{stream}")
         return "\n".join(parts).rstrip("\n")
 
-    def validate(self, app: str | None = None) -> str:
+    def validate(self, app: str | None = None, clean: bool = False,
+                 warn: Callable[[str], None] | None = None) -> str:
+        """Dokku's ``nginx:validate-config [APP] [--clean]``.
+
+        When ``nginx -t`` passes, nothing else happens. Otherwise each app's live files (APP's,
+        or every app's) are tested on their own; a failing one is named through ``warn`` with
+        its contents and, with ``clean``, removed. Then the tree is tested again: still failing
+        raises with nginx's output (Dokku's exit 1).
+        """
         layout = self.layout()
-        if app is not None and not any(applier.current(layout, app)):
-            raise ProxyError(f"app {app} has no nginx config (proxy:build-config {app})")
-        applier.validate_tree(layout)
-        return f"nginx config {layout.main_conf} is valid"
+        try:
+            return applier.validate_tree(layout)
+        except ProxyError:
+            pass
+        say = warn or (lambda message: None)
+        for name in [app] if app is not None else applier.apps_with_files(layout):
+            http, stream = applier.current(layout, name)
+            if not http and not stream:
+                say(f"No nginx config found for {name}")
+                continue
+            ok, _ = applier.check_alone(layout, name)
+            if ok:
+                continue
+            say(f"Failed to validate nginx config for {name}. Contents below...\n{http}{stream}".rstrip("\n"))
+            if clean:
+                applier.remove(layout, name, ssl_dir_for(self.root, name))
+        return applier.validate_tree(layout)
 
     def start(self) -> str:
         layout = self.layout()

@@ -428,6 +428,37 @@ def remove_files(tls_dir: str, files: list[str]) -> None:
             pass
 
 
+def apps_with_files(layout: Layout) -> list[str]:
+    """Every app that has a live http or stream file, sorted."""
+    names: set[str] = set()
+    for directory in (layout.http_dir, layout.stream_dir):
+        if directory.is_dir():
+            names.update(e.name[:-5] for e in os.scandir(directory)
+                         if e.name.endswith(".conf") and not e.name.startswith("."))
+    return sorted(names)
+
+
+def check_alone(layout: Layout, app: str) -> tuple[bool, str]:
+    """``nginx -t`` of the main config with only ``app``'s live files included.
+
+    Dokku's ``nginx:validate-config`` tests each app's file on its own to name the one that
+    breaks the tree; here the other apps' files are left out of a scratch main config.
+    """
+    binary = server.find_binary(layout.binary)
+    if binary is None:
+        raise ProxyError(f"nginx is not installed (no {layout.binary!r} binary)")
+    layout = Layout(layout.conf_dir, layout.main_conf, binary, layout.reload_command)
+    others: dict[str, str | Path | None] = {name: None for name in apps_with_files(layout) if name != app}
+    scratch = Path(tempfile.mkdtemp(dir=layout.conf_dir, prefix=".candidate-"))
+    test_main = _test_main(layout, others, others, scratch)
+    try:
+        ok, output = server.test_config(layout, test_main)
+        return ok, output.replace(str(test_main), str(layout.main_conf))
+    finally:
+        test_main.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def validate_tree(layout: Layout) -> str:
     """``nginx -t`` of the main config as it is on disk."""
     binary = server.find_binary(layout.binary)

@@ -1,0 +1,86 @@
+"""nginx:show-config, nginx:access-logs, nginx:error-logs and nginx:validate-config [APP]
+[--clean] with a real nginx, as a Dokku user runs them (issue 11)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.fixtures.nginx import PrivateNginx, free_port, request
+from tests.integration.test_proxy import deploy, make_app, routed_image, scheduler  # noqa: F401 - fixtures
+
+pytestmark = [pytest.mark.docker, pytest.mark.nginx]
+
+
+@pytest.fixture
+def two(private_nginx: PrivateNginx, make_app: Any, run: Any, file_store: Any, scheduler: Any,  # noqa: F811
+        routed_image: str) -> dict[str, Any]:  # noqa: F811
+    app, other = make_app("ngx"), make_app("ngo")
+    port, other_port = free_port(), free_port()
+    assert run("ports:set", app, f"http:{port}:5000").exit_code == 0
+    assert run("ports:set", other, f"http:{other_port}:5000").exit_code == 0
+    deploy(file_store, scheduler, app, routed_image)
+    deploy(file_store, scheduler, other, routed_image)
+    return {"app": app, "other": other, "port": port, "other_port": other_port}
+
+
+def test_show_config_and_logs(two: dict[str, Any], run: Any, make_app: Any,  # noqa: F811
+                              private_nginx: PrivateNginx) -> None:
+    app, port = two["app"], two["port"]
+    shown = run("nginx:show-config", app)
+    assert shown.exit_code == 0 and f"listen 127.0.0.1:{port}" in shown.stdout.replace('"', "")
+    fresh = make_app("ngn")
+    missing = run("nginx:show-config", fresh)
+    assert missing.exit_code == 1 and f"No nginx.conf exists for {fresh}" in missing.stderr
+    assert run("proxy:set", fresh, "type", "null").exit_code == 0
+    other_type = run("nginx:show-config", fresh)
+    assert other_type.exit_code == 1
+    assert "This command is only available for apps with the nginx proxy type" in other_type.stderr
+
+    for i in range(25):
+        request(port, path=f"/hit-{i}")  # the app answers 404 for these; nginx logs each
+    deadline = time.time() + 5
+    while True:
+        logs = run("nginx:access-logs", app)
+        assert logs.exit_code == 0, logs.stderr
+        if "/hit-24" in logs.stdout or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    lines = logs.stdout.splitlines()
+    assert len(lines) == 20  # Dokku's tail -n 20
+    assert "GET /hit-24" in lines[-1] and "/hit-4 " not in logs.stdout
+
+    assert run("nginx:error-logs", app).exit_code == 0
+    assert run("nginx:set", app, "error-log-path", "off").exit_code == 0
+    off = run("nginx:error-logs", app)
+    assert off.exit_code == 1 and "error logs are disabled for this app" in off.stderr
+
+
+def test_validate_config_names_and_cleans_the_broken_app(two: dict[str, Any], run: Any,
+                                                         private_nginx: PrivateNginx) -> None:
+    app, other = two["app"], two["other"]
+    ok = run("nginx:validate-config")
+    assert ok.exit_code == 0, ok.stderr
+    assert "Failed to validate" not in ok.stdout + ok.stderr
+
+    broken = private_nginx.http_file(app)
+    broken.write_text(broken.read_text() + "\nproxy_buffering maybe;\n")  # a hand edit nginx refuses
+    failed = run("nginx:validate-config")
+    assert failed.exit_code == 1
+    assert f"Failed to validate nginx config for {app}. Contents below..." in failed.stderr
+    assert f"Failed to validate nginx config for {other}" not in failed.stderr
+    assert "proxy_buffering maybe;" in failed.stdout  # the file's contents, as Dokku cats it
+    assert broken.exists()
+    single = run("nginx:validate-config", other)
+    assert single.exit_code == 1 and "Failed to validate" not in single.stderr  # the other app's file is fine
+
+    cleaned = run("nginx:validate-config", "--clean")
+    assert cleaned.exit_code == 0, cleaned.stderr
+    assert not broken.exists()
+    assert private_nginx.http_file(other).exists()
+    assert request(two["other_port"]).status == 200
+    assert run("nginx:validate-config").exit_code == 0
+    assert run("proxy:build-config", app).exit_code == 0  # the app's config comes back from the store
+    assert request(two["port"]).status == 200
