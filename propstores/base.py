@@ -384,6 +384,11 @@ class PropertyStore(abc.ABC):
         """Remove what ``leftovers(older_than)`` lists; return how many were removed."""
         return 0
 
+    def remove_lock(self, name: str) -> bool:
+        """Forget lock ``name`` if nobody holds it (an app's locks, when it is destroyed).
+        Locks that are keys with a TTL (redis, etcd) are gone once released: nothing to do."""
+        return False
+
     def remove_unchecked(self, coords: Sequence[tuple[str, str, str]]) -> None:
         """Delete properties whose names today's checks refuse (written by an older version
         or by hand), which the normal ``delete`` cannot name. Only ``props:check --repair``

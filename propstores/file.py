@@ -444,24 +444,51 @@ class FileStore(PropertyStore):
         """``flock`` on ``ROOT/locks/NAME.lock``: outside ``config/``, so never a property."""
         validate_component("lock name", name)
         self._makedirs(self.locks_dir, sync=False)
-        fd = os.open(f"{self.locks_dir}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise LockHeld(f"lock {name!r} is held by another process") from None
-                    time.sleep(0.02)
+        path = f"{self.locks_dir}/{name}.lock"
+        deadline = time.monotonic() + timeout
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
             try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockHeld(f"lock {name!r} is held by another process") from None
+                time.sleep(0.02)
+                continue
+            if _same_file(fd, path):
+                break
+            os.close(fd)  # remove_lock unlinked it while we waited: lock the file now there
+        try:
+            yield
         finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def remove_lock(self, name: str) -> bool:
+        """Delete ``ROOT/locks/NAME.lock`` unless someone holds it (an app's locks, when the
+        app is destroyed). It is unlinked while we hold it, and ``lock`` checks that the file
+        it locked is still the one at the path, so no two holders can ever result."""
+        validate_component("lock name", name)
+        path = f"{self.locks_dir}/{name}.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        try:
+            if _same_file(fd, path):
+                _unlink(path)
+                return True
+            return False
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
 
@@ -478,6 +505,15 @@ def _read_file(path: str) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _newer(path: str, than: float) -> bool:

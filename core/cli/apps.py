@@ -50,6 +50,8 @@ def destroy(c: CliContext, app: str) -> None:
     with c.timed(f"Destroyed {app}"):
         _teardown(c, app)
         removed = c.store.destroy_scope(app)
+        for lock in APP_LOCKS:
+            c.store.remove_lock(lock.format(app=app))
         log.info("Removed %d properties of %s", removed, app)
 
 
@@ -204,6 +206,9 @@ def clone(c: CliContext, skip_deploy: bool, ignore_existing: bool, old: str, new
         with c.timed(f"Deployed {new} from {old}'s image"):
             deploy_app(c.store, c.scheduler_for(new), new, image=source[1], processes=source[2])
 
+
+#: the store locks named after an app, forgotten when it is destroyed
+APP_LOCKS = ("deploy-{app}", "letsencrypt-{app}")
 
 #: Dokku's apps properties; a deploy writes both once it succeeded
 APPS_PROPERTIES = ("deploy-source", "deploy-source-metadata")

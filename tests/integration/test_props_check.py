@@ -69,3 +69,43 @@ def test_file_temp_leftovers_are_reported_repaired_and_swept(run: Run, dockyard_
     os.utime(again, (old, old))
     open_propstore(f"file://{dockyard_root}").close()
     assert again.exists(), "swept at most once a day: opening costs one stat in between"
+
+
+def test_apps_destroy_forgets_the_apps_lock_files_but_never_a_held_one(run: Run, dockyard_root: Path) -> None:
+    import threading
+
+    from dockyard.core.errors import LockHeld
+
+    assert run("apps:create", "gone").exit_code == 0
+    store = open_propstore(f"file://{dockyard_root}")
+    with store.lock("deploy-gone"):
+        pass
+    assert (dockyard_root / "locks" / "deploy-gone.lock").exists()
+    assert run("apps:destroy", "gone", "--force").exit_code == 0
+    assert not [p.name for p in (dockyard_root / "locks").iterdir() if "gone" in p.name]
+
+    # a held lock is left alone, and a lock file removed under waiters never gives two holders
+    entered = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with store.lock("deploy-kept"):
+            entered.set()
+            release.wait(5)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    entered.wait(5)
+    assert store.remove_lock("deploy-kept") is False and (dockyard_root / "locks" / "deploy-kept.lock").exists()
+    other = open_propstore(f"file://{dockyard_root}")
+    try:
+        with pytest.raises(LockHeld), other.lock("deploy-kept", timeout=0.1):
+            pass
+    finally:
+        release.set()
+        t.join(5)
+    assert store.remove_lock("deploy-kept") is True
+    with other.lock("deploy-kept", timeout=1):  # a fresh file, locked as usual
+        pass
+    store.close()
+    other.close()
