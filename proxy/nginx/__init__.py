@@ -28,6 +28,10 @@ PLUGIN = "nginx"
 #: from this many apps, build_all lists the nginx and certs scopes once instead of reading each app
 _LIST_SCOPES_FROM = 16
 _LOG_KEYS = frozenset({"access-log-path", "error-log-path"})
+#: properties rendered as the nginx directive of (nearly) the same name, as Dokku's template does
+_DOKKU_DIRECTIVES = ("client-body-timeout", "client-header-timeout", "keepalive-timeout", "lingering-timeout",
+                     "send-timeout", "proxy-connect-timeout", "proxy-send-timeout", "proxy-buffering",
+                     "underscore-in-headers")
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ class NginxProxy(Proxy):
                     "x_forwarded_port": quote(get("x-forwarded-port-value"), variable=True),
                     "x_forwarded_proto": quote(get("x-forwarded-proto-value"), variable=True),
                     "x_forwarded_ssl": get("x-forwarded-ssl"),
+                    **{name.replace("-", "_"): get(name) for name in _DOKKU_DIRECTIVES},
                     "http2_directive": http2_directive,
                 },
                 hsts=Hsts.build(get("hsts") == "true", int(get("hsts-max-age")),

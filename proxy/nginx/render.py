@@ -86,6 +86,15 @@ class NginxValues:
     x_forwarded_proto: Quoted
     x_forwarded_ssl: str
     http2_directive: bool
+    client_body_timeout: str = "60s"
+    client_header_timeout: str = "60s"
+    keepalive_timeout: str = "75s"
+    lingering_timeout: str = "5s"
+    send_timeout: str = "60s"
+    proxy_connect_timeout: str = "60s"
+    proxy_send_timeout: str = "60s"
+    proxy_buffering: str = "on"
+    underscore_in_headers: str = "off"
 
 
 @dataclass(frozen=True)
@@ -244,6 +253,15 @@ def build_context(routes: AppRoutes, values: NginxValues, hsts: Hsts, ssl_dir: s
         "PROXY_X_FORWARDED_PORT": values.x_forwarded_port,
         "PROXY_X_FORWARDED_PROTO": values.x_forwarded_proto,
         "PROXY_X_FORWARDED_SSL": values.x_forwarded_ssl,
+        "CLIENT_BODY_TIMEOUT": values.client_body_timeout,
+        "CLIENT_HEADER_TIMEOUT": values.client_header_timeout,
+        "KEEPALIVE_TIMEOUT": values.keepalive_timeout,
+        "LINGERING_TIMEOUT": values.lingering_timeout,
+        "SEND_TIMEOUT": values.send_timeout,
+        "PROXY_CONNECT_TIMEOUT": values.proxy_connect_timeout,
+        "PROXY_SEND_TIMEOUT": values.proxy_send_timeout,
+        "PROXY_BUFFERING": values.proxy_buffering,
+        "NGINX_UNDERSCORE_IN_HEADERS": values.underscore_in_headers,
         "entries": entries,
         "upstreams": list(upstreams.values()),
         "listeners": listeners,

@@ -291,6 +291,16 @@ PROPERTIES: dict[str, tuple[str | None, Validator, bool, bool]] = {
     "x-forwarded-proto-value": ("$scheme", _header, True, True),
     "x-forwarded-ssl": ("", _on_off, True, True),
     "template-path": ("", _template, True, True),
+    # Dokku's timeouts and switches, with Dokku's defaults (nginx_vhosts.go)
+    "client-body-timeout": ("60s", _timeout, True, True),
+    "client-header-timeout": ("60s", _timeout, True, True),
+    "keepalive-timeout": ("75s", _timeout, True, True),
+    "lingering-timeout": ("5s", _timeout, True, True),
+    "send-timeout": ("60s", _timeout, True, True),
+    "proxy-connect-timeout": ("60s", _timeout, True, True),
+    "proxy-send-timeout": ("60s", _timeout, True, True),
+    "proxy-buffering": ("on", _on_off, True, True),
+    "underscore-in-headers": ("off", _on_off, True, True),
     # global only: where nginx and its files are
     "main-conf": (None, safe_path, False, True),
     "conf-dir": (None, safe_path, False, True),

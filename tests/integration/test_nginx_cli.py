@@ -84,3 +84,32 @@ def test_validate_config_names_and_cleans_the_broken_app(two: dict[str, Any], ru
     assert run("nginx:validate-config").exit_code == 0
     assert run("proxy:build-config", app).exit_code == 0  # the app's config comes back from the store
     assert request(two["port"]).status == 200
+
+
+def test_dokku_timeouts_and_switches_are_rendered_and_checked(two: dict[str, Any], run: Any) -> None:
+    app, port = two["app"], two["port"]
+    defaults = {"client-body-timeout": "60s", "client-header-timeout": "60s", "keepalive-timeout": "75s",
+                "lingering-timeout": "5s", "send-timeout": "60s", "proxy-connect-timeout": "60s",
+                "proxy-send-timeout": "60s", "proxy-buffering": "on", "underscore-in-headers": "off"}
+    report = run("nginx:report", app).stdout
+    for key, value in defaults.items():
+        assert f"nginx-computed-{key}:" in report
+        assert any(line.split() == [f"nginx-computed-{key}:", value] for line in report.splitlines()), key
+    shown = run("nginx:show-config", app).stdout
+    assert 'keepalive_timeout "75s";' in shown and 'underscores_in_headers "off";' in shown
+
+    for key, value, directive in (("keepalive-timeout", "30s", "keepalive_timeout"),
+                                  ("proxy-connect-timeout", "5s", "proxy_connect_timeout"),
+                                  ("proxy-buffering", "off", "proxy_buffering"),
+                                  ("underscore-in-headers", "on", "underscores_in_headers")):
+        result = run("nginx:set", app, key, value)
+        assert result.exit_code == 0, result.stderr
+        assert f'{directive} "{value}";' in run("nginx:show-config", app).stdout
+    assert request(port).status == 200
+
+    for key, value in (("send-timeout", "1$x"), ("proxy-buffering", "maybe"), ("lingering-timeout", "0s")):
+        refused = run("nginx:set", app, key, value)
+        assert refused.exit_code == 1, (key, value)
+    assert 'send_timeout "60s";' in run("nginx:show-config", app).stdout
+    assert run("nginx:set", app, "keepalive-timeout").exit_code == 0  # no value unsets, as in Dokku
+    assert 'keepalive_timeout "75s";' in run("nginx:show-config", app).stdout
