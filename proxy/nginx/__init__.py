@@ -31,7 +31,8 @@ _LOG_KEYS = frozenset({"access-log-path", "error-log-path"})
 #: properties rendered as the nginx directive of (nearly) the same name, as Dokku's template does
 _DOKKU_DIRECTIVES = ("client-body-timeout", "client-header-timeout", "keepalive-timeout", "lingering-timeout",
                      "send-timeout", "proxy-connect-timeout", "proxy-send-timeout", "proxy-buffering",
-                     "underscore-in-headers")
+                     "underscore-in-headers", "proxy-buffer-size", "proxy-buffers", "proxy-busy-buffers-size",
+                     "access-log-format")
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,11 @@ class NginxValues:
     proxy_send_timeout: str = "60s"
     proxy_buffering: str = "on"
     underscore_in_headers: str = "off"
+    proxy_buffer_size: str = "4k"
+    proxy_buffers: str = "8 4k"
+    proxy_busy_buffers_size: str = "8k"
+    #: a log_format name, appended to ``access_log`` unless the path is ``off`` (Dokku's template)
+    access_log_format: str = ""
 
 
 @dataclass(frozen=True)
@@ -262,6 +267,10 @@ def build_context(routes: AppRoutes, values: NginxValues, hsts: Hsts, ssl_dir: s
         "PROXY_SEND_TIMEOUT": values.proxy_send_timeout,
         "PROXY_BUFFERING": values.proxy_buffering,
         "NGINX_UNDERSCORE_IN_HEADERS": values.underscore_in_headers,
+        "PROXY_BUFFER_SIZE": values.proxy_buffer_size,
+        "PROXY_BUFFERS": values.proxy_buffers,
+        "PROXY_BUSY_BUFFERS_SIZE": values.proxy_busy_buffers_size,
+        "NGINX_ACCESS_LOG_FORMAT": values.access_log_format,
         "entries": entries,
         "upstreams": list(upstreams.values()),
         "listeners": listeners,

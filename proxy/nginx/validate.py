@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import ipaddress
 import operator
+import os
 import re
 import socket
 from collections.abc import Callable, Mapping
@@ -194,6 +195,29 @@ def safe_path(key: str, value: str) -> str:
     return value
 
 
+_BUFFERS = re.compile(r"^([0-9]{1,4}) ([0-9]{1,9}[kKmM]?)$")
+_FORMAT_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+#: Dokku's proxy buffer defaults follow the host's memory page size (``os.Getpagesize``)
+PAGE_K = max(1, os.sysconf("SC_PAGE_SIZE") // 1024) if hasattr(os, "sysconf") else 4
+
+
+def _buffers(key: str, value: str) -> str:
+    """``NUMBER SIZE`` (``8 4k``), nginx's two arguments of ``proxy_buffers``; rendered as two tokens."""
+    match = _BUFFERS.match(value)
+    if not match or int(match.group(1)) < 2:
+        raise ValidationError(f"nginx property {key} must be a count of at least 2 and a size, such as "
+                              f"'8 4k', not {value!r}")
+    return value
+
+
+def _format_name(key: str, value: str) -> str:
+    """The name of a ``log_format`` defined in nginx's main config (Dokku's access-log-format)."""
+    if not _FORMAT_NAME.match(value):
+        raise ValidationError(f"nginx property {key} must be the name of a log_format (letters, digits, _), "
+                              f"not {value!r}")
+    return value
+
+
 def _log_path(key: str, value: str) -> str:
     return value if value == "off" else safe_path(key, value)
 
@@ -301,6 +325,10 @@ PROPERTIES: dict[str, tuple[str | None, Validator, bool, bool]] = {
     "proxy-send-timeout": ("60s", _timeout, True, True),
     "proxy-buffering": ("on", _on_off, True, True),
     "underscore-in-headers": ("off", _on_off, True, True),
+    "proxy-buffer-size": (f"{PAGE_K}k", _size, True, True),
+    "proxy-buffers": (f"8 {PAGE_K}k", _buffers, True, True),
+    "proxy-busy-buffers-size": (f"{PAGE_K * 2}k", _size, True, True),
+    "access-log-format": ("", _format_name, True, True),
     # global only: where nginx and its files are
     "main-conf": (None, safe_path, False, True),
     "conf-dir": (None, safe_path, False, True),

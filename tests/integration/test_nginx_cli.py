@@ -113,3 +113,36 @@ def test_dokku_timeouts_and_switches_are_rendered_and_checked(two: dict[str, Any
     assert 'send_timeout "60s";' in run("nginx:show-config", app).stdout
     assert run("nginx:set", app, "keepalive-timeout").exit_code == 0  # no value unsets, as in Dokku
     assert 'keepalive_timeout "75s";' in run("nginx:show-config", app).stdout
+
+
+def test_proxy_buffers_and_access_log_format(two: dict[str, Any], run: Any) -> None:
+    import os
+
+    app, port = two["app"], two["port"]
+    page = os.sysconf("SC_PAGE_SIZE") // 1024
+    shown = run("nginx:show-config", app).stdout
+    assert f'proxy_buffer_size "{page}k";' in shown  # Dokku's page-size defaults
+    assert f'proxy_buffers "8" "{page}k";' in shown
+    assert f'proxy_busy_buffers_size "{page * 2}k";' in shown
+
+    assert run("nginx:set", app, "proxy-buffers", "16 8k").exit_code == 0
+    assert run("nginx:set", app, "proxy-buffer-size", "8k").exit_code == 0
+    assert run("nginx:set", app, "proxy-busy-buffers-size", "16k").exit_code == 0
+    shown = run("nginx:show-config", app).stdout
+    assert 'proxy_buffers "16" "8k";' in shown and 'proxy_busy_buffers_size "16k";' in shown
+    assert request(port).status == 200
+    for value in ("8", "1 4k", "8 4k; x", "8 $k"):
+        assert run("nginx:set", app, "proxy-buffers", value).exit_code == 1, value
+    # nginx -t refuses a busy size above the buffers, so it is never stored
+    too_big = run("nginx:set", app, "proxy-busy-buffers-size", "1m")
+    assert too_big.exit_code == 1
+    assert 'proxy_busy_buffers_size "16k";' in run("nginx:show-config", app).stdout
+
+    # access-log-format names a log_format; nginx knows "combined", not "nosuch"
+    assert run("nginx:set", app, "access-log-format", "combined").exit_code == 0
+    assert '-access.log" "combined";' in run("nginx:show-config", app).stdout
+    refused = run("nginx:set", app, "access-log-format", "nosuch")
+    assert refused.exit_code == 1 and "nosuch" in refused.stderr
+    assert run("nginx:set", app, "access-log-format", "bad name").exit_code == 1
+    assert '-access.log" "combined";' in run("nginx:show-config", app).stdout
+    assert request(port).status == 200
