@@ -150,11 +150,14 @@ def check_usable(crt_pem: str, key_pem: str) -> CertInfo:
     return info
 
 
-def check_pair(crt_pem: str, key_pem: str, now: dt.datetime | None = None) -> CertInfo:
-    """Refuse a pair nginx would reject or browsers would: mismatched, weak, expired or not yet valid."""
+def check_pair(crt_pem: str, key_pem: str, now: dt.datetime | None = None,
+               allow_expired: bool = False) -> CertInfo:
+    """Refuse a pair nginx would reject or browsers would: mismatched, weak, expired or not yet
+    valid. ``allow_expired``: Dokku's ``certs:add`` takes an expired certificate (nginx loads
+    it); the command then says so instead."""
     info = check_usable(crt_pem, key_pem)
     now = now or dt.datetime.now(dt.UTC)
-    if info.not_after < now:
+    if info.not_after < now and not allow_expired:
         raise ValidationError(f"the certificate expired on {info.not_after:%Y-%m-%d %H:%M:%S} UTC")
     if info.not_before > now:
         raise ValidationError(f"the certificate is not valid before {info.not_before:%Y-%m-%d %H:%M:%S} UTC")
@@ -191,13 +194,13 @@ def has_cert(store: PropertyStore, app: str) -> bool:
     return bool(store.get(PLUGIN, app, CRT)) and bool(store.get(PLUGIN, app, KEY))
 
 
-def add_cert(store: PropertyStore, app: str, crt_pem: str, key_pem: str) -> CertInfo:
+def add_cert(store: PropertyStore, app: str, crt_pem: str, key_pem: str, allow_expired: bool = False) -> CertInfo:
     """Check the pair, then store it and the converted port map in one batch."""
     from dockyard.core.ports import KEY as MAP_KEY
     from dockyard.core.ports import PLUGIN as PORTS
     from dockyard.core.ports import PORTS_LOCK, read_port_map
 
-    info = check_pair(crt_pem, key_pem)
+    info = check_pair(crt_pem, key_pem, allow_expired=allow_expired)
     with store.lock(PORTS_LOCK, timeout=30):  # the map is read and written back: no ports:* between
         ports = with_https(read_port_map(store, app))
         store.apply([

@@ -58,10 +58,13 @@ def _store_pair(c: CliContext, app: str, crt: str, key: str, domain: str | None 
     from dockyard.core.ports import PORTS_LOCK
     from dockyard.core.routing import apply_routed
 
-    check_pair(crt, key)  # before anything: one line, and nothing written anywhere
+    checked = check_pair(crt, key, allow_expired=True)  # before anything: one line, nothing written
+    if checked.expired:  # Dokku takes it too (nginx loads it); clients will refuse it
+        c.warn(f"the certificate expired on {checked.not_after:%Y-%m-%d %H:%M:%S} UTC: clients will refuse it "
+               "until it is renewed")
 
     def change(view: PropertyStore) -> CertInfo:
-        info = add_cert(view, app, crt, key)
+        info = add_cert(view, app, crt, key, allow_expired=True)
         if domain:
             update_domains(view, app, lambda current: current if domain in current else [*current, domain])
         return info

@@ -221,10 +221,14 @@ def test_certificate_checks(run: Any, tmp_path: Path) -> None:
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     one_line_error(run("certs:add", "web", str(tmp_path / "c"), str(tmp_path / "k2")), "does not match")
-    one_line_error(run("certs:add", "web", str(tmp_path / "oc"), str(tmp_path / "ok")), "expired")
     one_line_error(run("certs:add", "web", str(tmp_path / "junk"), str(tmp_path / "ok")), "certificate")
     one_line_error(run("certs:add", "web", str(tmp_path / "wc"), str(tmp_path / "wk")), "too small", "1024")
     assert run("certs:report", "web", "--ssl-enabled").stdout == "false\n"
+    # an expired certificate is taken, as Dokku takes it, with a warning (issue 11)
+    expired = run("certs:add", "web", str(tmp_path / "oc"), str(tmp_path / "ok"))
+    assert expired.exit_code == 0, expired.stderr
+    assert "the certificate expired on" in expired.stderr and "clients will refuse it" in expired.stderr
+    assert run("certs:report", "web", "--ssl-enabled").stdout == "true\n"
 
 
 # ---- with the real nginx -t --------------------------------------------------------------------
