@@ -171,6 +171,13 @@ def start(c: CliContext) -> None:
             raise ProxyError(f"nginx started, but the config of {', '.join(failed)} was rejected")
 
 
+@click.command("nginx:reload")
+@pass_cli
+def reload(c: CliContext) -> None:
+    """Check the whole nginx config with nginx -t, then reload nginx."""
+    log.info("%s", _nginx(c).reload())
+
+
 @click.command("nginx:stop")
 @pass_cli
 def stop(c: CliContext) -> None:

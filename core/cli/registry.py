@@ -124,6 +124,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "nginx:error-logs": (f"{M}.nginx:error_logs", "Show (or -t follow) an app's nginx error log"),
     "nginx:start": (f"{M}.nginx:start", "Start a private nginx"),
     "nginx:stop": (f"{M}.nginx:stop", "Stop the private nginx"),
+    "nginx:reload": (f"{M}.nginx:reload", "Check the nginx config (nginx -t), then reload nginx"),
     "events:listen": (f"{M}.events:listen", "Follow scheduler events and keep routing right"),
     # Dokku's standard commands
     "url": (f"{M}.urls:url", "Print an app's first URL"),

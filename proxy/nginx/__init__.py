@@ -329,3 +329,11 @@ class NginxProxy(Proxy):
 
     def stop(self) -> str:
         return server.stop(self.layout())
+
+    def reload(self) -> str:
+        """Dokku's ``nginx:reload``: ``nginx -t`` on the live tree first (a tree nginx refuses
+        is never handed to the running master), then a reload, waited for."""
+        layout = self.layout()
+        applier.validate_tree(layout)
+        server.reload(layout)
+        return "nginx reloaded"

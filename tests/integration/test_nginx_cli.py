@@ -146,3 +146,18 @@ def test_proxy_buffers_and_access_log_format(two: dict[str, Any], run: Any) -> N
     assert run("nginx:set", app, "access-log-format", "bad name").exit_code == 1
     assert '-access.log" "combined";' in run("nginx:show-config", app).stdout
     assert request(port).status == 200
+
+
+def test_reload_checks_the_tree_first_and_keeps_serving(two: dict[str, Any], run: Any,
+                                                       private_nginx: PrivateNginx) -> None:
+    app, port = two["app"], two["port"]
+    assert run("nginx:reload").exit_code == 0
+    assert request(port).status == 200
+    broken = private_nginx.http_file(app)
+    good = broken.read_text()
+    broken.write_text(good + "\nproxy_buffering maybe;\n")  # a hand edit nginx refuses
+    refused = run("nginx:reload")
+    assert refused.exit_code == 1 and "proxy_buffering" in refused.stderr
+    assert request(port).status == 200, "the running nginx never saw the broken tree"
+    broken.write_text(good)
+    assert run("nginx:reload").exit_code == 0
