@@ -140,3 +140,7 @@ class Proxy(abc.ABC):
 
     def stop(self) -> str:
         raise NotSupported(f"the {self.name} proxy cannot be stopped by dockyard")
+
+    def reload(self) -> str:
+        """Check the whole running config, then have the server load it again."""
+        raise NotSupported(f"the {self.name} proxy cannot be reloaded by dockyard")
