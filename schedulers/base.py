@@ -270,15 +270,9 @@ class Scheduler(abc.ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
-    #: the extra that installs this driver's dependencies
-    extra: ClassVar[str | None] = None
 
     def __init__(self, store: PropertyStore) -> None:
         self.store = store
-
-    def require(self, cap: Capability, what: str) -> None:
-        if cap not in self.capabilities:
-            raise NotSupported(f"{what} is not supported by the {self.name} scheduler (no {cap} capability)")
 
     # ---- networks ----------------------------------------------------------------
     def network_create(self, name: str) -> NetworkInfo:
@@ -329,10 +323,6 @@ class Scheduler(abc.ABC):
 
     @abc.abstractmethod
     def start(self, app: str) -> None: ...
-
-    def restart(self, app: str) -> None:
-        self.stop(app)
-        self.start(app)
 
     @abc.abstractmethod
     def destroy(self, app: str) -> None:

@@ -379,11 +379,6 @@ class DockerLocalScheduler(Scheduler):
             if c.get("State") != "running":
                 self.api.start(c["Id"])
 
-    def restart(self, app: str) -> None:
-        timeout = self._stop_timeout(app)
-        for c in self._live(app):
-            self.api.restart(c["Id"], timeout=timeout)
-
     def destroy(self, app: str) -> None:
         found = containers.listing(self.api, app, container_type=None)
         self._remove_all([c["Id"] for c in found])

@@ -106,7 +106,6 @@ def rollout_state(dep: Obj) -> tuple[str, str]:
 
 class KubernetesScheduler(Scheduler):
     name = "kubernetes"
-    extra = "kubernetes"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.ATTACH_POST_CREATE,
         Capability.ATTACH_POST_DEPLOY,
@@ -396,24 +395,6 @@ class KubernetesScheduler(Scheduler):
         from dockyard.core.plan import build_plan
 
         self.deploy(build_plan(self.store, app, warn=False), Hooks())
-
-    def restart(self, app: str) -> None:
-        """``kubectl rollout restart``: a template annotation change, then the same wait."""
-        from dockyard.core.plan import build_plan
-
-        plan = build_plan(self.store, app, warn=False)
-        ns, deps = self._app_deployments(app)
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        names = []
-        for dep in deps:
-            name = _meta(dep)["name"]
-            names.append(name)
-            patch = {"spec": {"template": {"metadata": {"annotations": {"dockyard.io/restarted-at": stamp}}}}}
-            self.kube.call(f"restart {name}", self.kube.apps.patch_namespaced_deployment, name, ns, patch)
-        failure = self._wait_rollouts(plan, ns, names, no_progress)
-        if failure:
-            raise DeployError(f"app {app}: restart failed: {failure}")
-        self._promote_pending(app, ns)
 
     def destroy(self, app: str) -> None:
         """Returns once no controller of the app is left to start a pod, as Dokku's

@@ -58,7 +58,6 @@ _INDEX_RE = re.compile(r"\[(\d+)\]$")
 
 class NomadScheduler(Scheduler):
     name = "nomad"
-    extra = "nomad"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.INITIAL_NETWORK,
         Capability.RUN,
@@ -204,12 +203,6 @@ class NomadScheduler(Scheduler):
         from dockyard.core.plan import build_plan
 
         self.deploy(build_plan(self.store, app, warn=False), Hooks())
-
-    def restart(self, app: str) -> None:
-        c = self.client(app)
-        allocs = self._allocs(c, app)
-        for alloc in allocs:
-            c.call(f"restart allocation {alloc['ID'][:8]}", c.api.client.allocation.restart_allocation, alloc["ID"])
 
     def destroy(self, app: str) -> None:
         c = self.client(app)
