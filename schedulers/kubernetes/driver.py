@@ -59,6 +59,8 @@ from dockyard.schedulers.kubernetes.client import PLUGIN, ApiError, KubeClient, 
 log = logging.getLogger("dockyard.kubernetes")
 
 REVISION = "deployment.kubernetes.io/revision"
+#: on a Deployment that ps:stop scaled to 0: the replicas it had, for ps:start
+STOPPED_REPLICAS = "dockyard.io/stopped-replicas"
 FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError",
                  "CreateContainerError", "InvalidImageName", "RunContainerError"}
 
@@ -385,16 +387,42 @@ class KubernetesScheduler(Scheduler):
         return ns, self._list("Deployment", ns, f"{R.APP_LABEL}={app}")
 
     def stop(self, app: str) -> None:
+        """Scale each Deployment to 0, noting its count on the object, so ``start`` can bring
+        back what ran without asking the core for a plan."""
         ns, deps = self._app_deployments(app)
         for dep in deps:
             name = _meta(dep)["name"]
-            self.kube.call(f"scale {name} to 0", self.kube.apps.patch_namespaced_deployment, name, ns,
-                           {"spec": {"replicas": 0}})
+            replicas = int((dep.get("spec") or {}).get("replicas") or 0)
+            patch: Obj = {"spec": {"replicas": 0}}
+            if replicas:  # a second stop keeps the first one's note
+                patch["metadata"] = {"annotations": {STOPPED_REPLICAS: str(replicas)}}
+            self.kube.call(f"scale {name} to 0", self.kube.apps.patch_namespaced_deployment, name, ns, patch)
 
     def start(self, app: str) -> None:
-        from dockyard.core.plan import build_plan
-
-        self.deploy(build_plan(self.store, app, warn=False), Hooks())
+        """Scale each stopped Deployment back to the count ``stop`` noted, and wait until its
+        pods are available (a fresh rollout, when nothing is left, is the core's)."""
+        ns, deps = self._app_deployments(app)
+        started: list[str] = []
+        for dep in deps:
+            name = _meta(dep)["name"]
+            noted = (_meta(dep).get("annotations") or {}).get(STOPPED_REPLICAS)
+            if not noted:
+                continue
+            patch = {"spec": {"replicas": int(noted)}, "metadata": {"annotations": {STOPPED_REPLICAS: None}}}
+            self.kube.call(f"scale {name} to {noted}", self.kube.apps.patch_namespaced_deployment, name, ns, patch)
+            started.append(name)
+        timeout = computed_float(self.store, PLUGIN, app, "rollout-timeout", 900.0)
+        deadline = time.monotonic() + timeout
+        while started:
+            states = {n: rollout_state(self._read("Deployment", n, ns) or {}) for n in started}
+            failed = {n: d for n, (state, d) in states.items() if state == "failed"}
+            if failed:
+                raise DeployError(f"app {app}: start failed: " + "; ".join(f"{n}: {d}" for n, d in failed.items()))
+            started = [n for n, (state, _) in states.items() if state != "complete"]
+            if started and time.monotonic() > deadline:
+                raise DeployError(f"app {app}: {', '.join(started)} did not start within {timeout:.0f}s")
+            if started:
+                time.sleep(self._poll(app))
 
     def destroy(self, app: str) -> None:
         """Returns once no controller of the app is left to start a pod, as Dokku's

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import queue
 import re
@@ -54,6 +55,10 @@ log = logging.getLogger("dockyard.nomad")
 
 Obj = dict[str, Any]
 _INDEX_RE = re.compile(r"\[(\d+)\]$")
+
+
+#: in a stopped job's Meta: each group's count before ps:stop, for ps:start
+STOPPED_COUNTS = "dockyard.stopped-counts"
 
 
 class NomadScheduler(Scheduler):
@@ -193,16 +198,38 @@ class NomadScheduler(Scheduler):
 
     # ---- lifecycle ---------------------------------------------------------------
     def stop(self, app: str) -> None:
+        """Every group's count to 0, noting the counts in the job's Meta, so ``start`` can
+        bring back what ran without asking the core for a plan."""
         c = self.client(app)
         job = c.call(f"read job {app}", c.api.job.get_job, app)
+        counts = {g["Name"]: int(g.get("Count") or 0) for g in job.get("TaskGroups") or []}
+        if any(counts.values()):  # a second stop keeps the first one's note
+            job["Meta"] = {**(job.get("Meta") or {}), STOPPED_COUNTS: json.dumps(counts, sort_keys=True)}
         for group in job.get("TaskGroups") or []:
             group["Count"] = 0
         c.call(f"scale job {app} to 0", c.api.jobs.register_job, {"Job": job})
 
     def start(self, app: str) -> None:
-        from dockyard.core.plan import build_plan
-
-        self.deploy(build_plan(self.store, app, warn=False), Hooks())
+        """Each group back to the count ``stop`` noted, then wait until that many allocations
+        run (a fresh rollout, when nothing is left, is the core's)."""
+        c = self.client(app)
+        job = c.call(f"read job {app}", c.api.job.get_job, app)
+        meta = dict(job.get("Meta") or {})
+        noted = meta.pop(STOPPED_COUNTS, None)
+        if not noted:
+            return
+        counts = json.loads(noted)
+        for group in job.get("TaskGroups") or []:
+            group["Count"] = int(counts.get(group["Name"], group.get("Count") or 0))
+        job["Meta"] = meta
+        c.call(f"scale job {app} back", c.api.jobs.register_job, {"Job": job})
+        want = sum(int(v) for v in counts.values())
+        timeout = computed_float(self.store, PLUGIN, app, "rollout-timeout", 900.0)
+        deadline = time.monotonic() + timeout
+        while len([a for a in self._allocs(c, app) if a.get("ClientStatus") == "running"]) < want:
+            if time.monotonic() > deadline:
+                raise DeployError(f"app {app}: its allocations did not start within {timeout:.0f}s")
+            time.sleep(self._poll(app))
 
     def destroy(self, app: str) -> None:
         c = self.client(app)

@@ -234,8 +234,12 @@ def test_stop_start_and_destroy(kube_scheduler: Any, kube_target: Target, file_s
     record_release(file_store, "k8s-life", plan.release, plan.image, {"web": WEB})
     kube_scheduler.stop("k8s-life")
     assert [i for i in kube_scheduler.status("k8s-life") if i.state == "running"] == []
+    from dockyard.core.plan import write_scale
+
+    write_scale(file_store, "k8s-life", {"web": 3})  # start brings back what ran, not a new plan
     kube_scheduler.start("k8s-life")
     assert len(kube_scheduler.status("k8s-life")) == 1
+    assert {i.release for i in kube_scheduler.status("k8s-life")} == {plan.release}
     kube_scheduler.destroy("k8s-life")
     assert kube_scheduler.status("k8s-life") == []
     assert kube_scheduler.listeners("k8s-life") == {}

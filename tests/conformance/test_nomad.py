@@ -202,8 +202,12 @@ def test_stop_start_and_destroy(nomad_scheduler: Any, nomad_target: Target, file
     record_release(file_store, "nomad-life", plan.release, plan.image, {"web": WEB})
     nomad_scheduler.stop("nomad-life")
     assert nomad_scheduler.status("nomad-life") == []
+    from dockyard.core.plan import write_scale
+
+    write_scale(file_store, "nomad-life", {"web": 3})  # start brings back what ran, not a new plan
     nomad_scheduler.start("nomad-life")
     assert len(nomad_scheduler.status("nomad-life")) == 1
+    assert {i.release for i in nomad_scheduler.status("nomad-life")} == {plan.release}
     nomad_scheduler.destroy("nomad-life")
     assert nomad_scheduler.status("nomad-life") == []
     assert nomad_scheduler.listeners("nomad-life") == {}
