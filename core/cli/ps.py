@@ -303,9 +303,11 @@ def rebuild(c: CliContext, app: str) -> None:
 def _redeploy(c: CliContext, app: str, what: str, reread_procfile: bool = False) -> None:
     from dockyard.core.cli.deploy import progress_logger
     from dockyard.core.deploy import rebuild_app
+    from dockyard.core.interrupts import interruptible
 
     require_app(c.store, app)
-    with c.timed(f"{what} {app}"):
+    # a rollout like deploy's: SIGINT/SIGTERM go down its failure path, as for deploy
+    with interruptible(), c.timed(f"{what} {app}"):
         rebuild_app(c.store, c.scheduler_for(app), app, progress=progress_logger(c),
                     reread_procfile=reread_procfile)
 

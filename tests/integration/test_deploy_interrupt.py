@@ -36,10 +36,12 @@ def _by_labels(client: Any, app: str) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "code", "command"), [
+    (signal.SIGTERM, 143, "deploy"), (signal.SIGINT, 130, "deploy"),
+    (signal.SIGTERM, 143, "ps:rebuild"), (signal.SIGTERM, 143, "ps:restart")])
 def test_signal_during_deploy_removes_the_new_containers_and_keeps_the_old_release(
         run: Run, docker_client: Any, web_image: str, app_names: Callable[[str], str], file_store: Any,
-        sig: signal.Signals, code: int) -> None:
+        sig: signal.Signals, code: int, command: str) -> None:
     app = app_names("sig")
     ok(run("apps:create", app))
     ok(run("checks:set", app, "wait", "0"))
@@ -53,7 +55,8 @@ def test_signal_during_deploy_removes_the_new_containers_and_keeps_the_old_relea
     assert release.get("current")
 
     ok(run("checks:set", app, "wait", "8"))  # the new container waits 8 s for its checks
-    proc = subprocess.Popen(_cli("deploy", app, "--image", web_image), env=dict(os.environ),
+    argv = ("deploy", app, "--image", web_image) if command == "deploy" else (command, app)
+    proc = subprocess.Popen(_cli(*argv), env=dict(os.environ),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         upcoming = wait_for(lambda: [c for name, c in _by_labels(docker_client, app).items()
