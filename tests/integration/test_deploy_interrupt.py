@@ -28,12 +28,22 @@ def _cli(*args: str) -> list[str]:
 
 
 def _by_labels(client: Any, app: str) -> dict[str, Any]:
-    """Every container of ``app`` (running or not), found by Dockyard's and Dokku's labels."""
-    found: dict[str, Any] = {}
-    for label in (f"com.dockyard.app={app}", f"com.dokku.app-name={app}"):
-        for c in client.containers.list(all=True, filters={"label": label}):
-            found[c.name] = c
-    return found
+    """Every container of ``app`` (running or not), found by Dockyard's and Dokku's labels.
+
+    The SDK lists, then inspects each container: one the rollout removes in between (a
+    renamed or retired one) is a 404, so the listing is simply taken again."""
+    import docker
+
+    for _attempt in range(20):
+        found: dict[str, Any] = {}
+        try:
+            for label in (f"com.dockyard.app={app}", f"com.dokku.app-name={app}"):
+                for c in client.containers.list(all=True, filters={"label": label}):
+                    found[c.name] = c
+            return found
+        except docker.errors.NotFound:
+            continue
+    raise AssertionError(f"the containers of {app} kept changing while they were listed")
 
 
 @pytest.mark.parametrize(("sig", "code", "command"), [
