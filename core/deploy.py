@@ -42,7 +42,7 @@ from dockyard.core.plan import (
 )
 from dockyard.core.ports import read_port_map
 from dockyard.core.procfile import DEFAULT_PROCFILE_PATH, Processes, parse_procfile
-from dockyard.core.properties import computed, is_locked, require_app
+from dockyard.core.properties import computed, deploy_lock, is_locked, require_app
 from dockyard.propstores.base import PropertyStore, Put
 from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
 
@@ -159,7 +159,7 @@ def deploy_app(
     if procfile is not None:
         processes = read_procfile(procfile)
     source = "given"
-    with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
+    with store.lock(deploy_lock(app), timeout=LOCK_TIMEOUT):
         if build_dir is not None:
             # check before a long build too; _release checks the final plan either way
             networks = read_networks(store, app)
@@ -265,7 +265,7 @@ def rebuild_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hoo
     """
     require_app(store, app)
     hooks = hooks or Hooks()
-    with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
+    with store.lock(deploy_lock(app), timeout=LOCK_TIMEOUT):
         current = current_release(store, app)
         if current is None:
             raise NotFound(f"app {app} has not been deployed yet")
@@ -304,7 +304,7 @@ def scale_app(store: PropertyStore, scheduler: Scheduler, app: str, changes: Map
     """
     require_app(store, app)
     hooks = hooks or Hooks()
-    with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
+    with store.lock(deploy_lock(app), timeout=LOCK_TIMEOUT):
         before = read_scale(store, app)
         current = current_release(store, app)
         if current is None:
@@ -360,7 +360,7 @@ def retire_app(store: PropertyStore, scheduler: Scheduler, app: str) -> list[str
     An app never deployed has nothing to retire.
     """
     require_app(store, app)
-    with store.lock(f"deploy-{app}", timeout=LOCK_TIMEOUT):
+    with store.lock(deploy_lock(app), timeout=LOCK_TIMEOUT):
         current = current_release(store, app)
         if current is None:
             return []

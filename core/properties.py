@@ -125,6 +125,20 @@ def selected_scheduler(store: PropertyStore, app: str | None, fallback: str) -> 
 LOCK_KEY = "deploy-lock"
 
 
+def deploy_lock(app: str) -> str:
+    """The store lock every rollout, rename and retire of ``app`` holds."""
+    return f"deploy-{app}"
+
+
+def letsencrypt_lock(app: str) -> str:
+    """The store lock one letsencrypt issue, renewal or revocation of ``app`` holds."""
+    return f"letsencrypt-{app}"
+
+
+#: the store locks named after an app, forgotten when it is destroyed
+APP_LOCKS = (deploy_lock, letsencrypt_lock)
+
+
 def is_locked(store: PropertyStore, app: str) -> bool:
     """A locked app refuses deploys (and rebuilds) until ``apps:unlock``, as in Dokku."""
     return store.get(APPS_PLUGIN, app, LOCK_KEY) == "true"

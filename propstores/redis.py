@@ -71,24 +71,15 @@ end
 return 0
 """
 
-# one Put: the data, the three index sets and the change notice, atomically
-_PUT_ONE = """
-redis.call('set', KEYS[1], ARGV[1])
-redis.call('sadd', KEYS[2], ARGV[2])
-redis.call('sadd', KEYS[3], ARGV[3])
-redis.call('sadd', KEYS[4], ARGV[4])
-redis.call('publish', KEYS[5], ARGV[5])
-return 0
-"""
-
-# compare-and-set of one property: write (or delete) only if it still holds what was read,
-# with the index sets and the change notice, in one round trip. ARGV: 1 "1" if a value was
-# read, 2 that value, 3 "1" to delete, 4 the new value, 5 key, 6 scope, 7 plugin, 8 notice.
+# one property's write (or delete) with its index sets and change notice, atomically, in one
+# round trip; as a compare-and-set, only if the key still holds what was read. ARGV: 1 "1" if
+# a value was read, "0" if none was, "any" for a plain write; 2 that value; 3 "1" to delete;
+# 4 the new value; 5 key; 6 scope; 7 plugin; 8 notice.
 _CAS = """
 local cur = redis.call('get', KEYS[1])
 if ARGV[1] == '1' then
   if cur ~= ARGV[2] then return 0 end
-elseif cur then return 0 end
+elseif ARGV[1] == '0' and cur then return 0 end
 if ARGV[3] == '1' then
   redis.call('del', KEYS[1])
   redis.call('srem', KEYS[2], ARGV[5])
@@ -146,7 +137,6 @@ class RedisStore(PropertyStore):
         self.channel = f"{self.prefix}changes"
         self._plugins_key = f"{self.prefix}plugins"
         self._prune = self.client.register_script(_PRUNE)
-        self._put_one = self.client.register_script(_PUT_ONE)
         self._cas = self.client.register_script(_CAS)
 
     # ---- helpers -----------------------------------------------------------------------
@@ -178,9 +168,9 @@ class RedisStore(PropertyStore):
             path = f"{op.plugin}/{op.scope}/{op.key}"
             raw = encode_data(op.data)
             notice = f"[[{_json_str(path)},{_json_str(raw)}]]"
-            self._call(self._put_one, keys=[self._data + path, self._idx(op.plugin, op.scope),
-                                            self._scopes_key(op.plugin), self._plugins_key, self.channel],
-                       args=[raw, op.key, op.scope, op.plugin, notice])
+            self._call(self._cas, keys=[self._data + path, self._idx(op.plugin, op.scope),
+                                        self._scopes_key(op.plugin), self._plugins_key, self.channel],
+                       args=["any", "", "0", raw, op.key, op.scope, op.plugin, notice])
             return
         final: dict[tuple[str, str, str], Op] = {}
         for each in ops:

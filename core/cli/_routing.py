@@ -20,3 +20,13 @@ def routed(c: CliContext, app: str, change: Callable[[PropertyStore], Any], held
     from dockyard.core.routing import apply_routed
 
     return apply_routed(c.store, c.scheduler_for, app, change, held)
+
+
+def routed_with_ports(c: CliContext, app: str, change: Callable[[PropertyStore], Any]) -> Any:
+    """``routed`` under the store-wide ports lock: for a change that reads the app's port map
+    and writes it back (a certificate adds or drops its https entries), so no ``ports:*``
+    of another process falls in between."""
+    from dockyard.core.ports import PORTS_LOCK
+
+    with c.store.lock(PORTS_LOCK, timeout=30):
+        return routed(c, app, change, held=(PORTS_LOCK,))

@@ -12,10 +12,12 @@ from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.plan import is_deployed
 from dockyard.core.properties import (
+    APP_LOCKS,
     APPS_PLUGIN,
     LOCK_KEY,
     app_exists,
     create_app,
+    deploy_lock,
     is_locked,
     list_apps,
     require_app,
@@ -50,8 +52,8 @@ def destroy(c: CliContext, app: str) -> None:
     with c.timed(f"Destroyed {app}"):
         _teardown(c, app)
         removed = c.store.destroy_scope(app)
-        for lock in APP_LOCKS:
-            c.store.remove_lock(lock.format(app=app))
+        for lock_of in APP_LOCKS:
+            c.store.remove_lock(lock_of(app))
         log.info("Removed %d properties of %s", removed, app)
 
 
@@ -157,7 +159,7 @@ def rename(c: CliContext, old: str, new: str, skip_deploy: bool) -> None:
     validate_app_name(new)
     _check_target(c, new)
     deployed = is_deployed(c.store, old)
-    with c.timed(f"Renamed {old} to {new}"), c.store.lock(f"deploy-{old}"):
+    with c.timed(f"Renamed {old} to {new}"), c.store.lock(deploy_lock(old)):
         from dockyard.core import letsencrypt
 
         # the challenge directory moves with the app; the proxy's files of OLD go (NEW's
@@ -206,9 +208,6 @@ def clone(c: CliContext, skip_deploy: bool, ignore_existing: bool, old: str, new
         with c.timed(f"Deployed {new} from {old}'s image"):
             deploy_app(c.store, c.scheduler_for(new), new, image=source[1], processes=source[2])
 
-
-#: the store locks named after an app, forgotten when it is destroyed
-APP_LOCKS = ("deploy-{app}", "letsencrypt-{app}")
 
 #: Dokku's apps properties; a deploy writes both once it succeeded
 APPS_PROPERTIES = ("deploy-source", "deploy-source-metadata")

@@ -54,9 +54,8 @@ def _pair_from_args(crt_file: str | None, key_file: str | None) -> tuple[str, st
 def _store_pair(c: CliContext, app: str, crt: str, key: str, domain: str | None = None) -> CertInfo:
     """Check the pair, then stage it (and ``domain``), nginx -t, and only then store it."""
     from dockyard.core.certs import add_cert, check_pair
+    from dockyard.core.cli._routing import routed_with_ports
     from dockyard.core.domains import update_domains
-    from dockyard.core.ports import PORTS_LOCK
-    from dockyard.core.routing import apply_routed
 
     checked = check_pair(crt, key, allow_expired=True)  # before anything: one line, nothing written
     if checked.expired:  # Dokku takes it too (nginx loads it); clients will refuse it
@@ -69,8 +68,7 @@ def _store_pair(c: CliContext, app: str, crt: str, key: str, domain: str | None 
             update_domains(view, app, lambda current: current if domain in current else [*current, domain])
         return info
 
-    with c.store.lock(PORTS_LOCK, timeout=30):  # the map is read and written back: no ports:* between
-        info: CertInfo = apply_routed(c.store, c.scheduler_for, app, change, held=(PORTS_LOCK,))
+    info: CertInfo = routed_with_ports(c, app, change)
     return info
 
 
@@ -155,15 +153,13 @@ def generate(c: CliContext, app: str, domain: str | None) -> None:
 def remove(c: CliContext, app: str) -> None:
     """Remove APP's certificate; https:443 entries go with it."""
     from dockyard.core.certs import forget_files, has_cert, remove_cert
+    from dockyard.core.cli._routing import routed_with_ports
     from dockyard.core.plan import is_deployed
-    from dockyard.core.ports import PORTS_LOCK
-    from dockyard.core.routing import apply_routed
 
     require_app(c.store, app)
     if not has_cert(c.store, app):
         raise NotFound(f"app {app} has no certificate")
-    with c.store.lock(PORTS_LOCK, timeout=30):
-        apply_routed(c.store, c.scheduler_for, app, lambda view: remove_cert(view, app), held=(PORTS_LOCK,))
+    routed_with_ports(c, app, lambda view: remove_cert(view, app))
     if not is_deployed(c.store, app):  # a deployed app's proxy removed them once the new config was live
         forget_files(c.settings.root, app)
     log.info("Removed the certificate of %s", app)

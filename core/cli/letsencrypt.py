@@ -19,7 +19,7 @@ from dockyard.core import letsencrypt as le
 from dockyard.core.cli._props import global_triplet_rows, report_command, set_command, set_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import DockyardError, LockHeld, NotFound
-from dockyard.core.properties import require_app
+from dockyard.core.properties import letsencrypt_lock, require_app
 
 if TYPE_CHECKING:
     from dockyard.core.certs import CertInfo
@@ -32,7 +32,7 @@ log = logging.getLogger("dockyard.letsencrypt")
 def _app_lock(c: CliContext, app: str) -> Iterator[None]:
     """One issuer per app at a time (two crons, or a cron and a user), across hosts where the store can."""
     try:
-        with c.store.lock(f"letsencrypt-{app}", timeout=0):
+        with c.store.lock(letsencrypt_lock(app), timeout=0):
             yield
     except LockHeld:
         raise DockyardError(f"another letsencrypt command is working on {app}; try again when it is done") from None
@@ -43,9 +43,9 @@ def _issue_and_install(c: CliContext, app: str) -> CertInfo:
     validated by ``nginx -t`` and live before the pair (and Dockyard's note that it issued
     it) is stored, so a pair nginx refuses leaves the store and the old certificate as they were."""
     from dockyard.core.certs import add_cert, check_pair
+    from dockyard.core.cli._routing import routed_with_ports
     from dockyard.core.plan import is_deployed
-    from dockyard.core.ports import PORTS_LOCK
-    from dockyard.core.routing import apply_routed, rebuild
+    from dockyard.core.routing import rebuild
 
     if not is_deployed(c.store, app):
         raise DockyardError(f"app {app} is not deployed: its proxy must answer the http-01 challenge "
@@ -59,8 +59,7 @@ def _issue_and_install(c: CliContext, app: str) -> CertInfo:
         le.record_installed(view, app, info, issued.server)
         return info
 
-    with c.store.lock(PORTS_LOCK, timeout=30):  # the port map is read and written back, as certs:add does
-        info: CertInfo = apply_routed(c.store, c.scheduler_for, app, install, held=(PORTS_LOCK,))
+    info: CertInfo = routed_with_ports(c, app, install)
     return info
 
 
@@ -86,9 +85,8 @@ def enable(c: CliContext, app: str) -> None:
 def disable(c: CliContext, app: str) -> None:
     """Remove APP's letsencrypt certificate (its https entries go with it)."""
     from dockyard.core.certs import forget_files, remove_cert
+    from dockyard.core.cli._routing import routed_with_ports
     from dockyard.core.plan import is_deployed
-    from dockyard.core.ports import PORTS_LOCK
-    from dockyard.core.routing import apply_routed
 
     require_app(c.store, app)
     with _app_lock(c, app):
@@ -99,8 +97,7 @@ def disable(c: CliContext, app: str) -> None:
             remove_cert(view, app)
             le.forget(view, app, c.settings.root)  # the challenge location goes with this rebuild
 
-        with c.store.lock(PORTS_LOCK, timeout=30):
-            apply_routed(c.store, c.scheduler_for, app, change, held=(PORTS_LOCK,))
+        routed_with_ports(c, app, change)
         if not is_deployed(c.store, app):  # a deployed app's proxy removed them once the new config was live
             forget_files(c.settings.root, app)
     c.info(f"Removed the letsencrypt certificate of {app}")

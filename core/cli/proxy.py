@@ -78,7 +78,8 @@ def _switch(c: CliContext, app: str, enable: bool) -> None:
     deploy, the event listener) routes the app again, then removes its config; run again, it
     removes a config left behind by an interrupted run.
     """
-    from dockyard.core.routing import DISABLED, PLUGIN, apply_routed, proxy_enabled
+    from dockyard.core.cli._routing import routed
+    from dockyard.core.routing import DISABLED, PLUGIN, proxy_enabled
 
     if proxy_enabled(c.store, app) == enable:
         c.info("Proxy is already enabled for app" if enable else "Proxy is already disable for app")  # sic, Dokku's
@@ -87,9 +88,9 @@ def _switch(c: CliContext, app: str, enable: bool) -> None:
         return
     c.info("Enabling proxy for app" if enable else "Disabling proxy for app")
     if enable:
-        apply_routed(c.store, c.scheduler_for, app, lambda view: view.delete(PLUGIN, app, DISABLED))
+        routed(c, app, lambda view: view.delete(PLUGIN, app, DISABLED))
         return
-    apply_routed(c.store, c.scheduler_for, app, lambda view: view.set(PLUGIN, app, DISABLED, "true"))
+    routed(c, app, lambda view: view.set(PLUGIN, app, DISABLED, "true"))
     _clear_configured(c, app)
 
 
