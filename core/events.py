@@ -311,7 +311,7 @@ class EventListener:
             self._rebuild(touched)
 
     def _rebuild(self, touched: dict[str, str]) -> None:
-        from dockyard.core.plan import is_deployed
+        from dockyard.core.plan import app_listeners, is_deployed
         from dockyard.core.properties import app_exists
         from dockyard.core.routing import proxy_type
 
@@ -321,7 +321,7 @@ class EventListener:
             try:
                 if not app_exists(self.store, app) or not is_deployed(self.store, app):
                     continue
-                listeners = self.scheduler_for(app).listeners(app)
+                listeners = app_listeners(self.store, self.scheduler_for(app), app)
             except Exception as exc:
                 log.warning("[%s] %s: cannot read listeners: %s", _now(), app, exc)
                 continue

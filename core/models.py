@@ -95,6 +95,32 @@ class ChecksSettings:
 
 
 @dataclass(frozen=True)
+class Exposure:
+    """What an app's processes listen on: the release's process types, web's ``PORT``, the
+    port map (a non-web type listens on its entry's container port) and the initial network
+    (whose address a listener uses).
+
+    These are routing settings, not platform state: ``ports:add`` changes them without a
+    deploy. The core reads them (``core.plan.read_exposure``, or ``DeployPlan.exposure``
+    during a rollout) and hands them to ``Scheduler.listeners``, so no driver reads the
+    core's settings itself.
+    """
+
+    processes: tuple[str, ...] = ()
+    web_port: int = DEFAULT_WEB_PORT
+    ports: tuple[PortMapping, ...] = ()
+    initial_network: str | None = None
+
+    def port_of(self, process_type: str) -> int:
+        """web listens on PORT; another type on its port-map entry's container port, else PORT."""
+        if process_type != "web":
+            mapped = next((m.container_port for m in self.ports if m.process_type == process_type), None)
+            if mapped:
+                return mapped
+        return self.web_port
+
+
+@dataclass(frozen=True)
 class DeployPlan:
     """Everything a scheduler needs to put one release of an app in place.
 
@@ -117,6 +143,12 @@ class DeployPlan:
 
     def process(self, name: str) -> ProcessSpec | None:
         return next((p for p in self.processes if p.name == name), None)
+
+    @property
+    def exposure(self) -> Exposure:
+        """What this release listens on, as ``Scheduler.listeners`` takes it mid-rollout."""
+        return Exposure(tuple(p.name for p in self.processes), self.web_port, self.ports,
+                        self.networks.initial_network)
 
     def env_for(self, process_type: str) -> dict[str, str]:
         """The app's config plus PORT for web, as Dokku sets it."""

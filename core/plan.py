@@ -11,14 +11,18 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from dockyard.core.errors import NotFound, ValidationError
-from dockyard.core.models import ChecksSettings, DeployPlan, NetworkSettings, ProcessSpec
+from dockyard.core.models import ChecksSettings, DeployPlan, Exposure, Listener, NetworkSettings, ProcessSpec
 from dockyard.core.names import GLOBAL_SCOPE, validate_network_name
 from dockyard.core.ports import read_port_map, web_port
 from dockyard.core.procfile import Processes
 from dockyard.core.properties import as_bool, computed, computed_float, computed_int
 from dockyard.propstores.base import PropertyStore, Put
+
+if TYPE_CHECKING:
+    from dockyard.schedulers.base import Scheduler
 
 log = logging.getLogger("dockyard.plan")
 
@@ -183,3 +187,26 @@ def build_plan(
         restart_policy=computed(store, PS, app, "restart-policy", DEFAULT_RESTART_POLICY),
         web_port=web_port(store, app),
     )
+
+
+# ---- listeners ----------------------------------------------------------------------
+def read_exposure(store: PropertyStore, app: str) -> Exposure:
+    """What ``app``'s current release listens on, read from the store (a few reads)."""
+    current = current_release(store, app)
+    return Exposure(tuple(sorted(current[2])) if current else (), web_port(store, app),
+                    tuple(read_port_map(store, app)), read_networks(store, app).initial_network)
+
+
+def app_listeners(store: PropertyStore, scheduler: Scheduler, app: str,
+                  exposure: Exposure | None = None) -> dict[str, list[Listener]]:
+    """``{process_type: [Listener]}`` of ``app`` for its proxy: every process type of the
+    release (an empty list for one with no running instance), filled from the scheduler.
+
+    The one way core asks a scheduler where an app listens; ``exposure`` defaults to the
+    stored one (a rollout passes its plan's)."""
+    exposure = exposure if exposure is not None else read_exposure(store, app)
+    found = scheduler.listeners(app, exposure)
+    out: dict[str, list[Listener]] = {t: [] for t in exposure.processes}
+    for proc, listeners in found.items():
+        out[proc] = sorted(listeners, key=lambda x: (x.host, x.port))
+    return dict(sorted(out.items()))

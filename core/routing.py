@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.core.errors import DockyardError
 from dockyard.core.names import GLOBAL_SCOPE
+from dockyard.core.plan import app_listeners
 from dockyard.core.properties import computed
 from dockyard.propstores.base import Delete, Op, Property, PropertyStore, Put, Value
 
@@ -101,7 +102,7 @@ def rebuild(store: PropertyStore, scheduler: Scheduler, app: str, force: bool = 
     """
     proxy = proxy_for(store, app)
     # a proxy that routes nothing (null) needs no listeners: asking a cluster costs calls
-    result = proxy.build_config(app, scheduler.listeners(app) if proxy.routes_traffic else {}, force)
+    result = proxy.build_config(app, app_listeners(store, scheduler, app) if proxy.routes_traffic else {}, force)
     _warn_inactive(proxy, result)
     return result
 
@@ -115,7 +116,7 @@ def rebuild_many(store: PropertyStore, apps: Iterable[str], scheduler_for: Calla
         if store.get(PLUGIN, app, DISABLED) == "true":  # proxy:disable'd: routed by no one
             by_type["null"][app] = {}
             continue
-        by_type[store.get(PLUGIN, app, "type") or fallback][app] = scheduler_for(app).listeners(app)
+        by_type[store.get(PLUGIN, app, "type") or fallback][app] = app_listeners(store, scheduler_for(app), app)
     results: list[ApplyResult] = []
     from dockyard.core import load_proxy
 
@@ -261,7 +262,7 @@ def _check_global(view: PendingView, scheduler_for: Callable[[str], Scheduler]) 
         proxy = load_proxy(kind, view)
         if not proxy.routes_traffic:
             continue
-        failed = proxy.check_all({name: scheduler_for(name).listeners(name) for name in apps})
+        failed = proxy.check_all({name: app_listeners(view, scheduler_for(name), name) for name in apps})
         if failed:
             name = sorted(failed)[0]
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""

@@ -26,6 +26,7 @@ from dockyard.core.errors import DockyardError, NotFound, NotSupported, Validati
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import (
     DeployPlan,
+    Exposure,
     Instance,
     Listener,
     NetworkInfo,
@@ -356,8 +357,13 @@ class Scheduler(abc.ABC):
         return []
 
     @abc.abstractmethod
-    def listeners(self, app: str) -> dict[str, list[Listener]]:
-        """``{process_type: [Listener(host, port)]}`` for every process type, not only web."""
+    def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Listener]]:
+        """``{process_type: [Listener(host, port)]}`` of ``app``'s live, serving instances.
+
+        ``exposure`` is what the core knows of where the processes listen (the port each type
+        uses, the initial network); a platform that publishes its own ports (a Service, a
+        Nomad registration) may ignore it. The core adds the release's types that have no
+        listener, so a driver lists only what it finds."""
 
     def logs(self, app: str, process_type: str | None = None, follow: bool = False,
              tail: int | None = None) -> Iterator[str]:

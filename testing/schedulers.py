@@ -45,7 +45,7 @@ from dockyard.core.deploy import deploy_app, run_app, scale_app
 from dockyard.core.errors import DeployError, LockHeld, NotFound, NotSupported
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import Instance, NetworkSettings, Phase
-from dockyard.core.plan import current_release, write_scale
+from dockyard.core.plan import app_listeners, current_release, write_scale
 from dockyard.core.properties import create_app
 from dockyard.propstores.base import PropertyStore
 from dockyard.schedulers.base import Capability, Scheduler, check_plan
@@ -177,7 +177,7 @@ class SchedulerSuite:
         write_scale(store, app, {"web": 2, "worker": 1})
         deploy_app(store, scheduler, app, image=image,
                    processes={"web": WEB, "worker": WORKER, "idle": WORKER}, hooks=self.quiet())
-        listeners = scheduler.listeners(app)
+        listeners = app_listeners(store, scheduler, app)
         assert set(listeners) >= {"web", "worker", "idle"}
         assert len(listeners["web"]) == 2 and {x.port for x in listeners["web"]} == {5005}
         assert len(listeners["worker"]) == 1 and listeners["worker"][0].port == 7001
@@ -252,7 +252,7 @@ class SchedulerSuite:
         deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
         live = self.live(scheduler, app)
         assert len(live) == 1 and net in live[0].addresses
-        assert [x.host for x in scheduler.listeners(app)["web"]] == [live[0].addresses[net]]
+        assert [x.host for x in app_listeners(store, scheduler, app)["web"]] == [live[0].addresses[net]]
 
     def test_a_missing_network_fails_before_anything_changes(
             self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
@@ -354,4 +354,4 @@ class SchedulerSuite:
         assert len(scheduler.status(app)) == 2
         scheduler.destroy(app)
         assert scheduler.status(app) == []
-        assert scheduler.listeners(app).get("web", []) == []
+        assert app_listeners(store, scheduler, app).get("web", []) == []

@@ -15,7 +15,7 @@ from dockyard.core.cli._props import global_triplet_rows, report_command, store_
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE, validate_dns_name, validate_network_name
-from dockyard.core.plan import NETWORK, is_deployed, split_networks, validate_attach
+from dockyard.core.plan import NETWORK, app_listeners, is_deployed, split_networks, validate_attach
 from dockyard.core.properties import (
     as_bool,
     check_property,
@@ -109,7 +109,7 @@ def _rebuild(c: CliContext, app: str) -> dict[str, list[str]]:
     if not is_deployed(c.store, app):
         return {}
     scheduler = c.scheduler_for(app)
-    listeners = scheduler.listeners(app)
+    listeners = app_listeners(c.store, scheduler, app)
     Hooks().fire("network-build-config", app=app, listeners=listeners, store=c.store, scheduler=scheduler)
     return {proc: [str(x) for x in lst] for proc, lst in listeners.items()}
 
@@ -143,7 +143,7 @@ def report(c: CliContext, name: str) -> dict[str, str]:
     rows = triplet_rows(c, NETWORK, name, DEFAULTS)
     listeners = ""
     if is_deployed(c.store, name):
-        listeners = " ".join(str(x) for x in c.scheduler_for(name).listeners(name).get("web", []))
+        listeners = " ".join(str(x) for x in app_listeners(c.store, c.scheduler_for(name), name).get("web", []))
     rows["network-web-listeners"] = listeners
     return rows
 

@@ -7,11 +7,11 @@ network) at create time and returns plain dicts that are cheap to list in bulk.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dockyard.core.errors import ValidationError
-from dockyard.core.models import DeployPlan, Instance, ProcessSpec
+from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, ProcessSpec
 from dockyard.schedulers.docker_local import labels as L
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
@@ -148,3 +148,20 @@ def retire(api: Any, container_id: str, stop_timeout: int) -> None:
     with contextlib.suppress(Exception):
         api.stop(container_id, timeout=stop_timeout)
     remove(api, container_id)
+
+
+def listeners_of(found: Iterable[dict[str, Any]], exposure: Exposure) -> dict[str, list[Listener]]:
+    """``{process_type: [Listener]}`` of listed containers: each one's address on the initial
+    network (else its first), at the port its type listens on; one with no address is left out."""
+    result: dict[str, list[Listener]] = {}
+    for c in found:
+        proc = (c.get("Labels") or {}).get(L.PROCESS, "")
+        if not proc:
+            continue
+        ip = listener_ip((c.get("NetworkSettings") or {}).get("Networks") or {}, exposure.initial_network)
+        result.setdefault(proc, [])
+        if ip:
+            result[proc].append(Listener(ip, exposure.port_of(proc)))
+    for lst in result.values():
+        lst.sort(key=lambda x: (x.host, x.port))
+    return result

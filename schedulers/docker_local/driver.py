@@ -31,6 +31,7 @@ from dockyard.core.errors import DeployError, DockyardError
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import (
     DeployPlan,
+    Exposure,
     Instance,
     Listener,
     NetworkInfo,
@@ -445,41 +446,10 @@ class DockerLocalScheduler(Scheduler):
         self._remove_all([c["Id"] for c in done])
         return sorted(containers.name_of(c) for c in done)
 
-    def listeners(self, app: str) -> dict[str, list[Listener]]:
-        """Every process type's live containers; the port is PORT for web, else its port-map port."""
-        from dockyard.core.plan import current_release, read_networks
-        from dockyard.core.ports import read_port_map, web_port
-
-        plan = self._deploying.get(app)
-        if plan is not None:
-            types = {p.name for p in plan.processes}
-            initial, port = plan.networks.initial_network, plan.web_port
-            port_map = list(plan.ports)
-        else:
-            current = current_release(self.store, app)
-            types = set(current[2]) if current else set()
-            initial, port = read_networks(self.store, app).initial_network, web_port(self.store, app)
-            port_map = read_port_map(self.store, app)
-        live = [c for c in self._live(app) if c.get("State") == "running"]
-        for c in live:
-            types.add((c.get("Labels") or {}).get(L.PROCESS, ""))
-        types.discard("")
-        result: dict[str, list[Listener]] = {t: [] for t in sorted(types)}
-        for c in sorted(live, key=lambda c: containers.name_of(c)):
-            lab = c.get("Labels") or {}
-            proc = lab.get(L.PROCESS, "")
-            ip = containers.listener_ip((c.get("NetworkSettings") or {}).get("Networks") or {}, initial)
-            if not ip:
-                continue
-            if proc == "web":
-                proc_port = port
-            else:
-                mapped = next((m.container_port for m in port_map if m.process_type == proc), None)
-                proc_port = mapped or port
-            result.setdefault(proc, []).append(Listener(ip, proc_port))
-        for lst in result.values():
-            lst.sort(key=lambda x: (x.host, x.port))
-        return result
+    def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Listener]]:
+        """The live, running containers' addresses on the initial network, at the port
+        ``exposure`` gives their process type."""
+        return containers.listeners_of([c for c in self._live(app) if c.get("State") == "running"], exposure)
 
     def logs(self, app: str, process_type: str | None = None, follow: bool = False,
              tail: int | None = None) -> Iterator[str]:

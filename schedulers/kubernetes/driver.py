@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound, ValidationError
 from dockyard.core.hooks import Hooks
-from dockyard.core.models import DeployPlan, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
+from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
 from dockyard.core.names import validate_network_name
 from dockyard.core.properties import computed_float
 from dockyard.schedulers.base import (
@@ -467,7 +467,7 @@ class KubernetesScheduler(Scheduler):
             return {}
         return {R.network_label(n): n for n in (*nets.attach_post_create, *nets.attach_post_deploy)}
 
-    def listeners(self, app: str) -> dict[str, list[Listener]]:
+    def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Listener]]:
         """Every process type of the app; those with a Service list where it sends traffic.
 
         ``scheduler-kubernetes/<app>/listeners``: ``endpoints`` (default) lists each ready

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound
 from dockyard.core.hooks import Hooks
-from dockyard.core.models import DeployPlan, Instance, Listener, Phase, SchedulerEvent
+from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, Phase, SchedulerEvent
 from dockyard.core.properties import computed_float
 from dockyard.schedulers.base import (
     Capability,
@@ -278,7 +278,7 @@ class NomadScheduler(Scheduler):
             return []
         return regs
 
-    def listeners(self, app: str) -> dict[str, list[Listener]]:
+    def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Listener]]:
         """Every task group; those with services list their registrations' address and port."""
         c = self.client(app)
         job = c.maybe(f"read job {app}", c.api.job.get_job, app)

@@ -15,7 +15,7 @@ import pytest
 
 from dockyard.core.errors import DeployError, NotSupported
 from dockyard.core.hooks import Hooks
-from dockyard.core.models import DeployPlan
+from dockyard.core.models import DeployPlan, Exposure
 from dockyard.core.plan import build_plan, write_scale
 from dockyard.core.properties import create_app
 from tests.doubles.fixtures import Target
@@ -63,12 +63,12 @@ def test_deploy_runs_every_process_type_at_its_scale(kube_scheduler: Any, kube_t
     assert {i.release for i in instances} == {plan.release}
     assert seen and seen[-1][1] == seen[-1][2] == 3, "progress ends with every replica available"
     assert fired and fired[0]["app"] == "k8s-deploy"
-    listeners = kube_scheduler.listeners("k8s-deploy")
+    listeners = kube_scheduler.listeners("k8s-deploy", Exposure())
     assert listeners["worker"] == []  # no port mapping, so no Service
     pod_ips = sorted(i.addresses["pod"] for i in instances if i.process_type == "web")
     assert sorted((x.host, x.port) for x in listeners["web"]) == [(ip, 5000) for ip in pod_ips]
     file_store.set("scheduler-kubernetes", "k8s-deploy", "listeners", "service")
-    (service,) = kube_scheduler.listeners("k8s-deploy")["web"]
+    (service,) = kube_scheduler.listeners("k8s-deploy", Exposure())["web"]
     assert service.port == 5000 and service.host not in pod_ips  # the ClusterIP
     if kube_target.double:
         assert service.host == kube_target.double.get("Service", "k8s-deploy-web")["spec"]["clusterIP"]
@@ -242,7 +242,7 @@ def test_stop_start_and_destroy(kube_scheduler: Any, kube_target: Target, file_s
     assert {i.release for i in kube_scheduler.status("k8s-life")} == {plan.release}
     kube_scheduler.destroy("k8s-life")
     assert kube_scheduler.status("k8s-life") == []
-    assert kube_scheduler.listeners("k8s-life") == {}
+    assert kube_scheduler.listeners("k8s-life", Exposure()) == {}
 
 
 def _contains(live: Any, sent: Any, path: str = "") -> list[str]:

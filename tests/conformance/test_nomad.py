@@ -14,7 +14,7 @@ import pytest
 
 from dockyard.core.errors import DeployError, NotSupported
 from dockyard.core.hooks import Hooks
-from dockyard.core.models import DeployPlan
+from dockyard.core.models import DeployPlan, Exposure
 from dockyard.core.plan import build_plan, write_scale
 from dockyard.core.properties import create_app
 from tests.doubles.fixtures import Target
@@ -57,13 +57,13 @@ def test_deploy_runs_every_process_type_at_its_scale(nomad_scheduler: Any, nomad
     assert {i.release for i in instances} == {plan.release}
     assert seen and seen[-1][1] == seen[-1][2] == 3
     assert fired and fired[0]["app"] == "nomad-deploy"
-    listeners = nomad_scheduler.listeners("nomad-deploy")
+    listeners = nomad_scheduler.listeners("nomad-deploy", Exposure())
     assert listeners["worker"] == []  # no port mapping, no service
     assert len(listeners["web"]) == 2 and {x.port for x in listeners["web"]} == {5000}
     file_store.set("scheduler-nomad", "nomad-deploy", "address-mode", "host")
     nomad_scheduler.deploy(build_plan(file_store, "nomad-deploy", image=plan.image,
                                       processes={"web": WEB, "worker": WORKER}), Hooks(load_entry_points=False))
-    hosts = nomad_scheduler.listeners("nomad-deploy")["web"]
+    hosts = nomad_scheduler.listeners("nomad-deploy", Exposure())["web"]
     assert len(hosts) == 2 and 5000 not in {x.port for x in hosts}  # node address, dynamic port
 
 
@@ -138,7 +138,7 @@ def test_initial_network_is_the_task_network(nomad_scheduler: Any, nomad_double:
     nomad_scheduler.deploy(plan, Hooks(load_entry_points=False))
     registered = nomad_double.calls("POST", "^/v1/jobs$")[0].body["Job"]
     assert registered["TaskGroups"][0]["Tasks"][0]["Config"]["network_mode"] == "backend"
-    (listener,) = nomad_scheduler.listeners("nomad-net")["web"]
+    (listener,) = nomad_scheduler.listeners("nomad-net", Exposure())["web"]
     assert listener.port == 5000 and listener.host.startswith("172.18.")  # the container, on that network
 
 
@@ -210,7 +210,7 @@ def test_stop_start_and_destroy(nomad_scheduler: Any, nomad_target: Target, file
     assert {i.release for i in nomad_scheduler.status("nomad-life")} == {plan.release}
     nomad_scheduler.destroy("nomad-life")
     assert nomad_scheduler.status("nomad-life") == []
-    assert nomad_scheduler.listeners("nomad-life") == {}
+    assert nomad_scheduler.listeners("nomad-life", Exposure()) == {}
 
 
 # ---- the shared scheduler conformance suite (dockyard.testing) ---------------------------

@@ -19,7 +19,7 @@ from dockyard.core import open_propstore
 from dockyard.core.deploy import deploy_app
 from dockyard.core.errors import LockLost
 from dockyard.core.hooks import Hooks
-from dockyard.core.models import Instance
+from dockyard.core.models import Exposure, Instance
 from dockyard.core.plan import current_release
 from dockyard.core.properties import create_app
 from dockyard.schedulers.base import Scheduler
@@ -55,7 +55,7 @@ class SteppingScheduler(Scheduler):
     def status(self, app: str) -> list[Instance]:
         return []
 
-    def listeners(self, app: str) -> dict[str, list[Any]]:
+    def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Any]]:
         return {}
 
     def events(self) -> Iterator[Any]:

@@ -11,7 +11,7 @@ import pytest
 
 from dockyard.core import open_propstore
 from dockyard.core.events import EventListener
-from dockyard.core.models import Listener, SchedulerEvent
+from dockyard.core.models import Exposure, Listener, SchedulerEvent
 from dockyard.core.properties import create_app
 
 
@@ -30,7 +30,7 @@ class Quiet:
             pass
         yield from ()
 
-    def listeners(self, app: str) -> dict[str, list[Listener]]:
+    def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Listener]]:
         self.listener_calls.append(app)
         return {"web": [Listener("10.0.0.2", 5000)]}
 

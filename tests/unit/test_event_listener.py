@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dockyard.core.events import EventListener, exhausted
-from dockyard.core.models import Listener, SchedulerEvent
+from dockyard.core.models import Exposure, Listener, SchedulerEvent
 
 
 def die(app: str, policy: str, count: int, max_retries: int) -> SchedulerEvent:
@@ -48,7 +48,7 @@ class Scripted:
             raise batch
         return iter(batch)
 
-    def listeners(self, app: str) -> dict[str, list[Listener]]:
+    def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Listener]]:
         self.listener_calls.append(app)
         return {"web": [Listener("10.0.0.2", 5000)]}
 

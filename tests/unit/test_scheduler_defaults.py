@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dockyard.core.cli.ps import sanitize_inspect
-from dockyard.core.models import Instance
+from dockyard.core.models import Exposure, Instance
 from dockyard.schedulers.base import Scheduler
 
 
@@ -29,7 +29,7 @@ class Minimal(Scheduler):
     def status(self, app: str) -> list[Instance]:
         return [Instance(app, "web", 1, "abc123", f"{app}-web-1", "running", 2, "v3", {"cluster": "10.0.0.7"})]
 
-    def listeners(self, app: str) -> dict[str, list[Any]]:
+    def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Any]]:
         return {}
 
     def events(self) -> Iterator[Any]:
