@@ -8,13 +8,18 @@
    ``--procfile``, else the Procfile in the image's working directory (Dokku's
    ``ps procfile-path``, relative to it), else its CMD as web;
 4. ``pre-deploy`` fires; the proxy's wiring subscribes to ``core-post-deploy``;
-5. ``scheduler.deploy(plan)`` carries out the phases;
-6. the release (image plus the parsed process list) is recorded and ``post-deploy`` fires.
+5. ``scheduler.rollout(plan)`` puts the new release up beside the old one and checks it;
+6. core fires ``core-post-deploy`` with the rollout's listeners (the proxy switches); if a
+   subscriber failed, ``rollout.abort()`` removes the new release and the proxy is rebuilt
+   from what runs; else the release (image plus the parsed process list) is recorded and
+   ``rollout.finish()`` retires the old one;
+7. ``post-deploy`` fires.
 
-A failure before 6 leaves the stored release and the running containers as they were. So
-does SIGINT or SIGTERM under ``dockyard.core.interrupts.interruptible`` (the deploy command
-installs it) before the traffic switch: ``Interrupted`` takes the driver's failure path, and
-the CLI exits 130 or 143. After the switch the new release serves, so it is recorded first.
+A failure before the release is recorded leaves the stored release and the running
+instances as they were. So does SIGINT or SIGTERM under
+``dockyard.core.interrupts.interruptible`` (the deploy command installs it): ``Interrupted``
+takes the driver's failure path (or ``abort``), and the CLI exits 130 or 143. Once traffic
+has switched the new release serves, so it is recorded before the old one retires.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from dockyard.core.errors import DeployError, Interrupted, NotFound, NotSupported, ValidationError
+from dockyard.core.errors import DeployError, DockyardError, NotFound, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
 from dockyard.core.interrupts import held
 from dockyard.core.models import DeployPlan, Instance, NetworkSettings, PortMapping
@@ -44,7 +49,8 @@ from dockyard.core.ports import read_port_map
 from dockyard.core.procfile import DEFAULT_PROCFILE_PATH, Processes, parse_procfile
 from dockyard.core.properties import computed, deploy_lock, is_locked, require_app
 from dockyard.propstores.base import PropertyStore, Put
-from dockyard.schedulers.base import Capability, Progress, Scheduler, check_plan, no_progress
+from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
+from dockyard.schedulers.capabilities import check_plan
 
 log = logging.getLogger("dockyard.deploy")
 
@@ -183,38 +189,67 @@ def deploy_app(
 
 def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, processes: Processes,
              hooks: Hooks, progress: Progress, source: str | None = None) -> list[Instance]:
-    """Steps 4-6, under the deploy lock; the plan has passed preflight. ``source``: where
+    """Steps 4-7, under the deploy lock; the plan has passed preflight. ``source``: where
     ``processes`` came from (``PROCESSES_SOURCE``), None to keep the recorded one."""
     preflight(scheduler, plan.app, plan.networks, plan.ports)
     progress = fenced(store, progress)
     store.check_fences()
     hooks.fire("pre-deploy", app=plan.app, plan=plan, store=store, scheduler=scheduler)
-    switched = _watch_switch(hooks, plan)  # first, so it is set before the proxy switch runs
     subscribe_routing(hooks, store, scheduler)
-    try:
-        instances = scheduler.deploy(plan, hooks, progress)
-    except Interrupted:
-        # before the switch the driver's failure path removed the new instances and the
-        # stored release is still the serving one. After it, the new release serves (the
-        # old instances may linger until ps:retire or the next deploy): record it so the
-        # store says what runs.
-        if switched:
-            log.warning("%s: interrupted after release %s took over; it is recorded as deployed",
-                        plan.app, plan.release)
-            with held():
-                _record(store, plan, processes, source)
-        raise
-    with held():
-        _record(store, plan, processes, source)
+    # recorded once traffic has switched and before the old release retires: from then on
+    # the new release is what serves, whatever happens to the retirement
+    instances = roll_out(scheduler, plan, hooks, progress, store=store,
+                         on_switched=lambda: _record(store, plan, processes, source))
     hooks.fire("post-deploy", app=plan.app, plan=plan, instances=instances, store=store, scheduler=scheduler)
-    switch_failures = hooks.failures.get("core-post-deploy")
-    if switch_failures:
-        raise DeployError(
-            f"{plan.app}: release {plan.release} is running, but switching traffic to it failed "
-            f"({switch_failures[0]}); the previous routing and the old containers keep serving. "
-            f"Fix it, then run `dockyard proxy:build-config {plan.app}`"
-        )
     return instances
+
+
+def roll_out(scheduler: Scheduler, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress, *,
+             scale: bool = False, store: PropertyStore | None = None,
+             on_switched: Callable[[], None] | None = None) -> list[Instance]:
+    """Steps 5-6: the rollout, ``core-post-deploy``, then ``finish`` or ``abort``.
+
+    The one place a release takes over from another, for deploys, rebuilds and scales (and
+    for a driver's own tests, with no store). ``core-post-deploy`` gets the rollout's
+    listeners, so the proxy switches to exactly the instances that passed their checks. If a
+    subscriber fails, or an interrupt arrives while they run, the rollout is aborted: the
+    new release goes, the old one is what runs, and with ``store`` the proxy is rebuilt from
+    what runs (a subscriber after the proxy's may have failed). ``on_switched`` runs once
+    traffic has switched, before the old release retires, shielded from SIGINT/SIGTERM.
+    """
+    rollout = (scheduler.scale if scale else scheduler.rollout)(plan, hooks, progress)
+    try:
+        failed = hooks.fire("core-post-deploy", app=plan.app, release=plan.release, plan=plan, scheduler=scheduler,
+                            instances=rollout.instances, listeners=rollout.listeners)
+    except BaseException:
+        _abort(rollout, scheduler, store)
+        raise
+    if failed:
+        note = _abort(rollout, scheduler, store)
+        raise DeployError(
+            f"{plan.app}: release {plan.release} passed its checks, but switching traffic to it failed "
+            f"({failed[0]}); {note}. Fix it, then deploy again"
+        )
+    if on_switched is not None:
+        with held():
+            on_switched()
+    rollout.finish(progress)
+    return rollout.instances
+
+
+def _abort(rollout: Rollout, scheduler: Scheduler, store: PropertyStore | None) -> str:
+    """Undo a rollout whose switch failed, then route to what runs again; never interrupted."""
+    with held():
+        note = rollout.abort()
+        if store is not None:
+            from dockyard.core import routing
+
+            try:
+                routing.rebuild(store, scheduler, rollout.plan.app, force=False)
+            except DockyardError as exc:
+                log.warning("%s: the proxy config could not be rebuilt after the aborted rollout: %s",
+                            rollout.plan.app, exc)
+    return note
 
 
 def fenced(store: PropertyStore, progress: Progress) -> Progress:
@@ -228,20 +263,6 @@ def fenced(store: PropertyStore, progress: Progress) -> Progress:
         progress(message, done, total)
 
     return step
-
-
-def _watch_switch(hooks: Hooks, plan: DeployPlan) -> list[bool]:
-    """A flag (a non-empty list) set once ``core-post-deploy`` fires for this rollout: the
-    point after which the new release is the one serving and can no longer be undone."""
-    seen: list[bool] = []
-
-    def mark(**kwargs: object) -> None:
-        fired = kwargs.get("plan")
-        if isinstance(fired, DeployPlan) and fired.app == plan.app and fired.release == plan.release:
-            seen[:] = [True]
-
-    hooks.subscribe("core-post-deploy", mark)
-    return seen
 
 
 def _record(store: PropertyStore, plan: DeployPlan, processes: Processes, source: str | None) -> None:
@@ -319,7 +340,7 @@ def scale_app(store: PropertyStore, scheduler: Scheduler, app: str, changes: Map
         write_scale(store, app, changes)
         subscribe_routing(hooks, store, scheduler)
         try:
-            return scheduler.scale(plan, hooks, progress)
+            return roll_out(scheduler, plan, hooks, fenced(store, progress), scale=True, store=store)
         except BaseException:
             store.list_write("ps", app, "scale", [f"{k}={v}" for k, v in sorted(before.items())])
             raise

@@ -40,7 +40,6 @@ class Hooks:
 
     def __init__(self, load_entry_points: bool = True) -> None:
         self._subs: dict[str, list[Hook]] = defaultdict(list)
-        self.failures: dict[str, list[Exception]] = {}
         self._tags: set[str] = set()
         self._eps_loaded = not load_entry_points
 
@@ -70,9 +69,9 @@ class Hooks:
     def fire(self, name: str, **kwargs: Any) -> list[Exception]:
         """Run every subscriber of ``name``; return the failures of the ones that may fail.
 
-        A failure of a ``post-*`` hook is logged and the rest still run; it is also kept in
-        ``failures`` so the step that fired it can act on it (docker-local keeps the old
-        containers serving when the proxy switch of ``core-post-deploy`` failed).
+        A failure of a ``post-*`` hook is logged and the rest still run; the failures are
+        returned so the step that fired it can act on them (core aborts a rollout whose
+        ``core-post-deploy`` failed: the old release keeps serving).
         """
         if not self._eps_loaded:
             self._load_entry_points()
@@ -87,6 +86,4 @@ class Hooks:
                     raise DockyardError(f"{name} hook {getattr(fn, '__name__', fn)} failed: {exc}") from exc
                 log.warning("%s hook %s failed: %s", name, getattr(fn, "__name__", fn), exc)
                 failed.append(exc)
-        if failed:
-            self.failures.setdefault(name, []).extend(failed)
         return failed

@@ -1,11 +1,22 @@
-"""The Scheduler contract.
+"""The Scheduler contract: what core asks of every scheduler, and the plain types it uses.
 
-The core builds a ``DeployPlan`` from properties, checks it against the driver's declared
-capabilities (``check_plan``) before anything changes, then hands it to ``deploy``. The
-driver carries out the phases and fires the hooks at the points Dokku fires its triggers:
-``post-container-create`` (after create, before start) and ``core-post-deploy`` (new
-instances passed their checks and are on their post-deploy networks; the old ones have not
-retired yet), which is where the proxy switches.
+Core drives every rollout; a driver carries out one step at a time and never calls back into
+core's orchestration:
+
+1. core builds a ``DeployPlan`` and refuses what the driver's ``capabilities`` cannot honour
+   (``schedulers.capabilities.check_plan``), then takes the app's deploy lock;
+2. ``scheduler.rollout(plan, hooks, progress)`` puts the new release up beside the old one,
+   fires ``post-container-create`` (after create, before start), waits for its checks and
+   attaches the post-deploy networks, and returns a ``Rollout``: the new, checked instances
+   and their listeners. On a failed check it removes what it made and raises DeployError
+   (the old release never stopped serving);
+3. core fires ``core-post-deploy`` with the rollout's listeners (the proxy switches there,
+   as a subscriber like any plugin's);
+4. core calls ``rollout.finish()`` (retire the old release), or ``rollout.abort()`` when a
+   subscriber failed (remove the new release; the old one keeps serving);
+5. core records the release and fires ``post-deploy``.
+
+``docs/architecture.md`` maps each step onto docker-local, Kubernetes and Nomad.
 """
 
 from __future__ import annotations
@@ -13,17 +24,11 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-import logging
-import queue
-import re
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from dockyard.core.errors import DockyardError, NotFound, NotSupported, ValidationError
-from dockyard.core.hooks import Hooks
+from dockyard.core.errors import NotSupported
 from dockyard.core.models import (
     DeployPlan,
     Exposure,
@@ -36,12 +41,15 @@ from dockyard.core.models import (
     ProcessSpec,
     SchedulerEvent,
 )
-from dockyard.core.properties import computed_float, computed_int
-from dockyard.propstores.base import PropertyStore
+
+if TYPE_CHECKING:
+    from dockyard.core.hooks import Hooks
+    from dockyard.propstores.base import PropertyStore
 
 __all__ = [
     "Capability",
     "DeployPlan",
+    "Exposure",
     "Instance",
     "Listener",
     "NetworkInfo",
@@ -49,43 +57,14 @@ __all__ = [
     "PortMapping",
     "ProcessSpec",
     "Progress",
+    "Rollout",
     "Scheduler",
     "SchedulerEvent",
-    "check_plan",
+    "no_progress",
 ]
 
 #: progress callback: (message, done, total); total 0 means unknown
 Progress = Callable[[str, int, int], None]
-
-
-#: Dokku's app names (``^[a-z0-9][a-z0-9.-]*$``) can hold dots and start with a digit; a
-#: platform name may not (a Kubernetes Service name is a DNS-1035 label).
-_PLATFORM_SUFFIX = re.compile(r"-x[0-9a-f]{10}$")
-
-
-def platform_name(name: str, valid: re.Pattern[str], max_len: int = 63) -> str:
-    """The one way every driver maps a Dokku name onto its platform's naming rule (pure).
-
-    - A name that already matches ``valid``, fits ``max_len`` and does not end like a mapped
-      name (``-x`` and 10 hex digits) is used unchanged, so existing objects keep their names.
-    - Any other name becomes: lower-cased, each character outside ``[a-z0-9-]`` replaced by
-      ``-``, an ``a`` put in front if it does not start with a letter, cut so the result fits,
-      then ``-x`` + the first 10 hex digits of SHA-256 of the *original* name.
-
-    The two sets never meet (unchanged names cannot end in the suffix; mapped ones always
-    do), and two mapped names are equal only if their originals share a 40-bit SHA-256
-    prefix, so ``a.b`` and ``a-b`` stay apart. ``valid`` must accept ``[a-z][a-z0-9-]*[a-z0-9]``.
-    """
-    import hashlib
-
-    if len(name) <= max_len and valid.fullmatch(name) and not _PLATFORM_SUFFIX.search(name):
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    base = re.sub(r"[^a-z0-9-]", "-", name.lower())
-    if not base[:1].isalpha():
-        base = "a" + base
-    base = base[: max_len - 12].rstrip("-")
-    return f"{base}-x{digest}"
 
 
 def no_progress(message: str, done: int, total: int) -> None:
@@ -107,163 +86,30 @@ class Capability(enum.StrEnum):
     UDP_LISTENERS = "udp-listeners"
 
 
-def required_capabilities(networks: NetworkSettings, ports: Sequence[PortMapping] = ()) -> dict[str, Capability]:
-    """Setting name -> the capability it needs, for the settings a plan actually uses."""
-    need: dict[str, Capability] = {}
-    if networks.attach_post_create:
-        need["attach-post-create"] = Capability.ATTACH_POST_CREATE
-    if networks.attach_post_deploy:
-        need["attach-post-deploy"] = Capability.ATTACH_POST_DEPLOY
-    if networks.initial_network:
-        need["initial-network"] = Capability.INITIAL_NETWORK
-    total = len(networks.attach_post_create) + len(networks.attach_post_deploy) + bool(networks.initial_network)
-    if len(networks.attach_post_create) > 1 or len(networks.attach_post_deploy) > 1 or total > 1:
-        need["networks (more than one)"] = Capability.MULTIPLE_NETWORKS
-    if any(p.scheme == "tcp" for p in ports):
-        need["ports (tcp)"] = Capability.TCP_LISTENERS
-    if any(p.scheme == "udp" for p in ports):
-        need["ports (udp)"] = Capability.UDP_LISTENERS
-    return need
+class Rollout(abc.ABC):
+    """A new release that is up, checked and on its networks, beside the one it replaces.
 
-
-def check_plan(app: str, networks: NetworkSettings, ports: Sequence[PortMapping],
-               scheduler_name: str, capabilities: frozenset[Capability]) -> None:
-    """Refuse, before any change, a setting the scheduler cannot honour."""
-    for setting, cap in required_capabilities(networks, ports).items():
-        if cap not in capabilities:
-            raise NotSupported(
-                f"app {app}: setting {setting} cannot be honoured by the {scheduler_name} scheduler "
-                f"(it lacks the {cap} capability)"
-            )
-
-
-def run_argv(plan: DeployPlan, command: Sequence[str]) -> list[str]:
-    """The argv a one-off ``run`` executes.
-
-    As in Dokku, a first word naming a Procfile process runs that process's command with the
-    remaining words appended; anything else runs as given.
-    """
-    argv = list(command)
-    if not argv:
-        raise ValidationError("run needs a command")
-    spec = plan.process(argv[0])
-    if spec is not None and spec.command is not None:
-        argv = list(spec.command) + argv[1:]
-    return argv
-
-
-T = TypeVar("T")
-
-
-class CallFailure(NamedTuple):
-    """A driver's verdict on one failed API call."""
-
-    #: raised (from the original exception) when the call is given up
-    error: DockyardError
-    #: worth another try: 5xx, 429, a dropped connection
-    retriable: bool
-    #: what the retry warning says happened
-    note: str
-
-
-def call_with_retries(fn: Callable[[], T], retries: int, backoff: float,
-                      judge: Callable[[Exception], CallFailure | None], log: logging.Logger) -> T:
-    """``fn()``, retried with exponential backoff (capped at 5 s) while ``judge`` calls the failure retriable.
-
-    Cluster APIs blip (a leader election, a restarting API server), so every remote driver
-    retries the same way; only the judging of its client library's exceptions differs. An
-    exception ``judge`` does not recognise (None) propagates untouched.
-    """
-    delay = backoff
-    for attempt in range(1, retries + 1):
-        try:
-            return fn()
-        except Exception as exc:
-            failure = judge(exc)
-            if failure is None:
-                raise
-            if not failure.retriable or attempt >= retries:
-                raise failure.error from exc
-            log.warning("%s; retry %d/%d in %.1fs", failure.note, attempt, retries - 1, delay)
-        time.sleep(delay)
-        delay = min(delay * 2, 5.0)
-    raise DockyardError(f"no attempt made ({retries} retries configured)")
-
-
-class RetryingClient:
-    """Base of the remote drivers' API clients: ``call`` with the shared retry policy, ``maybe``.
-
-    A subclass says how its client library fails (``judge``); ``retries`` and ``backoff``
-    come from the driver's ``retries`` / ``retry-backoff`` properties (``retry_settings``).
+    ``instances`` and ``listeners`` describe the new release only: core hands the listeners
+    to ``core-post-deploy``, so the proxy switches to exactly what passed its checks. Core
+    then calls exactly one of ``finish`` or ``abort``, under the deploy lock.
     """
 
-    log: ClassVar[logging.Logger] = logging.getLogger("dockyard.schedulers")
+    def __init__(self, plan: DeployPlan, instances: Sequence[Instance],
+                 listeners: dict[str, list[Listener]]) -> None:
+        self.plan = plan
+        self.instances = list(instances)
+        self.listeners = listeners
 
-    def __init__(self, retries: int = 5, backoff: float = 0.2) -> None:
-        self.retries = retries
-        self.backoff = backoff
+    @abc.abstractmethod
+    def finish(self, progress: Progress = no_progress) -> None:
+        """Traffic has switched: retire what the new release replaces (after the app's
+        ``wait-to-retire`` where the platform does not do this itself)."""
 
-    def judge(self, what: str, exc: Exception) -> CallFailure | None:
-        """The verdict on ``exc`` from the call doing ``what``; None for an exception not from the API."""
-        return None
-
-    def call(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """``fn(*args, **kwargs)``, retrying 5xx/429 and dropped connections with backoff."""
-        return call_with_retries(lambda: fn(*args, **kwargs), self.retries, self.backoff,
-                                 lambda exc: self.judge(what, exc), self.log)
-
-    def maybe(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T | None:
-        """Like ``call`` but "not found" is None."""
-        try:
-            return self.call(what, fn, *args, **kwargs)
-        except NotFound:
-            return None
-
-
-def retry_settings(store: PropertyStore, plugin: str) -> tuple[int, float]:
-    """(retries, backoff seconds) from the driver's global ``retries`` and ``retry-backoff``."""
-    return (computed_int(store, plugin, None, "retries", 5, minimum=1),
-            computed_float(store, plugin, None, "retry-backoff", 0.2, minimum=0))
-
-
-#: a log source: the prefix its lines get, and a callable that opens its byte stream
-LogSource = tuple[str, Callable[[], Iterable[bytes]]]
-
-
-def merge_log_streams(sources: Sequence[LogSource]) -> Iterator[str]:
-    """Interleave followed log streams line by line as they are written, prefixed ``PREFIX: line``.
-
-    One daemon thread per source opens and reads its stream, so a slow or silent source never
-    holds up the others; the generator ends when every source has ended. A source that fails
-    with a DockyardError ends with a ``[log stream ended: ...]`` line instead of killing the
-    whole ``logs -t``.
-    """
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump(prefix: str, open_stream: Callable[[], Iterable[bytes]]) -> None:
-        try:
-            pending = b""
-            for chunk in open_stream():
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    lines.put(f"{prefix}: {line.decode(errors='replace')}")
-            if pending:
-                lines.put(f"{prefix}: {pending.decode(errors='replace')}")
-        except DockyardError as exc:
-            lines.put(f"{prefix}: [log stream ended: {exc}]")
-        finally:
-            lines.put(None)
-
-    for prefix, open_stream in sources:
-        threading.Thread(target=pump, args=(prefix, open_stream), daemon=True).start()
-    remaining = len(sources)
-    while remaining:
-        item = lines.get()
-        if item is None:
-            remaining -= 1
-        else:
-            yield item
+    @abc.abstractmethod
+    def abort(self) -> str:
+        """A ``core-post-deploy`` subscriber failed or the deploy was interrupted: remove the
+        new release so the old one is what runs, as before the rollout. Returns what was
+        done, for the error the user sees. Must not raise for a step already undone."""
 
 
 class Scheduler(abc.ABC):
@@ -293,16 +139,21 @@ class Scheduler(abc.ABC):
 
     # ---- lifecycle ---------------------------------------------------------------
     @abc.abstractmethod
-    def deploy(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
-        """Put ``plan`` in place with zero downtime where declared; return the new instances.
+    def rollout(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> Rollout:
+        """Put ``plan``'s release up beside the running one and wait for its checks.
 
-        On a failed check the new instances are removed, the old ones keep serving, and a
-        DeployError carrying the failing instance's last log lines is raised.
+        Returns once the new instances passed their checks and joined their post-deploy
+        networks; the old ones still run (unless zero downtime is off for their type). On a
+        failed check the new instances are removed, the old ones keep serving, and a
+        DeployError carrying the failing instance's last log lines is raised. The same holds
+        for an interrupt (a BaseException) at any point.
         """
 
-    def scale(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
-        """Bring the instance counts to the plan's scale; by default a full deploy."""
-        return self.deploy(plan, hooks, progress)
+    def scale(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> Rollout:
+        """Bring the instance counts to the plan's scale, for the release that runs; by
+        default a full rollout. A driver that can add or remove only the changed instances
+        overrides it."""
+        return self.rollout(plan, hooks, progress)
 
     def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
             env: dict[str, str] | None = None) -> int:
@@ -379,15 +230,3 @@ class Scheduler(abc.ABC):
     def describe(cls) -> dict[str, str]:
         """How networks, phases, listeners etc. map onto this platform (docs/schedulers.md)."""
         return {}
-
-
-__all__ += [
-    "CallFailure",
-    "LogSource",
-    "ProcessSpec",
-    "call_with_retries",
-    "merge_log_streams",
-    "no_progress",
-    "required_capabilities",
-    "run_argv",
-]

@@ -48,7 +48,8 @@ from dockyard.core.models import Instance, NetworkSettings, Phase
 from dockyard.core.plan import app_listeners, current_release, write_scale
 from dockyard.core.properties import create_app
 from dockyard.propstores.base import PropertyStore
-from dockyard.schedulers.base import Capability, Scheduler, check_plan
+from dockyard.schedulers.base import Capability, Scheduler
+from dockyard.schedulers.capabilities import check_plan
 
 __all__ = ["FAILING", "WEB", "WORKER", "SchedulerSuite"]
 
@@ -183,6 +184,51 @@ class SchedulerSuite:
         assert len(listeners["worker"]) == 1 and listeners["worker"][0].port == 7001
         assert listeners["idle"] == []
         assert all(x.host for x in listeners["web"] + listeners["worker"])
+
+    # ---- the switch: core-post-deploy, finish, abort ------------------------------------------
+    def test_core_post_deploy_fires_once_with_the_checked_new_release(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        """Every driver, whatever its capabilities: the proxy switches on this hook, to the
+        listeners it carries, while the new release is up and checked."""
+        app = new_app("switch")
+        write_scale(store, app, {"web": 2})
+        first = deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        seen: list[dict[str, Any]] = []
+        hooks = self.quiet()
+        hooks.subscribe("core-post-deploy", lambda **kw: seen.append(
+            {**kw, "running": {i.release for i in self.live(scheduler, app)}}))
+        second = deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=hooks)
+        assert len(seen) == 1
+        fired = seen[0]
+        assert fired["app"] == app and fired["plan"].release == second[0].release
+        assert {i.release for i in fired["instances"]} == {second[0].release}
+        assert len(fired["listeners"]["web"]) == 2 and all(x.host for x in fired["listeners"]["web"])
+        assert second[0].release in fired["running"]
+        # after finish only the new release is left, and the proxy's listeners are the new ones
+        assert {i.release for i in self.live(scheduler, app)} == {second[0].release}
+        assert app_listeners(store, scheduler, app)["web"] == fired["listeners"]["web"]
+        assert first[0].release != second[0].release
+
+    def test_a_failed_switch_aborts_and_the_old_release_keeps_running(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        app = new_app("abort")
+        first = deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        hooks = self.quiet()
+
+        def refuse(**_: Any) -> None:
+            raise RuntimeError("the proxy rejected the config")
+
+        hooks.subscribe("core-post-deploy", refuse)
+        with pytest.raises(DeployError) as err:
+            deploy_app(store, scheduler, app, image=image, processes={"web": WEB, "worker": WORKER}, hooks=hooks)
+        assert "switching traffic to it failed" in str(err.value) and "the proxy rejected the config" in str(err.value)
+        release = current_release(store, app)
+        assert release is not None and release[0] == first[0].release and set(release[2]) == {"web"}
+        deadline = time.monotonic() + 60
+        while {i.release for i in self.live(scheduler, app)} != {first[0].release} and time.monotonic() < deadline:
+            time.sleep(0.5)  # a platform that reverts by rolling out the old release again
+        live = self.live(scheduler, app)
+        assert _by_type(live) == {"web": 1} and {i.release for i in live} == {first[0].release}
 
     # ---- run -----------------------------------------------------------------------------
     @pytest.mark.needs_containers

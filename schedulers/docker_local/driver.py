@@ -7,14 +7,15 @@ A rollout (deploy, or scale of the current release) is one pipeline:
    them: all in parallel, at most ``plan.parallelism`` at once;
 2. check them (running with no restarts after ``wait``, or HTTP on ``checks path``);
 3. attach the post-deploy networks while they run;
-4. rename the old ones to ``…retired-ID`` and the new ones to ``APP.PROC.N``;
-5. fire ``core-post-deploy`` (the proxy switches here, reading ``listeners``);
-6. after ``wait-to-retire`` stop and remove the old ones (in the foreground; Dokku does
-   this in a background job), unless a ``core-post-deploy`` hook failed: then the proxy
-   may still send traffic to them, so they keep running until the next deploy.
+4. rename the old ones to ``…retired-ID`` and the new ones to ``APP.PROC.N``, and hand core
+   the ``Rollout`` (core fires ``core-post-deploy`` with its listeners: the proxy switches);
+5. ``finish``: after ``wait-to-retire`` stop and remove the old ones (in the foreground;
+   Dokku does this in a background job); or ``abort`` (a ``core-post-deploy`` subscriber
+   failed): remove the new ones and give the old ones their names back, so what runs is
+   exactly what ran before.
 
-If any step before 4 fails, the new containers are removed and the old ones were never
-touched.
+If any step fails or is interrupted, the new containers are removed and the old ones are
+renamed back (and started again where zero downtime was off and they were stopped first).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from dockyard.core.models import (
     ProcessSpec,
     SchedulerEvent,
 )
-from dockyard.schedulers.base import Capability, Progress, Scheduler, no_progress
+from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
 from dockyard.schedulers.docker_local import checks, containers, networks
 from dockyard.schedulers.docker_local import labels as L
 
@@ -66,7 +67,6 @@ class DockerLocalScheduler(Scheduler):
     def __init__(self, store: Any) -> None:
         super().__init__(store)
         self._client: Any = None
-        self._deploying: dict[str, DeployPlan] = {}
 
     # ---- engine ------------------------------------------------------------------
     @property
@@ -103,18 +103,18 @@ class DockerLocalScheduler(Scheduler):
         return networks.info(self.api, name)
 
     # ---- rollouts ----------------------------------------------------------------
-    def deploy(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+    def rollout(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> Rollout:
         old = self._drop_upcoming(containers.listing(self.api, plan.app))
         targets = [(spec, i) for spec in plan.processes for i in range(1, spec.scale + 1)]
-        return self._rollout(plan, targets, old, hooks, progress)
+        return self._roll(plan, targets, old, hooks, progress)
 
-    def scale(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+    def scale(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> Rollout:
         """Add or retire only the instances whose count changed, if the release is running."""
         current = self._drop_upcoming(containers.listing(self.api, plan.app))
         live = {((c.get("Labels") or {}).get(L.PROCESS, ""), containers.index_of(c.get("Labels") or {})): c
                 for c in current if L.is_live(containers.name_of(c))}
         if any((c.get("Labels") or {}).get(L.RELEASE) != plan.release for c in live.values()):
-            return self.deploy(plan, hooks, progress)
+            return self.rollout(plan, hooks, progress)
         wanted = {(s.name, i) for s in plan.processes for i in range(1, s.scale + 1)}
         targets: list[Target] = []
         retire = [c for c in current if not L.is_live(containers.name_of(c))]  # leftovers
@@ -126,7 +126,7 @@ class DockerLocalScheduler(Scheduler):
                     if have is not None:
                         retire.append(have)
         retire += [c for key, c in live.items() if key not in wanted]
-        return self._rollout(plan, targets, retire, hooks, progress)
+        return self._roll(plan, targets, retire, hooks, progress)
 
     def _drop_upcoming(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Containers left by an interrupted rollout never served: remove them now."""
@@ -138,36 +138,25 @@ class DockerLocalScheduler(Scheduler):
                 kept.append(c)
         return kept
 
-    def _rollout(self, plan: DeployPlan, targets: Sequence[Target], old: list[dict[str, Any]],
-                 hooks: Hooks, progress: Progress) -> list[Instance]:
-        self._deploying[plan.app] = plan
+    def _roll(self, plan: DeployPlan, targets: Sequence[Target], old: list[dict[str, Any]],
+              hooks: Hooks, progress: Progress) -> Rollout:
+        """Steps 1-4 of the module's pipeline; any failure or interrupt on the way undoes them."""
+        undo = _Undo(self, plan)
         try:
-            stopped = self._stop_first(plan, targets, old, progress)
-            try:
-                started = self._launch(plan, targets, hooks, progress)
-                self._check_all(plan, started, progress)
-                self._attach_post_deploy(plan, started)
-            except BaseException:
-                # a failed check, or an interrupt (SIGINT/SIGTERM arrive as a BaseException)
-                # at any point before the switch: every container this rollout created goes
-                self._remove_upcoming(plan)
-                self._start_again(stopped)
-                raise
-            new_ids = [s.cid for s in started]
-            self._switch(plan, started, old)
-            instances = self._parallel(plan, lambda cid: containers.instance(self.api, cid), new_ids)
-            failed = hooks.fire("core-post-deploy", app=plan.app, plan=plan, scheduler=self, instances=instances)
-            if failed:
-                # the proxy may still point at the old containers: retiring them now would
-                # turn a rejected config into an outage. The next deploy retires them.
-                log.warning("%s: core-post-deploy failed, so %d old container(s) keep running", plan.app,
-                            len(old))
-            else:
-                self._retire(plan, old, progress)
-            self._prune_images(plan)
-            return instances
-        finally:
-            self._deploying.pop(plan.app, None)
+            undo.stopped = self._stop_first(plan, targets, old, progress)
+            started = self._launch(plan, targets, hooks, progress)
+            undo.new_ids = [s.cid for s in started]
+            self._check_all(plan, started, progress)
+            self._attach_post_deploy(plan, started)
+            self._switch(plan, started, old, undo)
+            instances = self._parallel(plan, lambda cid: containers.instance(self.api, cid), undo.new_ids)
+            listeners = self.listeners(plan.app, plan.exposure)
+        except BaseException:
+            # a failed check, or an interrupt (SIGINT/SIGTERM arrive as a BaseException)
+            # at any point: every container this rollout created goes, the old ones serve
+            undo.abort()
+            raise
+        return _DockerRollout(plan, instances, listeners, undo, old)
 
     def run_checks(self, plan: DeployPlan, process_type: str, index: int | None = None) -> list[tuple[str, str | None]]:
         found = []
@@ -287,13 +276,14 @@ class DockerLocalScheduler(Scheduler):
                 except Exception as exc:
                     raise DeployError(f"app {plan.app}: attaching {s.name} to network {net} failed: {exc}") from exc
 
-    def _switch(self, plan: DeployPlan, started: list[_Started], old: list[dict[str, Any]]) -> None:
+    def _switch(self, plan: DeployPlan, started: list[_Started], old: list[dict[str, Any]], undo: _Undo) -> None:
         """Old live names step aside first, then every new container takes its name."""
 
         def step_aside(c: dict[str, Any]) -> None:
             lab = c.get("Labels") or {}
             self.api.rename(c["Id"], L.retired_name(plan.app, lab.get(L.PROCESS, "x"), containers.index_of(lab),
                                                     c["Id"]))
+            undo.stepped_aside.append((c["Id"], containers.name_of(c)))
 
         self._parallel(plan, step_aside, [c for c in old if L.is_live(containers.name_of(c))])
         self._parallel(plan, lambda s: self.api.rename(s.cid, L.live_name(plan.app, s.spec.name, s.index)), started)
@@ -481,3 +471,42 @@ class DockerLocalScheduler(Scheduler):
                              "after wait-to-retire",
             "restart-policy": "ps restart-policy, default on-failure:10",
         }
+
+
+class _Undo:
+    """What a rollout changed so far, so ``abort`` puts the old release back exactly."""
+
+    def __init__(self, driver: DockerLocalScheduler, plan: DeployPlan) -> None:
+        self.driver, self.plan = driver, plan
+        self.stopped: list[str] = []  # old containers stopped first (zero downtime off)
+        self.new_ids: list[str] = []
+        self.stepped_aside: list[tuple[str, str]] = []  # (id, live name it had)
+
+    def abort(self) -> str:
+        d, plan = self.driver, self.plan
+        d._remove_all(self.new_ids)
+        d._remove_upcoming(plan)  # also one created just before an interrupt
+        for cid, name in self.stepped_aside:
+            try:
+                d.api.rename(cid, name)
+            except Exception as exc:
+                log.warning("could not give %s its name %s back: %s", cid[:12], name, exc)
+        d._start_again(self.stopped)
+        return f"the new containers were removed and the old ones of {plan.app} kept serving"
+
+
+class _DockerRollout(Rollout):
+    """Renamed in place, old containers still running: ``finish`` retires them after
+    ``wait-to-retire``; ``abort`` removes the new ones and gives the old ones their names back."""
+
+    def __init__(self, plan: DeployPlan, instances: list[Instance], listeners: dict[str, list[Listener]],
+                 undo: _Undo, old: list[dict[str, Any]]) -> None:
+        super().__init__(plan, instances, listeners)
+        self._undo, self._old = undo, old
+
+    def finish(self, progress: Progress = no_progress) -> None:
+        self._undo.driver._retire(self.plan, self._old, progress)
+        self._undo.driver._prune_images(self.plan)
+
+    def abort(self) -> str:
+        return self._undo.abort()

@@ -10,9 +10,9 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from dockyard.schedulers.base import merge_log_streams
 from dockyard.schedulers.docker_local import containers
 from dockyard.schedulers.docker_local import labels as L
+from dockyard.schedulers.logstreams import merge_log_streams
 
 
 def _targets(api: Any, app: str, process_type: str | None) -> list[tuple[str, str]]:

@@ -22,9 +22,9 @@ from typing import Any
 from dockyard.core.errors import DockyardError
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Phase
-from dockyard.schedulers.base import run_argv
 from dockyard.schedulers.docker_local import containers
 from dockyard.schedulers.docker_local import labels as L
+from dockyard.schedulers.runs import run_argv
 
 
 def _free_index(api: Any, app: str) -> int:

@@ -21,7 +21,7 @@ def manifests(c: CliContext, app: str, image: str | None) -> None:
     import yaml
 
     from dockyard.core.deploy import plan_for_render
-    from dockyard.schedulers.base import check_plan
+    from dockyard.schedulers.capabilities import check_plan
     from dockyard.schedulers.kubernetes.client import read_settings
     from dockyard.schedulers.kubernetes.driver import KubernetesScheduler
     from dockyard.schedulers.kubernetes.render import render_manifests

@@ -20,8 +20,8 @@ from typing import Any
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.properties import computed
 from dockyard.propstores.base import PropertyStore
-from dockyard.schedulers.base import CallFailure, RetryingClient
 from dockyard.schedulers.kubernetes.render import INGRESS_MODES, KubeSettings
+from dockyard.schedulers.retries import CallFailure, RetryingClient
 
 log = logging.getLogger("dockyard.kubernetes")
 

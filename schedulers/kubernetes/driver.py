@@ -9,15 +9,16 @@ Deploy:
    server reports ``ProgressDeadlineExceeded``, when a new pod crash-loops, restarts or
    cannot pull its image (Dokku's check: the container must run without restarts), or
    after ``rollout-timeout`` seconds;
-4. on failure, every Deployment this deploy changed goes back to its previous ReplicaSet:
+4. on failure (or an interrupt, or ``abort`` after a failed ``core-post-deploy``), every
+   Deployment this deploy changed goes back to its previous ReplicaSet:
    the previous ReplicaSet's pod template is written back into the Deployment, as
    ``kubectl rollout undo`` does (a Deployment that this deploy created is deleted), and a
    DeployError carries the failing pod's last log lines. With ``maxUnavailable: 0`` the old
    pods never stopped serving;
 5. only then are the ``attach-post-deploy`` networks applied: their NetworkPolicies, and the
    new pods relabelled from ``pending`` to ``true`` (see ``render.py``);
-6. objects of process types that left the Procfile or the port map are deleted, and
-   ``core-post-deploy`` fires.
+6. the ``Rollout`` goes back to core, which fires ``core-post-deploy``; ``finish`` then
+   deletes the objects of process types that left the Procfile or the port map.
 
 ``listeners`` come from the app's Services (ClusterIP, or the cluster DNS name for a
 headless one, and the Service port, which is the container port). ``events`` watches the
@@ -35,7 +36,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound, ValidationError
@@ -43,18 +44,13 @@ from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
 from dockyard.core.names import validate_network_name
 from dockyard.core.properties import computed_float
-from dockyard.schedulers.base import (
-    Capability,
-    Progress,
-    Scheduler,
-    check_plan,
-    merge_log_streams,
-    no_progress,
-    retry_settings,
-    run_argv,
-)
+from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
+from dockyard.schedulers.capabilities import check_plan
 from dockyard.schedulers.kubernetes import render as R
 from dockyard.schedulers.kubernetes.client import PLUGIN, ApiError, KubeClient, read_settings
+from dockyard.schedulers.logstreams import merge_log_streams
+from dockyard.schedulers.retries import retry_settings
+from dockyard.schedulers.runs import run_argv
 
 log = logging.getLogger("dockyard.kubernetes")
 
@@ -211,7 +207,7 @@ class KubernetesScheduler(Scheduler):
         raise DockyardError(f"kubernetes: {kind} {ns}/{name} kept changing while it was replaced")
 
     # ---- deploy ------------------------------------------------------------------
-    def deploy(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+    def rollout(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> Rollout:
         check_plan(plan.app, plan.networks, plan.ports, self.name, self.capabilities)
         settings = read_settings(self.store, plan.app)
         manifests = R.render_manifests(plan, settings)
@@ -221,29 +217,61 @@ class KubernetesScheduler(Scheduler):
         ns = settings.namespace
         deployments = [m["metadata"]["name"] for m in manifests if m["kind"] == "Deployment"]
         before = {name: self._read("Deployment", name, ns) for name in deployments}
-        for manifest in now:
-            progress(f"apply {manifest['kind']} {manifest['metadata']['name']}", 0, 0)
-            self.apply(manifest)
-            if manifest["kind"] == "Deployment" and manifest["spec"]["replicas"] > 0:
-                # the pod template (with the post-create networks) exists; no pod is ready yet
-                hooks.fire("post-container-create", container_type="app", container_id=manifest["metadata"]["name"],
-                           app=plan.app, phase=Phase.DEPLOY, process_type=_labels(manifest).get(R.PROC_LABEL, ""),
-                           scheduler=self)
-        failure = self._wait_rollouts(plan, ns, deployments, progress)
-        if failure is not None:
-            rolled = self._roll_back(ns, before)
-            raise DeployError(f"app {plan.app}: rollout failed: {failure}; {rolled}")
-        for manifest in later:
-            self.apply(manifest)
-        if plan.networks.attach_post_deploy:  # only then can a pod carry a pending label
-            self._promote_pending(plan.app, ns, plan.release)
+        undo = _Undo(self, ns, before)
+        try:
+            for manifest in now:
+                progress(f"apply {manifest['kind']} {manifest['metadata']['name']}", 0, 0)
+                self.apply(manifest)
+                if manifest["kind"] == "Deployment" and manifest["spec"]["replicas"] > 0:
+                    # the pod template (with the post-create networks) exists; no pod is ready yet
+                    hooks.fire("post-container-create", container_type="app",
+                               container_id=manifest["metadata"]["name"], app=plan.app, phase=Phase.DEPLOY,
+                               process_type=_labels(manifest).get(R.PROC_LABEL, ""), scheduler=self)
+            failure = self._wait_rollouts(plan, ns, deployments, progress)
+            if failure is not None:
+                raise DeployError(f"app {plan.app}: rollout failed: {failure}; {undo.abort()}")
+            for manifest in later:
+                if self._read("NetworkPolicy", manifest["metadata"]["name"], ns) is None:
+                    undo.policies.append(manifest["metadata"]["name"])
+                self.apply(manifest)
+            if plan.networks.attach_post_deploy:  # only then can a pod carry a pending label
+                self._promote_pending(plan.app, ns, plan.release)
+            listeners = self._ready_listeners(plan, progress)
+            instances = self.status(plan.app)
+        except BaseException:
+            undo.abort()  # an interrupt or an API failure mid-apply: back to what ran (once)
+            raise
         had_networks = any(k.startswith(R.NETWORK_LABEL_PREFIX) for dep in before.values() if dep
                            for k in ((dep["spec"]["template"].get("metadata") or {}).get("labels") or {}))
-        self._prune(plan, ns, {(m["kind"], m["metadata"]["name"]) for m in manifests}, had_networks)
-        instances = self.status(plan.app)
-        hooks.fire("core-post-deploy", app=plan.app, release=plan.release, plan=plan, scheduler=self,
-                   instances=instances)
-        return instances
+        return _KubeRollout(plan, instances, listeners, undo,
+                            lambda: self._prune(plan, ns, {(m["kind"], m["metadata"]["name"]) for m in manifests},
+                                                had_networks))
+
+    def _ready_listeners(self, plan: DeployPlan, progress: Progress) -> dict[str, list[Listener]]:
+        """The new release's listeners once every instance is among them.
+
+        A Deployment reports its pods available before the EndpointSlice controller has
+        listed them all, so switching the proxy at once could send all traffic to the first
+        ready pod. Wait (up to ``rollout-timeout``) until each type's Service lists as many
+        addresses as the type has instances; a type without a Service has no listener.
+        Services of types leaving the plan still exist until ``finish`` prunes them: left out.
+        """
+        from dockyard.core.properties import computed
+
+        scale = {p.name: p.scale for p in plan.processes}
+        found = {t: ls for t, ls in self.listeners(plan.app, plan.exposure).items() if t in scale}
+        if computed(self.store, "scheduler-kubernetes", plan.app, "listeners", "endpoints") != "endpoints":
+            return found  # one listener per Service port, there from the start
+        served = {_labels(svc).get(R.PROC_LABEL, "") for svc in
+                  self._list("Service", self._ns(plan.app), f"{R.APP_LABEL}={plan.app}")}
+        deadline = time.monotonic() + computed_float(self.store, PLUGIN, plan.app, "rollout-timeout", 900.0)
+        while True:
+            short = sorted(t for t in served & set(scale) if len({x.host for x in found.get(t, [])}) < scale[t])
+            if not short or time.monotonic() > deadline:
+                return found
+            progress(f"waiting for the endpoints of {', '.join(short)}", 0, 0)
+            time.sleep(self._poll(plan.app))
+            found = {t: ls for t, ls in self.listeners(plan.app, plan.exposure).items() if t in scale}
 
     def _wait_rollouts(self, plan: DeployPlan, ns: str, names: Sequence[str], progress: Progress) -> str | None:
         """None once every rollout is complete, else why it failed."""
@@ -758,3 +786,36 @@ def pod_events(kind: str, pod: Obj, seen: dict[str, tuple[bool, int]]) -> list[S
                 code = int(term.get("exitCode", 1))
         events.append(SchedulerEvent(action="die", exit_code=code, restart_count=restarts, **base))  # type: ignore[arg-type]
     return events
+
+
+class _Undo:
+    """What a rollout changed, so ``abort`` brings back what ran before it."""
+
+    def __init__(self, driver: KubernetesScheduler, ns: str, before: dict[str, Obj | None]) -> None:
+        self.driver, self.ns, self.before = driver, ns, before
+        self.policies: list[str] = []  # post-deploy NetworkPolicies this rollout created
+        self.note: str | None = None
+
+    def abort(self) -> str:
+        if self.note is None:
+            self.note = self.driver._roll_back(self.ns, self.before)
+            for name in self.policies:
+                self.driver._delete("NetworkPolicy", name, self.ns)
+        return self.note
+
+
+class _KubeRollout(Rollout):
+    """The Deployments have rolled out (``maxUnavailable: 0``: the old pods served until the
+    new ones were ready). ``finish`` prunes the objects of process types the plan dropped;
+    ``abort`` writes each Deployment's previous ReplicaSet back, as ``kubectl rollout undo``."""
+
+    def __init__(self, plan: DeployPlan, instances: list[Instance], listeners: dict[str, list[Listener]],
+                 undo: _Undo, prune: Callable[[], None]) -> None:
+        super().__init__(plan, instances, listeners)
+        self._undo, self._prune = undo, prune
+
+    def finish(self, progress: Progress = no_progress) -> None:
+        self._prune()
+
+    def abort(self) -> str:
+        return self._undo.abort()

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.core.models import DeployPlan, PortMapping, ProcessSpec
-from dockyard.schedulers.base import platform_name
+from dockyard.schedulers.names import platform_name
 
 Manifest = dict[str, Any]
 

@@ -20,7 +20,7 @@ from dockyard.core.cli.context import CliContext, pass_cli
 def job(c: CliContext, app: str, image: str | None) -> None:
     """Print the Nomad job (API JSON) a deploy of APP would register."""
     from dockyard.core.deploy import plan_for_render
-    from dockyard.schedulers.base import check_plan
+    from dockyard.schedulers.capabilities import check_plan
     from dockyard.schedulers.nomad.client import read_settings
     from dockyard.schedulers.nomad.driver import NomadScheduler
     from dockyard.schedulers.nomad.render import render_job

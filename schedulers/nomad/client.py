@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
 from dockyard.core.properties import computed
 from dockyard.propstores.base import PropertyStore
-from dockyard.schedulers.base import CallFailure, RetryingClient
 from dockyard.schedulers.nomad.render import NomadSettings
+from dockyard.schedulers.retries import CallFailure, RetryingClient
 
 log = logging.getLogger("dockyard.nomad")
 

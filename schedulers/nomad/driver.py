@@ -13,7 +13,8 @@ Deploy:
    to the version that ran before this deploy (``POST /v1/job/:id/revert``, guarded by
    ``EnforcePriorVersion``), or deregisters a job that this deploy created. A DeployError
    carries the failing allocation's last log lines;
-5. ``core-post-deploy`` fires.
+5. the ``Rollout`` goes back to core, which fires ``core-post-deploy``; ``abort`` (a
+   subscriber failed) reverts the job as in 4.
 
 Listeners are the job's Nomad-native service registrations (``/v1/job/:id/services``):
 address and port, host mode by default, the container's address with ``initial-network``.
@@ -38,18 +39,13 @@ from dockyard.core.errors import DeployError, DockyardError, NotFound
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, Phase, SchedulerEvent
 from dockyard.core.properties import computed_float
-from dockyard.schedulers.base import (
-    Capability,
-    Progress,
-    Scheduler,
-    check_plan,
-    merge_log_streams,
-    no_progress,
-    retry_settings,
-    run_argv,
-)
+from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
+from dockyard.schedulers.capabilities import check_plan
+from dockyard.schedulers.logstreams import merge_log_streams
 from dockyard.schedulers.nomad import render as R
 from dockyard.schedulers.nomad.client import PLUGIN, NomadClient, read_settings
+from dockyard.schedulers.retries import retry_settings
+from dockyard.schedulers.runs import run_argv
 
 log = logging.getLogger("dockyard.nomad")
 
@@ -93,7 +89,7 @@ class NomadScheduler(Scheduler):
         return computed_float(self.store, PLUGIN, app, "poll-interval", 1.0)
 
     # ---- deploy ------------------------------------------------------------------
-    def deploy(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> list[Instance]:
+    def rollout(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> Rollout:
         check_plan(plan.app, plan.networks, plan.ports, self.name, self.capabilities)
         settings = read_settings(self.store, plan.app)
         job = R.render_job(plan, settings)
@@ -101,14 +97,15 @@ class NomadScheduler(Scheduler):
         before = c.maybe(f"read job {plan.app}", c.api.job.get_job, plan.app)
         progress(f"register job {plan.app}", 0, 0)
         registered = c.call(f"register job {plan.app}", c.api.jobs.register_job, job)
-        failure, version = self._follow(plan, c, registered, progress)
-        if failure is not None:
-            reverted = self._revert(plan.app, c, before, version)
-            raise DeployError(f"app {plan.app}: deployment failed: {failure}; {reverted}")
-        instances = self.status(plan.app)
-        hooks.fire("core-post-deploy", app=plan.app, release=plan.release, plan=plan, scheduler=self,
-                   instances=instances)
-        return instances
+        undo = _Undo(self, plan.app, c, before)
+        try:
+            failure, undo.version = self._follow(plan, c, registered, progress)
+            if failure is not None:
+                raise DeployError(f"app {plan.app}: deployment failed: {failure}; {undo.abort()}")
+            return _NomadRollout(plan, self.status(plan.app), self.listeners(plan.app, plan.exposure), undo)
+        except BaseException:
+            undo.abort()  # an interrupt while following: back to the version that ran (once)
+            raise
 
     def _follow(self, plan: DeployPlan, c: NomadClient, registered: Obj,
                 progress: Progress) -> tuple[str | None, int]:
@@ -442,3 +439,35 @@ def alloc_events(alloc: Obj, seen: dict[str, tuple[str, int]]) -> list[Scheduler
     elif status in ("failed", "complete", "lost") and was_status != status:
         out.append(SchedulerEvent(action="die", exit_code=_exit_code(alloc), **base))
     return out
+
+
+class _Undo:
+    """The job as it was before the rollout, so ``abort`` can bring that version back."""
+
+    def __init__(self, driver: NomadScheduler, app: str, c: NomadClient, before: Obj | None) -> None:
+        self.driver, self.app, self.c, self.before = driver, app, c, before
+        self.version = -1  # the job version this rollout registered, once known
+        self.note: str | None = None
+
+    def abort(self) -> str:
+        if self.note is None:
+            self.note = self.driver._revert(self.app, self.c, self.before, self.version)
+        return self.note
+
+
+class _NomadRollout(Rollout):
+    """The job's deployment succeeded: Nomad's update stanza (canaries beside the old
+    allocations, auto-promoted once healthy) already replaced the old allocations, so
+    ``finish`` has nothing left to retire; ``abort`` reverts the job to the version that ran
+    before (or deregisters a job this rollout created)."""
+
+    def __init__(self, plan: DeployPlan, instances: list[Instance], listeners: dict[str, list[Listener]],
+                 undo: _Undo) -> None:
+        super().__init__(plan, instances, listeners)
+        self._undo = undo
+
+    def finish(self, progress: Progress = no_progress) -> None:
+        return None
+
+    def abort(self) -> str:
+        return self._undo.abort()

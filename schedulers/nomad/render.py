@@ -44,7 +44,7 @@ from typing import Any
 
 from dockyard.core.errors import ValidationError
 from dockyard.core.models import DeployPlan, ProcessSpec
-from dockyard.schedulers.base import platform_name
+from dockyard.schedulers.names import platform_name
 
 Job = dict[str, Any]
 

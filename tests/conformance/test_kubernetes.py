@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from dockyard.core.deploy import roll_out
 from dockyard.core.errors import DeployError, NotSupported
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Exposure
@@ -57,7 +58,7 @@ def test_deploy_runs_every_process_type_at_its_scale(kube_scheduler: Any, kube_t
     plan = plan_for(file_store, "k8s-deploy", kube_target.image, {"web": WEB, "worker": WORKER})
     seen: list[tuple[str, int, int]] = []
     h, fired = hooks()
-    instances = kube_scheduler.deploy(plan, h, lambda m, d, t: seen.append((m, d, t)))
+    instances = roll_out(kube_scheduler, plan, h, lambda m, d, t: seen.append((m, d, t)))
     assert sorted((i.process_type, i.index) for i in instances) == [("web", 1), ("web", 2), ("worker", 1)]
     assert {i.state for i in instances} == {"running"}
     assert {i.release for i in instances} == {plan.release}
@@ -78,13 +79,13 @@ def test_scale_changes_only_the_counts(kube_scheduler: Any, kube_target: Target,
                                        app: list[str]) -> None:
     app.append("k8s-scale")
     plan = plan_for(file_store, "k8s-scale", kube_target.image, {"web": WEB})
-    kube_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    roll_out(kube_scheduler, plan, Hooks(load_entry_points=False))
     write_scale(file_store, "k8s-scale", {"web": 3})
     up = build_plan(file_store, "k8s-scale", image=plan.image, processes={"web": WEB}, release=plan.release)
-    assert len(kube_scheduler.scale(up, Hooks(load_entry_points=False))) == 3
+    assert len(roll_out(kube_scheduler, up, Hooks(load_entry_points=False), scale=True)) == 3
     write_scale(file_store, "k8s-scale", {"web": 0})
     down = build_plan(file_store, "k8s-scale", image=plan.image, processes={"web": WEB}, release=plan.release)
-    assert kube_scheduler.scale(down, Hooks(load_entry_points=False)) == []
+    assert roll_out(kube_scheduler, down, Hooks(load_entry_points=False), scale=True) == []
 
 
 @pytest.mark.needs_containers
@@ -109,12 +110,12 @@ def test_failed_rollout_rolls_back_and_the_old_release_keeps_serving(
         kube_scheduler: Any, kube_target: Target, file_store: Any, app: list[str]) -> None:
     app.append("k8s-fail")
     good = plan_for(file_store, "k8s-fail", kube_target.image, {"web": WEB})
-    kube_scheduler.deploy(good, Hooks(load_entry_points=False))
+    roll_out(kube_scheduler, good, Hooks(load_entry_points=False))
     bad = build_plan(file_store, "k8s-fail", image=kube_target.image,
                      processes={"web": ("sh", "-c", "echo crashing now; exit 1")})
     h, fired = hooks()
     with pytest.raises(DeployError) as err:
-        kube_scheduler.deploy(bad, h)
+        roll_out(kube_scheduler, bad, h)
     assert "rolled back" in str(err.value) and "crashing now" in str(err.value)
     assert not fired, "core-post-deploy must not fire for a failed deploy"
     instances = [i for i in kube_scheduler.status("k8s-fail") if i.state == "running"]
@@ -130,7 +131,7 @@ def test_a_failed_first_deploy_leaves_nothing_running(kube_scheduler: Any, kube_
     app.append("k8s-first")
     bad = plan_for(file_store, "k8s-first", kube_target.image, {"web": ("sh", "-c", "exit 2")})
     with pytest.raises(DeployError, match="no previous release"):
-        kube_scheduler.deploy(bad, Hooks(load_entry_points=False))
+        roll_out(kube_scheduler, bad, Hooks(load_entry_points=False))
     assert kube_scheduler.status("k8s-first") == []
 
 
@@ -142,7 +143,7 @@ def test_post_create_network_members_are_labelled_from_creation(
     try:
         plan = plan_for(file_store, "k8s-net", kube_target.image, {"web": WEB},
                         network__attach_post_create="k8s-backend")
-        instances = kube_scheduler.deploy(plan, Hooks(load_entry_points=False))
+        instances = roll_out(kube_scheduler, plan, Hooks(load_entry_points=False))
         info = kube_scheduler.network_inspect("k8s-backend")
         assert {i.name for i in instances} <= set(info.containers)
         assert "k8s-backend" in [n.name for n in kube_scheduler.network_list()]
@@ -159,7 +160,7 @@ def test_post_deploy_network_applies_only_after_the_rollout_completed(
     app.append("k8s-late")
     k8s_double.rollout_reads = 3  # the rollout reports progress three times first
     plan = plan_for(file_store, "k8s-late", "img:1", {"web": WEB}, network__attach_post_deploy="metrics")
-    kube_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    roll_out(kube_scheduler, plan, Hooks(load_entry_points=False))
     complete = [seq for seq, what, name in k8s_double.events if what == "rollout-complete" and name == "k8s-late-web"]
     policy_writes = k8s_double.calls("POST", "networkpolicies$")
     policy_seq = [r.seq for r in policy_writes if r.body["metadata"]["name"] == "dockyard-network-metrics"]
@@ -180,7 +181,7 @@ def test_initial_network_is_refused_before_any_api_call(kube_scheduler: Any, k8s
                                                         file_store: Any) -> None:
     plan = plan_for(file_store, "k8s-initial", "img:1", {"web": WEB}, network__initial_network="backend")
     with pytest.raises(NotSupported, match=r"initial-network.*kubernetes"):
-        kube_scheduler.deploy(plan, Hooks(load_entry_points=False))
+        roll_out(kube_scheduler, plan, Hooks(load_entry_points=False))
     assert k8s_double.requests == []
 
 
@@ -190,7 +191,7 @@ def test_logs_come_from_pods(kube_scheduler: Any, kube_target: Target, file_stor
     plan = plan_for(file_store, "k8s-logs", kube_target.image, {"web": WEB, "worker": WORKER})
     write_scale(file_store, "k8s-logs", {"worker": 1})
     plan = build_plan(file_store, "k8s-logs", image=plan.image, processes={"web": WEB, "worker": WORKER})
-    kube_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    roll_out(kube_scheduler, plan, Hooks(load_entry_points=False))
     lines = list(kube_scheduler.logs("k8s-logs", process_type="worker"))
     assert "k8s-logs[worker.1]: working" in lines
     followed = list(itertools.islice(kube_scheduler.logs("k8s-logs", process_type="worker", follow=True), 1))
@@ -201,7 +202,7 @@ def test_events_watch_the_app_pods(kube_scheduler: Any, k8s_double: Any, file_st
     app.append("k8s-events")
     plan = plan_for(file_store, "k8s-events", "img:1", {"web": WEB})
     file_store.set("scheduler", "k8s-events", "selected", "kubernetes")
-    kube_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    roll_out(kube_scheduler, plan, Hooks(load_entry_points=False))
     stream = kube_scheduler.events()
     got: list[Any] = []
 
@@ -230,7 +231,7 @@ def test_stop_start_and_destroy(kube_scheduler: Any, kube_target: Target, file_s
     from dockyard.core.plan import record_release
 
     plan = plan_for(file_store, "k8s-life", kube_target.image, {"web": WEB})
-    kube_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    roll_out(kube_scheduler, plan, Hooks(load_entry_points=False))
     record_release(file_store, "k8s-life", plan.release, plan.image, {"web": WEB})
     kube_scheduler.stop("k8s-life")
     assert [i for i in kube_scheduler.status("k8s-life") if i.state == "running"] == []

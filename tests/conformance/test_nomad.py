@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dockyard.core.deploy import roll_out
 from dockyard.core.errors import DeployError, NotSupported
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Exposure
@@ -51,7 +52,7 @@ def test_deploy_runs_every_process_type_at_its_scale(nomad_scheduler: Any, nomad
     fired: list[dict[str, Any]] = []
     h = Hooks(load_entry_points=False)
     h.subscribe("core-post-deploy", lambda **kw: fired.append(kw))
-    instances = nomad_scheduler.deploy(plan, h, lambda m, d, t: seen.append((m, d, t)))
+    instances = roll_out(nomad_scheduler, plan, h, lambda m, d, t: seen.append((m, d, t)))
     assert sorted((i.process_type, i.index) for i in instances) == [("web", 1), ("web", 2), ("worker", 1)]
     assert {i.state for i in instances} == {"running"}
     assert {i.release for i in instances} == {plan.release}
@@ -61,7 +62,7 @@ def test_deploy_runs_every_process_type_at_its_scale(nomad_scheduler: Any, nomad
     assert listeners["worker"] == []  # no port mapping, no service
     assert len(listeners["web"]) == 2 and {x.port for x in listeners["web"]} == {5000}
     file_store.set("scheduler-nomad", "nomad-deploy", "address-mode", "host")
-    nomad_scheduler.deploy(build_plan(file_store, "nomad-deploy", image=plan.image,
+    roll_out(nomad_scheduler, build_plan(file_store, "nomad-deploy", image=plan.image,
                                       processes={"web": WEB, "worker": WORKER}), Hooks(load_entry_points=False))
     hosts = nomad_scheduler.listeners("nomad-deploy", Exposure())["web"]
     assert len(hosts) == 2 and 5000 not in {x.port for x in hosts}  # node address, dynamic port
@@ -71,16 +72,16 @@ def test_scale_changes_only_the_counts(nomad_scheduler: Any, nomad_target: Targe
                                        app: list[str]) -> None:
     app.append("nomad-scale")
     plan = plan_for(file_store, "nomad-scale", nomad_target.image, {"web": WEB})
-    first = nomad_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    first = roll_out(nomad_scheduler, plan, Hooks(load_entry_points=False))
     write_scale(file_store, "nomad-scale", {"web": 3})
     up = build_plan(file_store, "nomad-scale", image=plan.image, processes={"web": WEB}, release=plan.release)
-    scaled = nomad_scheduler.scale(up, Hooks(load_entry_points=False))
+    scaled = roll_out(nomad_scheduler, up, Hooks(load_entry_points=False), scale=True)
     assert len(scaled) == 3
     assert first[0].id in {i.id for i in scaled}, "a count change keeps the running allocation"
     assert first[0].id in {i.id for i in nomad_scheduler.status("nomad-scale")}
     write_scale(file_store, "nomad-scale", {"web": 1})
     down = build_plan(file_store, "nomad-scale", image=plan.image, processes={"web": WEB}, release=plan.release)
-    assert len(nomad_scheduler.scale(down, Hooks(load_entry_points=False))) == 1
+    assert len(roll_out(nomad_scheduler, down, Hooks(load_entry_points=False), scale=True)) == 1
 
 
 def test_run_passes_env_streams_output_and_returns_the_exit_code(
@@ -105,10 +106,10 @@ def test_failed_deployment_reverts_and_the_old_version_keeps_serving(
     nomad_double.auto_revert = auto_revert
     nomad_double.deploy_reads = 2
     good = plan_for(file_store, "nomad-fail", "img:1", {"web": WEB})
-    nomad_scheduler.deploy(good, Hooks(load_entry_points=False))
+    roll_out(nomad_scheduler, good, Hooks(load_entry_points=False))
     bad = build_plan(file_store, "nomad-fail", image="img:2", processes={"web": ("sh", "-c", "echo crashing; exit 1")})
     with pytest.raises(DeployError) as err:
-        nomad_scheduler.deploy(bad, Hooks(load_entry_points=False))
+        roll_out(nomad_scheduler, bad, Hooks(load_entry_points=False))
     assert "crashing" in str(err.value)
     reverts = nomad_double.calls("POST", "/revert$")
     if auto_revert:
@@ -127,7 +128,7 @@ def test_a_failed_first_deploy_leaves_nothing_running(nomad_scheduler: Any, noma
     app.append("nomad-first")
     bad = plan_for(file_store, "nomad-first", nomad_target.image, {"web": ("sh", "-c", "exit 2")})
     with pytest.raises(DeployError, match="no previous version"):
-        nomad_scheduler.deploy(bad, Hooks(load_entry_points=False))
+        roll_out(nomad_scheduler, bad, Hooks(load_entry_points=False))
     assert [i for i in nomad_scheduler.status("nomad-first") if i.state == "running"] == []
 
 
@@ -135,7 +136,7 @@ def test_initial_network_is_the_task_network(nomad_scheduler: Any, nomad_double:
                                              app: list[str]) -> None:
     app.append("nomad-net")
     plan = plan_for(file_store, "nomad-net", "img:1", {"web": WEB}, network__initial_network="backend")
-    nomad_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    roll_out(nomad_scheduler, plan, Hooks(load_entry_points=False))
     registered = nomad_double.calls("POST", "^/v1/jobs$")[0].body["Job"]
     assert registered["TaskGroups"][0]["Tasks"][0]["Config"]["network_mode"] == "backend"
     (listener,) = nomad_scheduler.listeners("nomad-net", Exposure())["web"]
@@ -147,7 +148,7 @@ def test_attach_phases_are_refused_before_any_request(nomad_scheduler: Any, noma
                                                       file_store: Any, prop: str) -> None:
     plan = plan_for(file_store, "nomad-refuse", "img:1", {"web": WEB}, **{f"network__{prop}": "backend"})
     with pytest.raises(NotSupported, match=rf"{prop.replace('_', '-')}.*nomad"):
-        nomad_scheduler.deploy(plan, Hooks(load_entry_points=False))
+        roll_out(nomad_scheduler, plan, Hooks(load_entry_points=False))
     assert nomad_double.requests == []
 
 
@@ -156,7 +157,7 @@ def test_logs_come_from_allocations(nomad_scheduler: Any, nomad_target: Target, 
     app.append("nomad-logs")
     write_scale(file_store, "nomad-logs", {"worker": 1})
     plan = plan_for(file_store, "nomad-logs", nomad_target.image, {"web": WEB, "worker": WORKER})
-    nomad_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    roll_out(nomad_scheduler, plan, Hooks(load_entry_points=False))
     assert "nomad-logs[worker.1]: working" in list(nomad_scheduler.logs("nomad-logs", process_type="worker"))
     followed = list(nomad_scheduler.logs("nomad-logs", process_type="worker", follow=True))
     assert "nomad-logs[worker.1]: working" in followed
@@ -166,7 +167,7 @@ def test_events_follow_the_event_stream(nomad_scheduler: Any, nomad_double: Any,
                                         app: list[str]) -> None:
     app.append("nomad-events")
     plan = plan_for(file_store, "nomad-events", "img:1", {"web": WEB})
-    nomad_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    roll_out(nomad_scheduler, plan, Hooks(load_entry_points=False))
     stream = nomad_scheduler.events()
     got: list[Any] = []
     started = threading.Event()
@@ -198,7 +199,7 @@ def test_stop_start_and_destroy(nomad_scheduler: Any, nomad_target: Target, file
     from dockyard.core.plan import record_release
 
     plan = plan_for(file_store, "nomad-life", nomad_target.image, {"web": WEB})
-    nomad_scheduler.deploy(plan, Hooks(load_entry_points=False))
+    roll_out(nomad_scheduler, plan, Hooks(load_entry_points=False))
     record_release(file_store, "nomad-life", plan.release, plan.image, {"web": WEB})
     nomad_scheduler.stop("nomad-life")
     assert nomad_scheduler.status("nomad-life") == []

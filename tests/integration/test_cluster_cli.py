@@ -15,6 +15,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
+from dockyard.core.deploy import roll_out
 from dockyard.core.plan import record_release
 from dockyard.core.properties import create_app
 from tests.doubles.fixtures import fast
@@ -63,7 +64,7 @@ def test_k8s_manifests_prints_every_object_deploy_applies(run: Run, file_store: 
 
     sched = KubernetesScheduler(file_store)
     sched.network_create("backend")
-    sched.deploy(build_plan(file_store, "shop"), Hooks(load_entry_points=False))
+    roll_out(sched, build_plan(file_store, "shop"), Hooks(load_entry_points=False))
     sched.close()
     for doc in docs:
         live = k8s_double.get(doc["kind"], doc["metadata"]["name"])
@@ -119,7 +120,7 @@ def test_nomad_job_prints_the_job_deploy_registers(run: Run, file_store: Any, no
     from dockyard.schedulers.nomad import NomadScheduler
 
     sched = NomadScheduler(file_store)
-    sched.deploy(build_plan(file_store, "shop"), Hooks(load_entry_points=False))
+    roll_out(sched, build_plan(file_store, "shop"), Hooks(load_entry_points=False))
     sched.close()
     (register,) = nomad_double.calls("POST", "^/v1/jobs$")
     assert register.body == json.loads(result.stdout)

@@ -22,7 +22,16 @@ from dockyard.core.hooks import Hooks
 from dockyard.core.models import Exposure, Instance
 from dockyard.core.plan import current_release
 from dockyard.core.properties import create_app
-from dockyard.schedulers.base import Scheduler
+from dockyard.schedulers.base import Rollout, Scheduler
+
+
+class Settled(Rollout):
+    """A rollout with nothing to retire or undo."""
+
+    def finish(self, progress: Any = None) -> None: ...
+
+    def abort(self) -> str:
+        return "nothing to undo"
 
 pytestmark = pytest.mark.redis
 
@@ -35,7 +44,7 @@ class SteppingScheduler(Scheduler):
     during_pause: Callable[[], None] = staticmethod(lambda: None)
     failed_with: list[BaseException] = []
 
-    def deploy(self, plan: Any, hooks: Any, progress: Any = None) -> list[Instance]:
+    def rollout(self, plan: Any, hooks: Any, progress: Any = None) -> Rollout:
         try:
             progress("create web.1", 0, 1)
             self.during_pause()
@@ -44,7 +53,7 @@ class SteppingScheduler(Scheduler):
         except BaseException as exc:  # the driver's failure path: remove what it created
             self.failed_with.append(exc)
             raise
-        return []
+        return Settled(plan, [], {})
 
     def stop(self, app: str) -> None: ...
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from dockyard.core.errors import DockyardError, NotFound
-from dockyard.schedulers.base import CallFailure, call_with_retries
+from dockyard.schedulers.retries import CallFailure, call_with_retries
 
 LOG = logging.getLogger("test.retries")
 

@@ -14,7 +14,8 @@ from dockyard.core.models import NetworkSettings, PortMapping
 from dockyard.core.names import validate_app_name, validate_component, validate_dns_name
 from dockyard.core.ports import parse_mapping
 from dockyard.core.procfile import parse_procfile
-from dockyard.schedulers.base import Capability, check_plan
+from dockyard.schedulers.base import Capability
+from dockyard.schedulers.capabilities import check_plan
 
 
 @pytest.mark.parametrize("name", ["a", "web", "my-app-2", "a" * 63,

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 
 from dockyard.core.errors import DockyardError
-from dockyard.schedulers.base import merge_log_streams
+from dockyard.schedulers.logstreams import merge_log_streams
 
 
 def test_lines_split_across_chunks_are_joined_and_prefixed() -> None:

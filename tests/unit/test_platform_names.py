@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from dockyard.schedulers.base import platform_name
 from dockyard.schedulers.kubernetes.render import object_name
+from dockyard.schedulers.names import platform_name
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 

@@ -6,7 +6,7 @@ import pytest
 
 from dockyard.core.errors import ValidationError
 from dockyard.core.models import DeployPlan, ProcessSpec
-from dockyard.schedulers.base import run_argv
+from dockyard.schedulers.runs import run_argv
 
 PLAN = DeployPlan(app="a", release="r1", image="img", processes=(
     ProcessSpec("web", ("python", "-m", "http.server")),

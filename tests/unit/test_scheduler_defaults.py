@@ -9,7 +9,16 @@ from typing import Any
 
 from dockyard.core.cli.ps import sanitize_inspect
 from dockyard.core.models import Exposure, Instance
-from dockyard.schedulers.base import Scheduler
+from dockyard.schedulers.base import Rollout, Scheduler
+
+
+class Settled(Rollout):
+    """A rollout with nothing to retire or undo."""
+
+    def finish(self, progress: Any = None) -> None: ...
+
+    def abort(self) -> str:
+        return "nothing to undo"
 
 
 class Minimal(Scheduler):
@@ -17,8 +26,8 @@ class Minimal(Scheduler):
 
     name = "minimal"
 
-    def deploy(self, plan: Any, hooks: Any, progress: Any = None) -> list[Instance]:
-        return []
+    def rollout(self, plan: Any, hooks: Any, progress: Any = None) -> Rollout:
+        return Settled(plan, [], {})
 
     def stop(self, app: str) -> None: ...
 
