@@ -1,29 +1,13 @@
-"""apps:* commands: the app registry, and app destroy/clone/rename across every plugin."""
+"""apps:* commands: the app registry; create, destroy, clone and rename are ``dockyard.core.apps``'s."""
 
 from __future__ import annotations
-
-import logging
-import time
 
 import click
 
 from dockyard.core.cli._props import report_command, set_command, set_property
 from dockyard.core.cli.context import CliContext, pass_cli
-from dockyard.core.errors import DockyardError, NotFound, ValidationError
-from dockyard.core.plan import is_deployed
-from dockyard.core.properties import (
-    APP_LOCKS,
-    APPS_PLUGIN,
-    LOCK_KEY,
-    app_exists,
-    create_app,
-    deploy_lock,
-    is_locked,
-    list_apps,
-    require_app,
-)
-
-log = logging.getLogger("dockyard.apps")
+from dockyard.core.errors import DockyardError, NotFound
+from dockyard.core.properties import APPS_PLUGIN, LOCK_KEY, app_exists, is_locked, list_apps, require_app
 
 
 @click.command("apps:create")
@@ -31,15 +15,10 @@ log = logging.getLogger("dockyard.apps")
 @pass_cli
 def create(c: CliContext, app: str) -> None:
     """Create APP."""
+    from dockyard.core.apps import create_app
+
     with c.timed(f"Created {app}"):
         create_app(c.store, app)
-        from dockyard.core.domains import default_domains, write_domains
-        from dockyard.core.hooks import Hooks
-
-        if defaults := default_domains(c.store, app):  # Dokku: APP.GLOBALDOMAIN at creation
-            write_domains(c.store, app, defaults)
-
-        Hooks().fire("post-create", app=app, store=c.store)
 
 
 @click.command("apps:destroy")
@@ -47,34 +26,12 @@ def create(c: CliContext, app: str) -> None:
 @pass_cli
 def destroy(c: CliContext, app: str) -> None:
     """Destroy APP: its containers, its proxy config and every property it has."""
+    from dockyard.core.apps import destroy_app
+
     require_app(c.store, app)
     c.confirm(f"destroy app {app}", app)
     with c.timed(f"Destroyed {app}"):
-        _teardown(c, app)
-        removed = c.store.destroy_scope(app)
-        for lock_of in APP_LOCKS:
-            c.store.remove_lock(lock_of(app))
-        log.info("Removed %d properties of %s", removed, app)
-
-
-def _teardown(c: CliContext, app: str) -> None:
-    """Remove what runs for ``app`` before its properties go: containers, and every file it
-    owns, the proxy's (config, certificate files, logs: ``Proxy.remove_app``) and the core's
-    own (the ACME challenge directory, a ``post-delete`` subscriber like any plugin's)."""
-    from dockyard.core import letsencrypt
-    from dockyard.core.hooks import Hooks
-    from dockyard.core.routing import proxy_for
-
-    if is_deployed(c.store, app):
-        c.scheduler_for(app).destroy(app)
-    try:
-        proxy_for(c.store, app).remove_app(app)
-    except DockyardError as exc:  # routing is not essential to removing an app
-        log.warning("could not remove the proxy files of %s: %s", app, exc)
-    hooks = Hooks()
-    root = c.settings.root
-    hooks.subscribe("post-delete", lambda app, **_: letsencrypt.remove_challenge_dir(root, app))
-    hooks.fire("post-delete", app=app, store=c.store)
+        destroy_app(c.store, c.scheduler_for, app, root=c.settings.root)
 
 
 @click.command("apps:list")
@@ -125,8 +82,6 @@ def locked(c: CliContext, app: str) -> None:
         click.echo("Deploy lock exists")
 
 
-
-
 @click.command("apps:exists")
 @click.argument("app")
 @pass_cli
@@ -135,11 +90,6 @@ def exists(c: CliContext, app: str) -> None:
     if not app_exists(c.store, app):
         raise NotFound(f"app {app} does not exist")
     click.echo(f"App {app} exists")
-
-
-def _check_target(c: CliContext, new: str) -> None:
-    if app_exists(c.store, new):
-        raise ValidationError(f"app {new} already exists")
 
 
 @click.command("apps:rename")
@@ -153,29 +103,9 @@ def rename(c: CliContext, old: str, new: str, skip_deploy: bool) -> None:
     As in Dokku, the old containers go first (their names carry the old app name), so the
     app is briefly down; ``--skip-deploy`` leaves NEW undeployed.
     """
-    require_app(c.store, old)
-    from dockyard.core.names import validate_app_name
+    from dockyard.core.apps import rename_app
 
-    validate_app_name(new)
-    _check_target(c, new)
-    deployed = is_deployed(c.store, old)
-    with c.timed(f"Renamed {old} to {new}"), c.store.lock(deploy_lock(old)):
-        from dockyard.core import letsencrypt
-
-        # the challenge directory moves with the app; the proxy's files of OLD go (NEW's
-        # are written by its next build, from the certificate the store renames with it)
-        letsencrypt.rename_challenge_dir(c.settings.root, old, new)
-        try:
-            _teardown(c, old)
-            c.store.rename_scope(old, new)
-        except BaseException:
-            letsencrypt.rename_challenge_dir(c.settings.root, new, old)
-            raise
-    if deployed and not skip_deploy:
-        from dockyard.core.deploy import rebuild_app
-
-        with c.timed(f"Redeployed {new}"):
-            rebuild_app(c.store, c.scheduler_for(new), new)
+    rename_app(c.store, c.scheduler_for, old, new, skip_deploy, root=c.settings.root, timed=c.timed)
 
 
 @click.command("apps:clone")
@@ -186,27 +116,14 @@ def rename(c: CliContext, old: str, new: str, skip_deploy: bool) -> None:
 @pass_cli
 def clone(c: CliContext, skip_deploy: bool, ignore_existing: bool, old: str, new: str) -> None:
     """Clone OLD's properties into a new app NEW and, as Dokku, deploy NEW from OLD's image."""
+    from dockyard.core.apps import clone_app
     from dockyard.core.names import validate_app_name
-    from dockyard.core.plan import current_release
 
     require_app(c.store, old)
-    validate_app_name(new)
-    if ignore_existing and app_exists(c.store, new):
+    if ignore_existing and app_exists(c.store, validate_app_name(new)):
         c.warn("Name is already taken")
         return
-    _check_target(c, new)
-    source = current_release(c.store, old)
-    with c.timed(f"Cloned {old} to {new}"):
-        c.store.clone_scope(old, new)
-        # the clone is a new app, not a copy of the old one's runtime state (nor its lock)
-        c.store.set(APPS_PLUGIN, new, "created-at", str(int(time.time())))
-        for plugin, key in (("release", "current"), ("apps", "deployed-image"), (APPS_PLUGIN, LOCK_KEY)):
-            c.store.delete(plugin, new, key)
-    if source is not None and not skip_deploy:
-        from dockyard.core.deploy import deploy_app
-
-        with c.timed(f"Deployed {new} from {old}'s image"):
-            deploy_app(c.store, c.scheduler_for(new), new, image=source[1], processes=source[2])
+    clone_app(c.store, c.scheduler_for, old, new, skip_deploy, timed=c.timed)
 
 
 #: Dokku's apps properties; a deploy writes both once it succeeded

@@ -121,7 +121,7 @@ def _apply_env(c: CliContext, scope: str) -> None:
 
     if not is_deployed(c.store, scope):
         return
-    from dockyard.core.deploy import rebuild_app
+    from dockyard.core.apps import rebuild_app
 
     with c.timed(f"Redeployed {scope} with its new environment"):
         rebuild_app(c.store, c.scheduler_for(scope), scope)

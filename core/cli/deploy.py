@@ -37,7 +37,7 @@ def _summary(instances: list[Instance]) -> list[dict[str, object]]:
 
 
 def _deploy(c: CliContext, app: str, image: str | None, build_dir: str | None, procfile: str | None) -> None:
-    from dockyard.core.deploy import deploy_app
+    from dockyard.core.apps import deploy_app
     from dockyard.core.interrupts import interruptible
 
     scheduler = c.scheduler_for(app)
@@ -80,7 +80,7 @@ def from_image(c: CliContext, app: str, image: str, procfile: str | None) -> Non
 @pass_cli
 def run(c: CliContext, env: tuple[str, ...], app: str, command: tuple[str, ...]) -> None:
     """Run COMMAND in a one-off container of APP; its exit code is ours."""
-    from dockyard.core.deploy import run_app
+    from dockyard.core.apps import run_app
 
     extra: dict[str, str] = {}
     for item in env:

@@ -8,7 +8,7 @@ import click
 
 from dockyard.core.cli._props import report_command
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
-from dockyard.core.errors import DockyardError, ValidationError
+from dockyard.core.errors import DockyardError
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.plan import is_deployed
 from dockyard.core.properties import list_apps, require_app
@@ -70,36 +70,9 @@ def clear_config(c: CliContext, app: str | None, all_apps: bool) -> None:
 
 
 def _switch(c: CliContext, app: str, enable: bool) -> None:
-    """Dokku's ``proxy:enable`` / ``proxy:disable`` of one app.
+    from dockyard.core.apps import set_proxy_enabled
 
-    Enabling stages the app's config from the store without ``disabled``, has nginx test it,
-    swaps it in and only then stores the change (``apply_routed``): a config nginx rejects
-    leaves the app disabled. Disabling stores ``disabled=true`` first, so no rebuild (a
-    deploy, the event listener) routes the app again, then removes its config; run again, it
-    removes a config left behind by an interrupted run.
-    """
-    from dockyard.core.cli._routing import routed
-    from dockyard.core.routing import DISABLED, PLUGIN, proxy_enabled
-
-    if proxy_enabled(c.store, app) == enable:
-        c.info("Proxy is already enabled for app" if enable else "Proxy is already disable for app")  # sic, Dokku's
-        if not enable:
-            _clear_configured(c, app)
-        return
-    c.info("Enabling proxy for app" if enable else "Disabling proxy for app")
-    if enable:
-        routed(c, app, lambda view: view.delete(PLUGIN, app, DISABLED))
-        return
-    routed(c, app, lambda view: view.set(PLUGIN, app, DISABLED, "true"))
-    _clear_configured(c, app)
-
-
-def _clear_configured(c: CliContext, app: str) -> None:
-    """Remove the config of the proxy the app is set to use (not ``null``, which it now reads as)."""
-    from dockyard.core import load_proxy
-    from dockyard.core.routing import configured_type
-
-    load_proxy(configured_type(c.store, app), c.store).clear_config(app)
+    set_proxy_enabled(c.store, c.scheduler_for, app, enable, info=c.info)
 
 
 def _switch_all(c: CliContext, app: str | None, all_apps: bool, parallel: int | None, enable: bool) -> None:
@@ -186,39 +159,15 @@ def report(c: CliContext, name: str) -> dict[str, str]:
 @pass_cli
 def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...]) -> None:
     """Set the proxy type: proxy:set APP|--global type NAME (an empty NAME unsets)."""
-    from dockyard.core.plugins import PROXIES, installed_names
-    from dockyard.core.routing import PLUGIN, proxy_for
+    from dockyard.core.apps import set_proxy_type
 
     if is_global and app is not None:
         args = (app, *args)
         app = None
     if len(args) == 1 and args[0] != "type":
-        key, value = "type", args[0]  # Dokku's older form: proxy:set APP NAME
+        value = args[0]  # Dokku's older form: proxy:set APP NAME
     elif len(args) in (1, 2) and args[0] == "type":
-        key, value = "type", (args[1] if len(args) == 2 else "")
+        value = args[1] if len(args) == 2 else ""
     else:
         raise click.UsageError("usage: proxy:set APP|--global type NAME")
-    scope = scope_of(c, app, is_global)
-    if value and value not in installed_names(PROXIES):
-        raise ValidationError(f"unknown proxy {value!r}; installed: {', '.join(installed_names(PROXIES))}")
-    from dockyard.core.routing import PendingView, rebuild
-
-    affected = [scope] if scope != GLOBAL_SCOPE else list_apps(c.store)
-    before = {a: proxy_for(c.store, a) for a in affected}
-    view = PendingView(c.store)  # validate, then store: the new proxy's config goes live first
-    if value:
-        view.set(PLUGIN, scope, key, value)
-    else:
-        view.delete(PLUGIN, scope, key)
-    switched = []
-    for name, old in before.items():
-        new = proxy_for(view, name)
-        if new.name == old.name:
-            continue
-        if is_deployed(c.store, name):
-            rebuild(view, c.scheduler_for(name), name)  # raises, nothing stored, if it is rejected
-        old.clear_config(name)
-        switched.append((name, new.name))
-    view.commit()
-    for name, new_name in switched:
-        log.info("Proxy of %s is now %s%s", name, new_name, " (routing off)" if new_name == "null" else "")
+    set_proxy_type(c.store, c.scheduler_for, scope_of(c, app, is_global), value)

@@ -57,7 +57,7 @@ def validate_ps_value(prop: str, value: str) -> None:
 @pass_cli
 def scale(c: CliContext, app: str, pairs: tuple[str, ...], skip_deploy: bool) -> None:
     """Set APP's process counts (TYPE=N…), or show them."""
-    from dockyard.core.deploy import parse_scale, scale_app
+    from dockyard.core.apps import parse_scale, scale_app
     from dockyard.core.plan import effective_scale
 
     require_app(c.store, app)
@@ -160,7 +160,7 @@ def inspect(c: CliContext, app: str) -> None:
 @pass_cli
 def retire(c: CliContext, app: str | None) -> None:
     """Remove old containers and images left after a deploy, of APP or of every app."""
-    from dockyard.core.deploy import retire_app
+    from dockyard.core.apps import retire_app
 
     c.info("Retiring old containers and images")
     _each_deployed(c, app, retire_app, "ps:retire", "Retired", "not retired")
@@ -171,7 +171,7 @@ def retire(c: CliContext, app: str | None) -> None:
 @pass_cli
 def cleanup(c: CliContext, app: str | None) -> None:
     """Dokku's cleanup: what ps:retire removes, and exited one-off (run) instances, of APP or of every app."""
-    from dockyard.core.deploy import cleanup_app
+    from dockyard.core.apps import cleanup_app
 
     c.info("Cleaning up")
     _each_deployed(c, app, cleanup_app, "cleanup", "Removed", "not cleaned up")
@@ -210,8 +210,8 @@ def _each_deployed(c: CliContext, app: str | None, action: Any, command: str, ve
 def restore(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> None:
     """Start apps that were running before a reboot: every app whose ``restore`` property is
     not false (ps:stop sets it), or only APP; then rebuild their proxy config."""
+    from dockyard.core.apps import restore_app
     from dockyard.core.cli.deploy import progress_logger
-    from dockyard.core.deploy import restore_app
     from dockyard.core.errors import DockyardError
     from dockyard.core.properties import list_apps
 
@@ -248,27 +248,13 @@ def restore(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> No
         raise DockyardError(f"restore command returned {errors} errors")
 
 
-def _scheduler_op(c: CliContext, app: str, what: str) -> None:
-    from dockyard.core.errors import NotFound
-
-    require_app(c.store, app)
-    if not is_deployed(c.store, app):
-        raise NotFound(f"app {app} has not been deployed yet")
-    scheduler = c.scheduler_for(app)
-    with c.timed(f"{what.capitalize()} {app}"):
-        if what == "stopped":
-            scheduler.stop(app)
-            # a stopped app stays stopped after a reboot (ps:restore), as Dokku's post-stop
-            c.store.set(PS, app, "restore", "false")
-
-
 @click.command("ps:start")
 @click.argument("app")
 @pass_cli
 def start(c: CliContext, app: str) -> None:
     """Start APP's stopped processes (a fresh rollout if none are left)."""
+    from dockyard.core.apps import start_app
     from dockyard.core.cli.deploy import progress_logger
-    from dockyard.core.deploy import start_app
 
     with c.timed(f"Started {app}"):
         start_app(c.store, c.scheduler_for(require_app(c.store, app)), app, progress=progress_logger(c))
@@ -279,7 +265,10 @@ def start(c: CliContext, app: str) -> None:
 @pass_cli
 def stop(c: CliContext, app: str) -> None:
     """Stop APP's processes (the containers are kept)."""
-    _scheduler_op(c, app, "stopped")
+    from dockyard.core.apps import stop_app
+
+    with c.timed(f"Stopped {app}"):
+        stop_app(c.store, c.scheduler_for, app)
 
 
 @click.command("ps:restart")
@@ -301,8 +290,8 @@ def rebuild(c: CliContext, app: str) -> None:
 
 
 def _redeploy(c: CliContext, app: str, what: str, reread_procfile: bool = False) -> None:
+    from dockyard.core.apps import rebuild_app
     from dockyard.core.cli.deploy import progress_logger
-    from dockyard.core.deploy import rebuild_app
     from dockyard.core.interrupts import interruptible
 
     require_app(c.store, app)
