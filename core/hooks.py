@@ -21,10 +21,14 @@ Hook = Callable[..., Any]
 
 KNOWN = (
     "post-create",
+    "post-app-clone",
+    "post-app-rename",
+    "post-stop",
     "pre-deploy",
     "post-container-create",
     "core-post-deploy",
     "post-deploy",
+    "pre-delete",
     "post-delete",
     "network-build-config",
     "proxy-build-config",

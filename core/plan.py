@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.core.errors import NotFound, ValidationError
 from dockyard.core.models import ChecksSettings, DeployPlan, Exposure, Listener, NetworkSettings, ProcessSpec
-from dockyard.core.names import GLOBAL_SCOPE, validate_network_name
+from dockyard.core.names import GLOBAL_SCOPE, validate_dns_name, validate_network_name
 from dockyard.core.ports import read_port_map, web_port
 from dockyard.core.procfile import Processes
 from dockyard.core.properties import as_bool, computed, computed_float, computed_int
@@ -32,6 +32,8 @@ NETWORK = "network"
 CHECKS = "checks"
 
 RESERVED_NETWORKS = ("host", "bridge")
+#: the network properties that name networks to attach, several per value
+ATTACH_PHASES = ("attach-post-create", "attach-post-deploy")
 DEFAULT_RESTART_POLICY = "on-failure:10"
 
 
@@ -50,11 +52,39 @@ def validate_attach(prop: str, networks: tuple[str, ...], other: tuple[str, ...]
             raise ValidationError(f"network {net!r} is already associated with this app in the other attach phase")
 
 
+def other_attach_phase(prop: str) -> str:
+    return ATTACH_PHASES[1] if prop == ATTACH_PHASES[0] else ATTACH_PHASES[0]
+
+
+def network_value(prop: str, values: tuple[str, ...], other: tuple[str, ...] = ()) -> str:
+    """The value ``network:set`` stores for ``prop``, refused here if a deploy would refuse it
+    (``read_networks`` checks the same), so one set of rules and messages serves both.
+
+    ``other`` holds the networks of the other attach phase, for an attach property.
+    """
+    items = [v for raw in values for v in split_networks(raw)] if prop in ATTACH_PHASES else [v for v in values if v]
+    if prop not in ATTACH_PHASES and len(items) > 1:
+        raise ValidationError(f"network property {prop} takes one value")
+    value = ",".join(items)
+    if prop in ATTACH_PHASES:
+        validate_attach(prop, tuple(items), other)
+        if len(set(items)) != len(items):
+            raise ValidationError(f"network property {prop} names a network twice: {value}")
+    elif prop == "initial-network" and value:
+        validate_network_name(value)
+    elif prop == "tld" and value:
+        validate_dns_name(value)
+    elif prop == "bind-all-interfaces":
+        if value and value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ValidationError(f"invalid bind-all-interfaces {value!r}: true or false")
+        value = "true" if value and as_bool(value) else "false"  # Dokku stores false for empty
+    return value
+
+
 def read_networks(store: PropertyStore, app: str) -> NetworkSettings:
-    create = split_networks(computed(store, NETWORK, app, "attach-post-create"))
-    deploy = split_networks(computed(store, NETWORK, app, "attach-post-deploy"))
-    validate_attach("attach-post-create", create, deploy)
-    validate_attach("attach-post-deploy", deploy, create)
+    create, deploy = (split_networks(computed(store, NETWORK, app, phase)) for phase in ATTACH_PHASES)
+    validate_attach(ATTACH_PHASES[0], create, deploy)
+    validate_attach(ATTACH_PHASES[1], deploy, create)
     initial = computed(store, NETWORK, app, "initial-network") or None
     if initial:
         validate_network_name(initial)

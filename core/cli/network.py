@@ -14,15 +14,10 @@ import click
 from dockyard.core.cli._props import global_triplet_rows, report_command, store_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError
-from dockyard.core.names import GLOBAL_SCOPE, validate_dns_name, validate_network_name
-from dockyard.core.plan import NETWORK, app_listeners, is_deployed, split_networks, validate_attach
-from dockyard.core.properties import (
-    as_bool,
-    check_property,
-    computed,
-    list_apps,
-    require_app,
-)
+from dockyard.core.names import GLOBAL_SCOPE, validate_network_name
+from dockyard.core.plan import ATTACH_PHASES as ATTACH
+from dockyard.core.plan import NETWORK, app_listeners, is_deployed, network_value, other_attach_phase, split_networks
+from dockyard.core.properties import check_property, computed, list_apps, require_app
 
 DEFAULTS = {
     "attach-post-create": "",
@@ -31,7 +26,6 @@ DEFAULTS = {
     "initial-network": "",
     "tld": "",
 }
-ATTACH = ("attach-post-create", "attach-post-deploy")
 
 
 
@@ -166,22 +160,5 @@ def set_(c: CliContext, target: str, prop: str | None, values: tuple[str, ...], 
             raise click.UsageError("usage: network:set APP PROP [VALUE…] (or --global PROP [VALUE…])")
         scope = require_app(c.store, target)
     check_property(NETWORK, prop, DEFAULTS, scope)
-    items = [v for raw in values for v in split_networks(raw)] if prop in ATTACH else [v for v in values if v]
-    if prop not in ATTACH and len(items) > 1:
-        raise ValidationError(f"network property {prop} takes one value")
-    value = ",".join(items)
-    if prop in ATTACH:
-        other = "attach-post-deploy" if prop == "attach-post-create" else "attach-post-create"
-        other_value = split_networks(computed(c.store, NETWORK, scope, other))
-        validate_attach(prop, tuple(items), other_value)
-        if len(set(items)) != len(items):
-            raise ValidationError(f"network property {prop} names a network twice: {value}")
-    elif prop == "initial-network" and value:
-        validate_network_name(value)
-    elif prop == "tld" and value:
-        validate_dns_name(value)
-    elif prop == "bind-all-interfaces":
-        if value and value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-            raise ValidationError(f"invalid bind-all-interfaces {value!r}: true or false")
-        value = "true" if value and as_bool(value) else "false"  # Dokku stores false for empty
-    store_property(c, NETWORK, scope, prop, value)
+    other = split_networks(computed(c.store, NETWORK, scope, other_attach_phase(prop))) if prop in ATTACH else ()
+    store_property(c, NETWORK, scope, prop, network_value(prop, values, other))
