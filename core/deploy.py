@@ -110,17 +110,18 @@ def procfile_path(store: PropertyStore, app: str) -> str:
     return computed(store, "ps", app, "procfile-path", DEFAULT_PROCFILE_PATH) or DEFAULT_PROCFILE_PATH
 
 
-def image_processes(image: str, path: str = DEFAULT_PROCFILE_PATH) -> Processes:
-    """The image's Procfile at ``path`` (or CMD as web), read through the local docker engine.
+def image_processes(scheduler: Scheduler, image: str, path: str = DEFAULT_PROCFILE_PATH) -> Processes:
+    """The image's Procfile at ``path`` (or CMD as web), read by the scheduler.
 
-    When the image is not on this engine (a registry image for Kubernetes or Nomad), its
-    CMD becomes web, with a warning that says how to pass a Procfile instead.
+    When the scheduler cannot read the image (a registry image for Kubernetes or Nomad that
+    is not on this host), its CMD becomes web, with a warning that says how to pass a
+    Procfile instead.
     """
     from dockyard.core.errors import DockyardError
     from dockyard.core.images import image_processes as read
 
     try:
-        return read(image, path)
+        return read(scheduler, image, path)
     except ValidationError:
         raise
     except DockyardError as exc:
@@ -129,7 +130,8 @@ def image_processes(image: str, path: str = DEFAULT_PROCFILE_PATH) -> Processes:
         return {"web": None}
 
 
-def plan_for_render(store: PropertyStore, app: str, image: str | None = None) -> DeployPlan:
+def plan_for_render(store: PropertyStore, app: str, image: str | None = None,
+                    reader: Scheduler | None = None) -> DeployPlan:
     """The plan a deploy would use, for the render commands (``k8s:manifests``, ``nomad:job``).
 
     The given image's processes are read exactly as ``deploy_app`` reads them; with no image
@@ -138,7 +140,9 @@ def plan_for_render(store: PropertyStore, app: str, image: str | None = None) ->
     require_app(store, app)
     if image is None:
         return build_plan(store, app)
-    return build_plan(store, app, image=image, processes=image_processes(image, procfile_path(store, app)))
+    if reader is None:
+        raise ValidationError("a plan for a given image needs a scheduler to read the image")
+    return build_plan(store, app, image=image, processes=image_processes(reader, image, procfile_path(store, app)))
 
 
 # ---- deploy -------------------------------------------------------------------------
@@ -174,7 +178,7 @@ def deploy_app(
         assert image is not None
         if processes is None:
             path = procfile_path(store, app)
-            processes = image_processes(image, path)
+            processes = image_processes(scheduler, image, path)
             source = f"image:{path}"
         plan = build_plan(store, app, image=image, processes=processes)
         instances = _release(store, scheduler, plan, processes, hooks, progress, source)
@@ -296,7 +300,7 @@ def rebuild_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hoo
         path = procfile_path(store, app)
         reread = reread_procfile and source.startswith("image:") and source != f"image:{path}"
         if reread:
-            processes = image_processes(image, path)
+            processes = image_processes(scheduler, image, path)
         plan = build_plan(store, app, image=image, processes=processes)
         return _release(store, scheduler, plan, processes, hooks, progress, f"image:{path}" if reread else None)
 

@@ -95,6 +95,15 @@ class ChecksSettings:
 
 
 @dataclass(frozen=True)
+class ImageConfig:
+    """What a deploy needs from an image's own config: its WORKDIR (the Procfile path is
+    relative to it) and its CMD (web's command when there is no Procfile)."""
+
+    workdir: str = "/"
+    cmd: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Exposure:
     """What an app's processes listen on: the release's process types, web's ``PORT``, the
     port map (a non-web type listens on its entry's container port) and the initial network

@@ -32,6 +32,7 @@ from dockyard.core.errors import NotSupported
 from dockyard.core.models import (
     DeployPlan,
     Exposure,
+    ImageConfig,
     Instance,
     Listener,
     NetworkInfo,
@@ -50,6 +51,7 @@ __all__ = [
     "Capability",
     "DeployPlan",
     "Exposure",
+    "ImageConfig",
     "Instance",
     "Listener",
     "NetworkInfo",
@@ -164,6 +166,16 @@ class Scheduler(abc.ABC):
         """Run the zero-downtime checks now on the running instances of ``process_type`` (one
         index, or all): ``(instance name, None or why it failed)`` for each (``checks:run``)."""
         raise NotSupported(f"checks:run is not supported by the {self.name} scheduler")
+
+    def image_config(self, image: str) -> ImageConfig:
+        """``image``'s WORKDIR and CMD, read where this platform keeps its images. NotFound
+        when the image is not there; NotSupported (the default) when the driver cannot look:
+        core then runs the image's own CMD as web and says how to pass a Procfile."""
+        raise NotSupported(f"the {self.name} scheduler cannot read images")
+
+    def image_file(self, image: str, path: str) -> str | None:
+        """The text of the file at absolute ``path`` in ``image``; None when it has none."""
+        raise NotSupported(f"the {self.name} scheduler cannot read images")
 
     def build(self, app: str, context: Path, networks: NetworkSettings, hooks: Hooks,
               progress: Progress = no_progress) -> str:

@@ -36,7 +36,7 @@ def check_images(apps: Iterable[DokkuScope]) -> str | None:
     except Exception as exc:  # no engine here: the import itself does not need one
         return (f"could not reach a docker engine ({type(exc).__name__}); the apps' images were not checked "
                 "for nginx.conf.sigil templates or presence (--skip-images hides this)")
-    from dockyard.core.images import _read_file
+    from dockyard.schedulers.local_images import read_file
 
     try:
         for app in deployed:
@@ -53,7 +53,7 @@ def check_images(apps: Iterable[DokkuScope]) -> str | None:
             name = sigil if isinstance(sigil, str) and sigil else "nginx.conf.sigil"
             workdir = "/app" if app.builder == "herokuish" else ((attrs.get("Config") or {}).get("WorkingDir") or "/")
             path = name if name.startswith("/") else posixpath.join(workdir, name)
-            if _read_file(client, image, path) is not None:
+            if read_file(client, image, path) is not None:
                 app.templates.append(f"{image}:{path}")
     finally:
         client.close()

@@ -44,6 +44,7 @@ from dockyard.core.models import (
 from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
 from dockyard.schedulers.docker_local import checks, containers, networks
 from dockyard.schedulers.docker_local import labels as L
+from dockyard.schedulers.local_images import LocalEngineImages
 
 #: the property plugin of Dokku's scheduler-docker-local settings
 SETTINGS_PLUGIN = "scheduler-docker-local"
@@ -60,7 +61,7 @@ class _Started:
         self.spec, self.index, self.cid, self.name, self.started_at = spec, index, cid, name, started_at
 
 
-class DockerLocalScheduler(Scheduler):
+class DockerLocalScheduler(LocalEngineImages, Scheduler):
     name = "docker-local"
     capabilities = frozenset(Capability)
 

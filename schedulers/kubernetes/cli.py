@@ -26,7 +26,7 @@ def manifests(c: CliContext, app: str, image: str | None) -> None:
     from dockyard.schedulers.kubernetes.driver import KubernetesScheduler
     from dockyard.schedulers.kubernetes.render import render_manifests
 
-    plan = plan_for_render(c.store, app, image)
+    plan = plan_for_render(c.store, app, image, KubernetesScheduler(c.store))
     check_plan(app, plan.networks, plan.ports, KubernetesScheduler.name, KubernetesScheduler.capabilities)
     docs = render_manifests(plan, read_settings(c.store, app))
     if c.json:

@@ -48,6 +48,7 @@ from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, n
 from dockyard.schedulers.capabilities import check_plan
 from dockyard.schedulers.kubernetes import render as R
 from dockyard.schedulers.kubernetes.client import PLUGIN, ApiError, KubeClient, read_settings
+from dockyard.schedulers.local_images import LocalEngineImages
 from dockyard.schedulers.logstreams import merge_log_streams
 from dockyard.schedulers.retries import retry_settings
 from dockyard.schedulers.runs import run_argv
@@ -102,7 +103,7 @@ def rollout_state(dep: Obj) -> tuple[str, str]:
     return "complete", f"{available} of {want} replicas available"
 
 
-class KubernetesScheduler(Scheduler):
+class KubernetesScheduler(LocalEngineImages, Scheduler):
     name = "kubernetes"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.ATTACH_POST_CREATE,

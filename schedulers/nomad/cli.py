@@ -25,6 +25,6 @@ def job(c: CliContext, app: str, image: str | None) -> None:
     from dockyard.schedulers.nomad.driver import NomadScheduler
     from dockyard.schedulers.nomad.render import render_job
 
-    plan = plan_for_render(c.store, app, image)
+    plan = plan_for_render(c.store, app, image, NomadScheduler(c.store))
     check_plan(app, plan.networks, plan.ports, NomadScheduler.name, NomadScheduler.capabilities)
     click.echo(json.dumps(render_job(plan, read_settings(c.store, app)), indent=2, sort_keys=True))

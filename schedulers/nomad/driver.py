@@ -41,6 +41,7 @@ from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, Phase
 from dockyard.core.properties import computed_float
 from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
 from dockyard.schedulers.capabilities import check_plan
+from dockyard.schedulers.local_images import LocalEngineImages
 from dockyard.schedulers.logstreams import merge_log_streams
 from dockyard.schedulers.nomad import render as R
 from dockyard.schedulers.nomad.client import PLUGIN, NomadClient, read_settings
@@ -57,7 +58,7 @@ _INDEX_RE = re.compile(r"\[(\d+)\]$")
 STOPPED_COUNTS = "dockyard.stopped-counts"
 
 
-class NomadScheduler(Scheduler):
+class NomadScheduler(LocalEngineImages, Scheduler):
     name = "nomad"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.INITIAL_NETWORK,
