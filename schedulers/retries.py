@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import ClassVar, NamedTuple, TypeVar
 
 from dockyard.core.errors import DockyardError, NotFound
-from dockyard.core.properties import computed_float, computed_int
+from dockyard.core.lookup import computed_float, computed_int
 from dockyard.propstores.base import PropertyStore
 
 T = TypeVar("T")

@@ -200,7 +200,7 @@ class DockerLocalScheduler(LocalEngineImages, Scheduler):
         lock = threading.Lock()
         done = [0]
         api = self.api
-        from dockyard.core.properties import computed, computed_int
+        from dockyard.core.lookup import computed, computed_int
 
         # Dokku's scheduler-docker-local properties (app, then --global)
         init = computed(self.store, SETTINGS_PLUGIN, plan.app, "init-process", "true") != "false"
@@ -338,7 +338,7 @@ class DockerLocalScheduler(LocalEngineImages, Scheduler):
             list(pool.map(lambda cid: containers.remove(self.api, cid), ids))
 
     def _stop_timeout(self, app: str) -> int:
-        from dockyard.core.properties import computed
+        from dockyard.core.lookup import computed
 
         raw = computed(self.store, "ps", app, "stop-timeout-seconds", "10")
         return int(raw) if raw.isdigit() else 10
