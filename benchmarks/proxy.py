@@ -64,7 +64,7 @@ class StubScheduler:
 def bench_many(n_apps: int, rounds: int) -> list[str]:
     os.environ["DOCKYARD_ROOT"] = tempfile.mkdtemp(prefix="dockyard-bench-")
     from dockyard.core import open_propstore
-    from dockyard.core.routing import rebuild_many
+    from dockyard.core.routing import gather, rebuild_many
     from dockyard.propstores.base import Put
     from dockyard.proxy.nginx import NginxProxy, server
     from dockyard.proxy.nginx.server import Layout
@@ -101,11 +101,11 @@ def bench_many(n_apps: int, rounds: int) -> list[str]:
             t = time.perf_counter()
             fresh = NginxProxy(store)
             for app in apps:
-                fresh.render(app, stub.listeners(app), http2_directive=False)
+                fresh.render(gather(store, app, stub.listeners(app)), http2_directive=False)
             render_only.append(time.perf_counter() - t)
             stub.generation += 1
             t = time.perf_counter()
-            single = NginxProxy(store).build_config("app7", stub.listeners("app7"))
+            single = NginxProxy(store).build_config(gather(store, "app7", stub.listeners("app7")))
             one.append(time.perf_counter() - t)
             assert single.changed
         for _ in range(3):  # Dokku: a full nginx -t and a reload for every app

@@ -332,10 +332,11 @@ class EventListener:
             self._known[app] = flat
             by_type.setdefault(proxy_type(self.store, app), {})[app] = listeners
         from dockyard.core import load_proxy
+        from dockyard.core.routing import build
 
         for kind, listeners_by_app in by_type.items():
             try:
-                results = load_proxy(kind, self.store).build_all(listeners_by_app, force=False)
+                results = build(load_proxy(kind, self.store), self.store, listeners_by_app, force=False)
             except Exception as exc:
                 self.stats.errors.append(str(exc))
                 log.error("[%s] %s: proxy rebuild failed: %s", _now(), ", ".join(listeners_by_app), exc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +20,13 @@ from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.plan import app_listeners
 from dockyard.core.properties import computed
 from dockyard.propstores.base import Delete, Op, Property, PropertyStore, Put, Value
+from dockyard.proxy.base import ApplyResult
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from dockyard.core.hooks import Hooks
-    from dockyard.proxy.base import ApplyResult, AppRoutes, Listeners, Proxy
+    from dockyard.proxy.base import AppRoutes, Listeners, Proxy
     from dockyard.schedulers.base import Scheduler
 
 log = logging.getLogger("dockyard.routing")
@@ -67,7 +68,7 @@ def proxy_for(store: PropertyStore, app: str) -> Proxy:
 def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | None = None,
            may_have_cert: bool = True) -> AppRoutes:
     """Port map, domains and certificate files of ``app``, each validated on the way."""
-    from dockyard.core.certs import tls_files
+    from dockyard.core.certs import matches, tls_files
     from dockyard.core.domains import read_domains
     from dockyard.core.letsencrypt import challenge_dir_if_active
     from dockyard.core.ports import read_port_map
@@ -77,15 +78,84 @@ def gather(store: PropertyStore, app: str, listeners: Listeners, root: Path | No
     root = root if root is not None else default_root()
     # may_have_cert=False: the caller listed the store's certs scopes once for a whole build
     tls = tls_files(store, app, root) if may_have_cert else None
+    domains = tuple(read_domains(store, app))
     return AppRoutes(
         app=app,
         listeners={proc: tuple(ls) for proc, ls in listeners.items()},
         ports=tuple(read_port_map(store, app)),
-        domains=tuple(read_domains(store, app)),
+        domains=domains,
         tls=TlsPair(str(tls.certificate), str(tls.certificate_key), tls.hostnames, tls.certificate_pem,
                     tls.key_pem) if tls else None,
         acme_challenge_dir=challenge_dir_if_active(root, app),  # a stat, no store read
+        tls_domains=tuple(d for d in domains if any(matches(d, c) for c in tls.hostnames)) if tls else (),
     )
+
+
+def routes_for(proxy: Proxy, store: PropertyStore, app: str, listeners: Listeners, root: Path | None = None,
+               may_have_cert: bool = True) -> AppRoutes:
+    """``gather``, with a stored value that no longer validates reported as the proxy's failure."""
+    from dockyard.core.errors import ProxyError, ValidationError
+
+    try:
+        return gather(store, app, listeners, root, may_have_cert)
+    except ValidationError as exc:
+        raise ProxyError(f"cannot build the {proxy.name} config of {app}: {exc}") from exc
+
+
+#: from this many apps, a build lists the certs scopes once instead of reading each app's
+_LIST_CERT_SCOPES_FROM = 16
+
+
+def build(proxy: Proxy, store: PropertyStore, listeners_by_app: Mapping[str, Listeners], force: bool = True,
+          hooks: Hooks | None = None, raise_rejected: bool = False) -> list[ApplyResult]:
+    """Gather each app's routes and hand them to ``proxy`` in one ``build_all``.
+
+    The one way configs are (re)built: deploys, ``proxy:build-config``, the event listener.
+    An app whose routes cannot be gathered (a stored value that no longer validates) fails
+    alone, as the proxy would report a config it rejected; the others are still built.
+    ``proxy-build-config APP`` fires once for each app whose config was built. With
+    ``raise_rejected`` a rejected config raises ProxyError (the proxy's own reason; one app).
+    """
+    from dockyard.core.certs import PLUGIN as CERTS_PLUGIN
+    from dockyard.core.errors import ProxyError
+    from dockyard.core.settings import default_root
+    from dockyard.proxy.base import AppRoutes
+
+    routes: list[AppRoutes] = []
+    failed: dict[str, str] = {}
+    if not proxy.routes_traffic:  # null routes nothing: reading the app's settings costs for nothing
+        routes = [AppRoutes(app, {}, (), ()) for app in listeners_by_app]
+    else:
+        root = default_root()  # resolved once for the whole build
+        cert_scopes = set(store.scopes(CERTS_PLUGIN)) if len(listeners_by_app) >= _LIST_CERT_SCOPES_FROM else None
+        for app, listeners in listeners_by_app.items():
+            try:
+                routes.append(routes_for(proxy, store, app, listeners, root, cert_scopes is None or app in cert_scopes))
+            except ProxyError as exc:
+                if raise_rejected:
+                    raise ProxyError(f"{exc}; the previous config stays active") from exc
+                failed[app] = str(exc)
+    if raise_rejected and len(routes) == 1:
+        routes_ = routes[0]
+        results = [proxy.build_config(routes_, force)]  # raises with the proxy's reason
+        _fire_built(hooks, store, [routes_.app])
+        return results
+    built = {r.app: r for r in proxy.build_all(routes, force)} if routes else {}
+    active = next(iter(built.values())).active if built else proxy.status()[0] if failed else True
+    results = [built[app] if app in built else ApplyResult(app, False, active, failed[app], ok=False)
+               for app in listeners_by_app]
+    _fire_built(hooks, store, [r.app for r in results if r.ok])
+    return results
+
+
+def _fire_built(hooks: Hooks | None, store: PropertyStore, apps: Sequence[str]) -> None:
+    if not apps:
+        return
+    from dockyard.core.hooks import Hooks
+
+    hooks = hooks if hooks is not None else Hooks()
+    for app in apps:
+        hooks.fire("proxy-build-config", app=app, store=store)
 
 
 def _warn_inactive(proxy: Proxy, result: ApplyResult) -> None:
@@ -94,15 +164,18 @@ def _warn_inactive(proxy: Proxy, result: ApplyResult) -> None:
         log.warning("routing is not active for %s: %s", result.app, result.message)
 
 
-def rebuild(store: PropertyStore, scheduler: Scheduler, app: str, force: bool = True) -> ApplyResult:
-    """Rebuild one app's proxy config from its scheduler's listeners.
+def rebuild(store: PropertyStore, scheduler: Scheduler, app: str, force: bool = True,
+            listeners: Listeners | None = None, hooks: Hooks | None = None) -> ApplyResult:
+    """Rebuild one app's proxy config from its listeners (``listeners``, else its scheduler's).
 
     Raises ProxyError if the new config is rejected (the old one keeps serving); when the
     proxy is not running, the config is written and a warning says routing is not active.
     """
     proxy = proxy_for(store, app)
-    # a proxy that routes nothing (null) needs no listeners: asking a cluster costs calls
-    result = proxy.build_config(app, app_listeners(store, scheduler, app) if proxy.routes_traffic else {}, force)
+    if listeners is None:
+        # a proxy that routes nothing (null) needs no listeners: asking a cluster costs calls
+        listeners = app_listeners(store, scheduler, app) if proxy.routes_traffic else {}
+    result = build(proxy, store, {app: listeners}, force, hooks, raise_rejected=True)[0]
     _warn_inactive(proxy, result)
     return result
 
@@ -119,10 +192,12 @@ def rebuild_many(store: PropertyStore, apps: Iterable[str], scheduler_for: Calla
         by_type[store.get(PLUGIN, app, "type") or fallback][app] = app_listeners(store, scheduler_for(app), app)
     results: list[ApplyResult] = []
     from dockyard.core import load_proxy
+    from dockyard.core.hooks import Hooks
 
+    hooks = Hooks()
     for name, listeners_by_app in by_type.items():
         proxy = load_proxy(name, store)
-        built = proxy.build_all(listeners_by_app, force)
+        built = build(proxy, store, listeners_by_app, force, hooks)
         for result in built:
             _warn_inactive(proxy, result)
         results.extend(built)
@@ -130,19 +205,22 @@ def rebuild_many(store: PropertyStore, apps: Iterable[str], scheduler_for: Calla
 
 
 def subscribe(hooks: Hooks, store: PropertyStore, scheduler: Scheduler) -> None:
-    """Rebuild the proxy on ``core-post-deploy`` (deploy, scale, rebuild)."""
+    """Rebuild the proxy on ``core-post-deploy`` (deploy, scale, rebuild).
 
-    def proxy_build_config(app: str | None = None, plan: Any = None, **_: Any) -> None:
+    The rollout hands the new release's ``listeners``; without them (an older caller) the
+    scheduler is asked.
+    """
+
+    def proxy_build_config(app: str | None = None, plan: Any = None, listeners: Listeners | None = None,
+                           **_: Any) -> None:
         name = app or getattr(plan, "app", None)
         if not name:
             raise ValueError("core-post-deploy fired without an app")
-        result = rebuild(store, scheduler, name)
+        result = rebuild(store, scheduler, name, listeners=listeners, hooks=hooks)
         if result.changed:
             log.info("Proxy config of %s switched to the new instances", name)
 
     hooks.subscribe("core-post-deploy", proxy_build_config)
-
-
 
 
 # ---- validate, then store (issue 10) ---------------------------------------------------------
@@ -262,7 +340,8 @@ def _check_global(view: PendingView, scheduler_for: Callable[[str], Scheduler]) 
         proxy = load_proxy(kind, view)
         if not proxy.routes_traffic:
             continue
-        failed = proxy.check_all({name: app_listeners(view, scheduler_for(name), name) for name in apps})
+        failed = proxy.check_all([routes_for(proxy, view, name, app_listeners(view, scheduler_for(name), name))
+                                  for name in apps])
         if failed:
             name = sorted(failed)[0]
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""

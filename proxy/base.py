@@ -1,8 +1,10 @@
 """The Proxy contract.
 
-A proxy turns an app's listeners (read only through ``scheduler.listeners(app)``, so it
-works whichever scheduler is loaded), port map, domains, certificate and proxy properties
-into configuration, and applies it safely: a rejected config never replaces a working one.
+A proxy turns an app's routes (``AppRoutes``: its listeners, port map, domains and
+certificate, gathered and validated by the core) and its own proxy properties into
+configuration, and applies it safely: a rejected config never replaces a working one. The
+routes arrive as data, so a driver never reaches back into the core's orchestration and
+works the same whichever scheduler produced the listeners.
 
 The core reaches every driver through these methods only. Driver-specific commands
 (``nginx:set``, ``nginx:start`` …) go through the optional methods at the bottom, which
@@ -67,6 +69,8 @@ class AppRoutes:
     #: a directory whose files answer ``/.well-known/acme-challenge/`` (http-01) on the app's
     #: http servers while it has an ACME certificate or one is being issued; None otherwise
     acme_challenge_dir: str | None = None
+    #: the domains the certificate covers (matched by the core, wildcards included)
+    tls_domains: tuple[str, ...] = ()
 
 
 class Proxy(abc.ABC):
@@ -79,18 +83,18 @@ class Proxy(abc.ABC):
         self.store = store
 
     @abc.abstractmethod
-    def build_config(self, app: str, listeners: Listeners, force: bool = True) -> ApplyResult:
+    def build_config(self, routes: AppRoutes, force: bool = True) -> ApplyResult:
         """Render, validate and (only if valid) apply and reload one app's config.
 
         With ``force`` False an unchanged rendering is left alone (no validation, no reload);
         the event listener relies on that to stay cheap.
         """
 
-    def build_all(self, listeners_by_app: Mapping[str, Listeners], force: bool = True) -> list[ApplyResult]:
+    def build_all(self, routes: Sequence[AppRoutes], force: bool = True) -> list[ApplyResult]:
         """Rebuild many apps; drivers should validate and reload once, not per app."""
-        return [self.build_config(app, ls, force) for app, ls in listeners_by_app.items()]
+        return [self.build_config(r, force) for r in routes]
 
-    def check_all(self, listeners_by_app: Mapping[str, Listeners]) -> dict[str, str]:
+    def check_all(self, routes: Sequence[AppRoutes]) -> dict[str, str]:
         """Would these apps' configs, rendered from the store as it is now, be accepted?
 
         Nothing is installed; returns app -> why not. Used before a global setting is stored.
@@ -110,12 +114,6 @@ class Proxy(abc.ABC):
         certificate files or logs per app removes them here too.
         """
         self.clear_config(app)
-
-    def routes(self, app: str, listeners: Listeners) -> AppRoutes:
-        """The app's port map, domains and certificate, read from the store by the core."""
-        from dockyard.core.routing import gather
-
-        return gather(self.store, app, listeners)
 
     def report(self, app: str) -> dict[str, str]:
         return {}

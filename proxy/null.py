@@ -6,21 +6,21 @@ Dokku turns routing off with ``proxy:disable``; here it is a proxy type, so one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import ClassVar
 
-from dockyard.proxy.base import ApplyResult, Listeners, Proxy
+from dockyard.proxy.base import ApplyResult, AppRoutes, Proxy
 
 
 class NullProxy(Proxy):
     name: ClassVar[str] = "null"
     routes_traffic: ClassVar[bool] = False
 
-    def build_config(self, app: str, listeners: Listeners, force: bool = True) -> ApplyResult:
-        return ApplyResult(app, changed=False, active=False, message="proxy type is null: routing is off")
+    def build_config(self, routes: AppRoutes, force: bool = True) -> ApplyResult:
+        return ApplyResult(routes.app, changed=False, active=False, message="proxy type is null: routing is off")
 
-    def build_all(self, listeners_by_app: Mapping[str, Listeners], force: bool = True) -> list[ApplyResult]:
-        return [self.build_config(app, ls, force) for app, ls in listeners_by_app.items()]
+    def build_all(self, routes: Sequence[AppRoutes], force: bool = True) -> list[ApplyResult]:
+        return [self.build_config(r, force) for r in routes]
 
     def clear_config(self, app: str) -> None:
         return None

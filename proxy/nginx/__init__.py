@@ -7,15 +7,14 @@ so a private nginx (tests, users who are not root) works the same as the system 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dockyard.core.certs import PLUGIN as CERTS_PLUGIN
 from dockyard.core.errors import DockyardError, ProxyError, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE
-from dockyard.proxy.base import ApplyResult, AppRoutes, Listeners, Proxy
+from dockyard.proxy.base import ApplyResult, AppRoutes, Proxy
 from dockyard.proxy.nginx import apply as applier
 from dockyard.proxy.nginx import server
 from dockyard.proxy.nginx.render import Hsts, NginxValues, Rendered, build_context, render, ssl_dir_for
@@ -25,7 +24,7 @@ from dockyard.proxy.nginx.validate import PROPERTIES, quote, validate_property, 
 __all__ = ["NginxProxy"]
 
 PLUGIN = "nginx"
-#: from this many apps, build_all lists the nginx and certs scopes once instead of reading each app
+#: from this many apps, build_all lists the nginx scopes once instead of reading each app
 _LIST_SCOPES_FROM = 16
 _LOG_KEYS = frozenset({"access-log-path", "error-log-path"})
 #: properties rendered as the nginx directive of (nearly) the same name, as Dokku's template does
@@ -62,10 +61,9 @@ class NginxProxy(Proxy):
         self._global: dict[str, str] | None = None
         self._base: dict[str, str] = {}
         self._shared: dict[tuple[object, ...], _Shared] = {}
-        # during a large build_all: the scopes holding nginx/certs properties, listed once,
-        # so the many apps with none are not read one by one (None: read every app)
+        # during a large build_all: the scopes holding nginx properties, listed once, so the
+        # many apps with none are not read one by one (None: read every app)
         self._own_scopes: set[str] | None = None
-        self._cert_scopes: set[str] | None = None
 
     # ---- properties -----------------------------------------------------------------------
     def _globals(self) -> dict[str, str]:
@@ -153,7 +151,8 @@ class NginxProxy(Proxy):
             )
         return shared
 
-    def render(self, app: str, listeners: Listeners, http2_directive: bool | None = None) -> Rendered:
+    def render(self, routes: AppRoutes, http2_directive: bool | None = None) -> Rendered:
+        app = routes.app
         own = self.store.get_all(PLUGIN, app) if self._own_scopes is None or app in self._own_scopes else {}
         try:
             if http2_directive is None:
@@ -166,7 +165,6 @@ class NginxProxy(Proxy):
                 error_log=quote("/dev/null" if error_log == "off" else error_log),
                 **shared.fields,
             )
-            routes = self.routes(app, listeners)
             ssl_dir = ssl_dir_for(self.root, app)
             ctx = build_context(routes, values, shared.hsts, ssl_dir)
         except ValidationError as exc:
@@ -176,16 +174,10 @@ class NginxProxy(Proxy):
         files = ((tls.certificate, tls.certificate_pem), (tls.certificate_key, tls.key_pem)) if tls else ()
         return Rendered(app, http, stream, tuple(ctx["notes"]), ssl_dir, files)
 
-    def routes(self, app: str, listeners: Listeners) -> AppRoutes:
-        from dockyard.core.routing import gather
-
-        may_have_cert = self._cert_scopes is None or app in self._cert_scopes
-        return gather(self.store, app, listeners, self.root, may_have_cert)  # the root resolved once
-
     # ---- the contract ---------------------------------------------------------------------
-    def build_config(self, app: str, listeners: Listeners, force: bool = True) -> ApplyResult:
-        results = self.build_all({app: listeners}, force)
-        result = results[0]
+    def build_config(self, routes: AppRoutes, force: bool = True) -> ApplyResult:
+        app = routes.app
+        result = self.build_all([routes], force)[0]
         if not result.ok:
             if "\n" not in result.message and not result.message.startswith("nginx"):
                 # refused before nginx saw it (a value, a certificate): the reason is one line
@@ -194,28 +186,27 @@ class NginxProxy(Proxy):
                              "the previous one stays active")
         return result
 
-    def build_all(self, listeners_by_app: Mapping[str, Listeners], force: bool = True) -> list[ApplyResult]:
+    def build_all(self, routes: Sequence[AppRoutes], force: bool = True) -> list[ApplyResult]:
         layout = self.layout()
         binary = server.find_binary(layout.binary)
         http2_directive = bool(binary) and server.version(binary) >= (1, 25, 1)
         rendered: list[Rendered] = []
         failed: dict[str, str] = {}
-        if len(listeners_by_app) >= _LIST_SCOPES_FROM:
+        if len(routes) >= _LIST_SCOPES_FROM:
             self._own_scopes = set(self.store.scopes(PLUGIN))
-            self._cert_scopes = set(self.store.scopes(CERTS_PLUGIN))
         try:
-            for app, listeners in listeners_by_app.items():
+            for r in routes:
                 try:
-                    rendered.append(self.render(app, listeners, http2_directive))
+                    rendered.append(self.render(r, http2_directive))
                 except DockyardError as exc:
-                    failed[app] = str(exc)
+                    failed[r.app] = str(exc)
         finally:
-            self._own_scopes = self._cert_scopes = None
+            self._own_scopes = None
         outcome = applier.apply(layout, rendered, force)
         failed.update(outcome.failed)
         results = []
         notes = {r.app: r.notes for r in rendered}
-        for app in listeners_by_app:
+        for app in (r.app for r in routes):
             if app in failed:
                 results.append(ApplyResult(app, False, outcome.active, failed[app], ok=False))
                 continue
@@ -223,17 +214,17 @@ class NginxProxy(Proxy):
             results.append(ApplyResult(app, outcome.changed.get(app, False), outcome.active, message))
         return results
 
-    def check_all(self, listeners_by_app: Mapping[str, Listeners]) -> dict[str, str]:
+    def check_all(self, routes: Sequence[AppRoutes]) -> dict[str, str]:
         layout = self.layout()
         binary = server.find_binary(layout.binary)
         http2_directive = bool(binary) and server.version(binary) >= (1, 25, 1)
         rendered: list[Rendered] = []
         failed: dict[str, str] = {}
-        for app, listeners in listeners_by_app.items():
+        for r in routes:
             try:
-                rendered.append(self.render(app, listeners, http2_directive))
+                rendered.append(self.render(r, http2_directive))
             except DockyardError as exc:
-                failed[app] = str(exc)
+                failed[r.app] = str(exc)
         failed.update({app: _reason(message) for app, message in applier.check(layout, rendered).items()})
         return failed
 

@@ -231,10 +231,7 @@ def build_context(routes: AppRoutes, values: NginxValues, hsts: Hsts, ssl_dir: s
             redirect_suffix="" if https_port == 443 else f":{https_port}",
         ))
     domains = list(routes.domains)
-    cert_names = tls.hostnames if tls else ()
-    from dockyard.core.certs import matches
-
-    ssl_names = [d for d in domains if any(matches(d, c) for c in cert_names)]
+    ssl_names = list(routes.tls_domains) if tls else []
     listeners = {proc: [{"host": validate_host(ls.host), "port": int(ls.port)} for ls in ls_list]
                  for proc, ls_list in routes.listeners.items()}
     ctx: dict[str, Any] = {

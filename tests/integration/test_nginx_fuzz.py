@@ -130,7 +130,9 @@ def test_every_value_is_refused_or_passes_nginx_t(run: Any, file_store: Any, ngi
     refused(run("nginx:set", app, "template-path", nginx_env["template"] if user_template else ""))
 
     given_listeners = {proc: [Listener(host, port) for host, port in ls] for proc, ls in procs.items()}
-    result = NginxProxy(file_store).build_all({app: given_listeners})[0]
+    from dockyard.core.routing import build
+
+    result = build(NginxProxy(file_store), file_store, {app: given_listeners})[0]
     # refused by Dockyard (one line, before nginx saw it) is fine; rejected by nginx is not
     assert result.ok or "[emerg]" not in result.message, result.message
     if not result.ok:

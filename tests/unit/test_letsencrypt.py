@@ -16,6 +16,7 @@ import pytest
 
 from dockyard.core import letsencrypt as le
 from dockyard.core.models import Listener
+from dockyard.core.routing import gather
 from dockyard.proxy.nginx import NginxProxy
 from tests.fixtures.cli import ok
 from tests.fixtures.nginx import make_cert
@@ -112,9 +113,9 @@ def test_the_challenge_location_is_served_only_while_the_directory_exists(
 
     add_cert(file_store, "web", crt, key)
     listeners = {"web": [Listener("10.0.0.2", 5000)]}
-    assert "acme-challenge" not in NginxProxy(file_store).render("web", listeners, False).http
+    assert "acme-challenge" not in NginxProxy(file_store).render(gather(file_store, "web", listeners), False).http
     (tmp_path / "acme" / "web").mkdir(parents=True)
-    http = NginxProxy(file_store).render("web", listeners, False).http
+    http = NginxProxy(file_store).render(gather(file_store, "web", listeners), False).http
     block = f'location ^~ /.well-known/acme-challenge/ {{\n    alias "{tmp_path}/acme/web/";'
     assert http.count(block) == 1  # on the http:80 server (a redirect otherwise), not on https
     redirect_server = http.split("listen 80;")[1].split("listen 443 ssl;")[0]
@@ -183,6 +184,6 @@ def test_the_challenge_location_in_a_redirecting_server_passes_nginx_t(
     (tmp_path / "k.pem").write_text(key)
     ok(run("certs:add", "web", str(tmp_path / "c.pem"), str(tmp_path / "k.pem")))
     (tmp_path / "acme" / "web").mkdir(parents=True)
-    result = NginxProxy(file_store).build_config("web", {"web": [Listener("127.0.0.1", 5000)]})
+    result = NginxProxy(file_store).build_config(gather(file_store, "web", {"web": [Listener("127.0.0.1", 5000)]}))
     assert result.ok, result
     assert "location ^~ /.well-known/acme-challenge/" in NginxProxy(file_store).show_config("web")

@@ -12,12 +12,19 @@ import pytest
 
 from dockyard.core.errors import ProxyError
 from dockyard.core.models import Listener
+from dockyard.core.routing import routes_for
+from dockyard.proxy.base import Listeners
 from dockyard.proxy.nginx import NginxProxy
+from dockyard.proxy.nginx.render import Rendered
 from tests.fixtures.cli import need_binary
 from tests.fixtures.nginx import make_cert
 
 L = Listener
 HSTS_LINE = 'add_header Strict-Transport-Security "max-age=15724800; includeSubdomains" always;'
+
+
+def render(proxy: NginxProxy, app: str, listeners: Listeners, http2_directive: bool | None = None) -> Rendered:
+    return proxy.render(routes_for(proxy, proxy.store, app, listeners), http2_directive)
 
 
 @pytest.fixture
@@ -39,7 +46,7 @@ def test_web_and_non_web_entries_use_listener_hosts_with_the_map_container_port(
                                                                                 ) -> None:
     assert run("ports:set", "web", "http:80:5000", "http:8081:6000:api", "tcp:9000:7000:worker-q").exit_code == 0
     # listener ports differ on purpose: Dokku uses the port-map container port
-    out = proxy.render("web", {"web": [L("10.0.0.2", 1), L("10.0.0.3", 1)], "api": [L("10.0.0.4", 2)],
+    out = render(proxy, "web", {"web": [L("10.0.0.2", 1), L("10.0.0.3", 1)], "api": [L("10.0.0.4", 2)],
                                "worker-q": [L("10.0.0.5", 3)]})
     assert re.search(r'upstream "web__web__5000" \{\s+server "10\.0\.0\.2:5000";\s+server "10\.0\.0\.3:5000";\s+\}',
                      out.http)
@@ -62,7 +69,7 @@ def test_dokku_template_variables(proxy: NginxProxy, run: Any, tmp_path: Path) -
     assert run("ports:set", "web", "http:80:5000", "tcp:9000:7000:worker-q").exit_code == 0
     assert run("domains:set", "web", "a.example.test", "b.example.test").exit_code == 0
     assert run("nginx:set", "web", "template-path", str(template)).exit_code == 0
-    out = proxy.render("web", {"web": [L("10.0.0.2", 5000), L("10.0.0.3", 5000)], "worker-q": [L("10.0.0.5", 7000)]})
+    out = render(proxy, "web", {"web": [L("10.0.0.2", 5000), L("10.0.0.3", 5000)], "worker-q": [L("10.0.0.5", 7000)]})
     assert out.http.splitlines()[0] == (
         "# W=10.0.0.2:5000 10.0.0.3:5000|Q=10.0.0.5:7000|M=http:80:5000 tcp:9000:7000:worker-q|S=|"
         "N=a.example.test b.example.test|X=|A=web|D=a.example.test,b.example.test|H=15724800")
@@ -78,7 +85,7 @@ def test_https_conversion_redirect_and_hsts(proxy: NginxProxy, run: Any, tmp_pat
     assert run("certs:add", "web", str(tmp_path / "c.pem"), str(tmp_path / "k.pem")).exit_code == 0
     ports = run("ports:report", "web").stdout
     assert "ports-map:" in ports and "http:80:5000 http:8080:5000 https:443:5000" in ports
-    out = proxy.render("web", {"web": [L("10.0.0.2", 5000)]})
+    out = render(proxy, "web", {"web": [L("10.0.0.2", 5000)]})
     servers = out.http.split("server {")[1:]
     by_port = {re.search(r"listen (\d+)", s).group(1): s for s in servers}  # type: ignore[union-attr]
     assert 'return 301 "https://$host$request_uri";' in by_port["80"] and "proxy_pass" not in by_port["80"]
@@ -96,10 +103,10 @@ def test_https_conversion_redirect_and_hsts(proxy: NginxProxy, run: Any, tmp_pat
     assert key_file.read_text() == key and oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert key not in repr(out)
     assert run("nginx:set", "web", "hsts", "false").exit_code == 0
-    assert "Strict-Transport-Security" not in proxy.render("web", {"web": [L("10.0.0.2", 5000)]}).http
+    assert "Strict-Transport-Security" not in render(proxy, "web", {"web": [L("10.0.0.2", 5000)]}).http
     assert run("nginx:set", "web", "hsts", "").exit_code == 0
     assert run("nginx:set", "web", "hsts-preload", "true").exit_code == 0
-    assert '"max-age=15724800; includeSubdomains; preload" always;' in proxy.render("web", {}).http
+    assert '"max-age=15724800; includeSubdomains; preload" always;' in render(proxy, "web", {}).http
     assert run("certs:remove", "web").exit_code == 0
     assert "https:443" not in run("ports:report", "web").stdout
 
@@ -116,7 +123,7 @@ def test_certs_add_keeps_an_explicit_https_port_map(proxy: NginxProxy, run: Any,
 
 
 def test_no_listeners_means_502_not_a_broken_upstream(proxy: NginxProxy) -> None:
-    out = proxy.render("web", {})
+    out = render(proxy, "web", {})
     assert "upstream" not in out.http and "return 502;" in out.http
 
 
@@ -164,14 +171,14 @@ def test_values_written_behind_the_cli_are_refused_at_render_time(proxy: NginxPr
     """props:import or another host can write anything: rendering checks again."""
     file_store.list_write("domains", "web", "vhosts", ["ok.test", "evil.test;include /etc/passwd"])
     with pytest.raises(ProxyError, match="invalid domain"):
-        proxy.render("web", {"web": [L("10.0.0.2", 5000)]})
+        render(proxy, "web", {"web": [L("10.0.0.2", 5000)]})
     file_store.delete("domains", "web", "vhosts")
     file_store.set("nginx", "web", "x-forwarded-for-value", '$remote_addr"; return 200; "')
     with pytest.raises(ProxyError, match="x-forwarded-for-value"):
-        proxy.render("web", {"web": [L("10.0.0.2", 5000)]})
+        render(proxy, "web", {"web": [L("10.0.0.2", 5000)]})
     file_store.delete("nginx", "web", "x-forwarded-for-value")
     with pytest.raises(ProxyError, match="not a DNS name"):
-        proxy.render("web", {"web": [L("10.0.0.2;return 200", 5000)]})
+        render(proxy, "web", {"web": [L("10.0.0.2;return 200", 5000)]})
 
 
 def test_a_template_cannot_print_an_unchecked_value(proxy: NginxProxy, run: Any, tmp_path: Path,
@@ -181,10 +188,10 @@ def test_a_template_cannot_print_an_unchecked_value(proxy: NginxProxy, run: Any,
     template.write_text("# {{ hsts.value }} {{ nginx.access_log }}\n{{ nope }}\n")
     assert run("nginx:set", "web", "template-path", str(template)).exit_code == 0
     with pytest.raises(ProxyError, match="nope"):
-        proxy.render("web", {})  # strict: an undefined variable is an error, not an empty string
+        render(proxy, "web", {})  # strict: an undefined variable is an error, not an empty string
     template.write_text("{{ ''.__class__.__mro__ }}\n")
     with pytest.raises(ProxyError):
-        proxy.render("web", {})  # sandboxed
+        render(proxy, "web", {})  # sandboxed
 
 
 @pytest.mark.parametrize("entry", ["http:0:5000", "http:80:65536", "ftp:21:21", "http:80", "http:x:5000",
@@ -245,7 +252,7 @@ def test_build_all_validates_and_reloads_once(run: Any, file_store: Any, dockyar
         assert run("ports:set", app, f"http:{20000 + i}:5000").exit_code == 0
     assert run("nginx:set", "--global", "binary", str(wrapper)).exit_code == 0
     proxy = NginxProxy(file_store)
-    results = proxy.build_all({app: {"web": [L("127.0.0.1", 5000)]} for app in apps})
+    results = proxy.build_all([routes_for(proxy, file_store, app, {"web": [L("127.0.0.1", 5000)]}) for app in apps])
     assert all(r.ok and r.changed for r in results), results
     tests = [line for line in log.read_text().splitlines() if line.startswith("-t")]
     assert len(tests) == 1
@@ -261,7 +268,7 @@ def test_rejected_candidate_leaves_the_old_file_and_other_apps(run: Any, file_st
     assert run("ports:set", "bad", "http:20002:5000").exit_code == 0
     proxy = NginxProxy(file_store)
     listeners = {"web": [L("127.0.0.1", 5000)]}
-    proxy.build_all({"good": listeners, "bad": listeners})
+    proxy.build_all([routes_for(proxy, file_store, app, listeners) for app in ("good", "bad")])
     http_dir = dockyard_root / "nginx" / "http"
     old_bad = (http_dir / "bad.conf").read_text()
     template = tmp_path / "broken.conf.j2"
@@ -269,11 +276,12 @@ def test_rejected_candidate_leaves_the_old_file_and_other_apps(run: Any, file_st
                         "{% endblock %}")
     assert run("nginx:set", "bad", "template-path", str(template)).exit_code == 0
     assert run("ports:set", "good", "http:20003:5000").exit_code == 0
-    results = {r.app: r for r in NginxProxy(file_store).build_all({"good": listeners, "bad": listeners})}
+    results = {r.app: r for r in NginxProxy(file_store).build_all(
+        [routes_for(proxy, file_store, app, listeners) for app in ("good", "bad")])}
     assert not results["bad"].ok and 'unknown directive "bogus_directive"' in results["bad"].message
     assert results["good"].ok and results["good"].changed
     assert (http_dir / "bad.conf").read_text() == old_bad
     assert "listen 20003;" in (http_dir / "good.conf").read_text()
     assert not list(http_dir.glob(".*")) and not list((dockyard_root / "nginx").glob(".candidate-*"))
     with pytest.raises(ProxyError, match="bogus_directive"):
-        NginxProxy(file_store).build_config("bad", listeners)
+        NginxProxy(file_store).build_config(routes_for(proxy, file_store, "bad", listeners))
