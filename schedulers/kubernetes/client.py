@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
-from dockyard.core.properties import computed
+from dockyard.core.lookup import computed
 from dockyard.propstores.base import PropertyStore
 from dockyard.schedulers.kubernetes.render import INGRESS_MODES, KubeSettings
 from dockyard.schedulers.retries import CallFailure, RetryingClient

@@ -41,9 +41,9 @@ from typing import Any, ClassVar
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound, ValidationError
 from dockyard.core.hooks import Hooks
+from dockyard.core.lookup import computed_float
 from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
 from dockyard.core.names import validate_network_name
-from dockyard.core.properties import computed_float
 from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
 from dockyard.schedulers.capabilities import check_plan
 from dockyard.schedulers.kubernetes import render as R
@@ -257,7 +257,7 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
         addresses as the type has instances; a type without a Service has no listener.
         Services of types leaving the plan still exist until ``finish`` prunes them: left out.
         """
-        from dockyard.core.properties import computed
+        from dockyard.core.lookup import computed
 
         scale = {p.name: p.scale for p in plan.processes}
         found = {t: ls for t, ls in self.listeners(plan.app, plan.exposure).items() if t in scale}
@@ -504,7 +504,7 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
         routes; ``service`` lists the Service itself (ClusterIP, or its cluster DNS name when
         headless, and port), one per Service port.
         """
-        from dockyard.core.properties import computed
+        from dockyard.core.lookup import computed
 
         mode = computed(self.store, "scheduler-kubernetes", app, "listeners", "endpoints")
         if mode not in ("endpoints", "service"):

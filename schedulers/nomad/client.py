@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dockyard.core.errors import DockyardError, NotFound, ValidationError
-from dockyard.core.properties import computed
+from dockyard.core.lookup import computed
 from dockyard.propstores.base import PropertyStore
 from dockyard.schedulers.nomad.render import NomadSettings
 from dockyard.schedulers.retries import CallFailure, RetryingClient

@@ -37,8 +37,8 @@ from typing import Any, ClassVar
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound
 from dockyard.core.hooks import Hooks
+from dockyard.core.lookup import computed_float
 from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, Phase, SchedulerEvent
-from dockyard.core.properties import computed_float
 from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
 from dockyard.schedulers.capabilities import check_plan
 from dockyard.schedulers.local_images import LocalEngineImages
