@@ -32,11 +32,13 @@ from pathlib import Path
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
+from dockyard.core.images import image_processes
 from dockyard.core.interrupts import held
 from dockyard.core.models import DeployPlan, Instance, NetworkSettings, PortMapping
 from dockyard.core.plan import (
     RELEASE,
     build_plan,
+    complete_listeners,
     current_release,
     effective_scale,
     is_deployed,
@@ -108,26 +110,6 @@ def read_procfile(path: str | Path) -> Processes:
 def procfile_path(store: PropertyStore, app: str) -> str:
     """Dokku's computed ``ps procfile-path``: the app's, else the global one, else ``Procfile``."""
     return computed(store, "ps", app, "procfile-path", DEFAULT_PROCFILE_PATH) or DEFAULT_PROCFILE_PATH
-
-
-def image_processes(scheduler: Scheduler, image: str, path: str = DEFAULT_PROCFILE_PATH) -> Processes:
-    """The image's Procfile at ``path`` (or CMD as web), read by the scheduler.
-
-    When the scheduler cannot read the image (a registry image for Kubernetes or Nomad that
-    is not on this host), its CMD becomes web, with a warning that says how to pass a
-    Procfile instead.
-    """
-    from dockyard.core.errors import DockyardError
-    from dockyard.core.images import image_processes as read
-
-    try:
-        return read(scheduler, image, path)
-    except ValidationError:
-        raise
-    except DockyardError as exc:
-        log.warning("could not read a Procfile from %s (%s); using its CMD as web (pass --procfile to choose)",
-                    image, exc)
-        return {"web": None}
 
 
 def plan_for_render(store: PropertyStore, app: str, image: str | None = None,
@@ -224,7 +206,8 @@ def roll_out(scheduler: Scheduler, plan: DeployPlan, hooks: Hooks, progress: Pro
     rollout = (scheduler.scale if scale else scheduler.rollout)(plan, hooks, progress)
     try:
         failed = hooks.fire("core-post-deploy", app=plan.app, release=plan.release, plan=plan, scheduler=scheduler,
-                            instances=rollout.instances, listeners=rollout.listeners)
+                            instances=rollout.instances,
+                            listeners=complete_listeners(rollout.listeners, plan.exposure))
     except BaseException:
         _abort(rollout, scheduler, store)
         raise

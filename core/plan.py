@@ -221,22 +221,28 @@ def build_plan(
 
 # ---- listeners ----------------------------------------------------------------------
 def read_exposure(store: PropertyStore, app: str) -> Exposure:
-    """What ``app``'s current release listens on, read from the store (a few reads)."""
+    """What ``app``'s current release listens on, read from the store (a few reads: this is on
+    the event listener's rebuild path, so the initial network is read alone, not every
+    network setting; ``network:set`` and imports validated it when it was stored)."""
     current = current_release(store, app)
     return Exposure(tuple(sorted(current[2])) if current else (), web_port(store, app),
-                    tuple(read_port_map(store, app)), read_networks(store, app).initial_network)
+                    tuple(read_port_map(store, app)), computed(store, NETWORK, app, "initial-network") or None)
 
 
-def app_listeners(store: PropertyStore, scheduler: Scheduler, app: str,
-                  exposure: Exposure | None = None) -> dict[str, list[Listener]]:
-    """``{process_type: [Listener]}`` of ``app`` for its proxy: every process type of the
-    release (an empty list for one with no running instance), filled from the scheduler.
-
-    The one way core asks a scheduler where an app listens; ``exposure`` defaults to the
-    stored one (a rollout passes its plan's)."""
-    exposure = exposure if exposure is not None else read_exposure(store, app)
-    found = scheduler.listeners(app, exposure)
+def complete_listeners(found: Mapping[str, list[Listener]], exposure: Exposure) -> dict[str, list[Listener]]:
+    """A scheduler's listeners with every process type of the release (an empty list for one
+    with no running instance), sorted: what the proxy gets, mid-rollout or not."""
     out: dict[str, list[Listener]] = {t: [] for t in exposure.processes}
     for proc, listeners in found.items():
         out[proc] = sorted(listeners, key=lambda x: (x.host, x.port))
     return dict(sorted(out.items()))
+
+
+def app_listeners(store: PropertyStore, scheduler: Scheduler, app: str,
+                  exposure: Exposure | None = None) -> dict[str, list[Listener]]:
+    """``{process_type: [Listener]}`` of ``app`` for its proxy, as the scheduler finds them.
+
+    The one way core asks a scheduler where an app listens; ``exposure`` defaults to the
+    stored one."""
+    exposure = exposure if exposure is not None else read_exposure(store, app)
+    return complete_listeners(scheduler.listeners(app, exposure), exposure)

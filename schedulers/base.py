@@ -89,18 +89,21 @@ class Capability(enum.StrEnum):
 
 
 class Rollout(abc.ABC):
-    """A new release that is up, checked and on its networks, beside the one it replaces.
+    """A new release going up beside the one it replaces, and what it changed so far.
 
-    ``instances`` and ``listeners`` describe the new release only: core hands the listeners
-    to ``core-post-deploy``, so the proxy switches to exactly what passed its checks. Core
-    then calls exactly one of ``finish`` or ``abort``, under the deploy lock.
+    A driver makes its Rollout when the rollout starts and notes each change on it, so the
+    same object undoes a failure halfway (the driver calls ``abort`` and raises) and a
+    failed switch later (core calls ``abort``). Once ``Scheduler.rollout`` returns, the
+    new instances have passed their checks and ``instances`` and ``listeners`` describe
+    them: core hands the listeners to ``core-post-deploy``, so the proxy switches to exactly
+    what passed. Core then calls ``finish`` or ``abort``, under the deploy lock.
     """
 
-    def __init__(self, plan: DeployPlan, instances: Sequence[Instance],
-                 listeners: dict[str, list[Listener]]) -> None:
+    def __init__(self, plan: DeployPlan) -> None:
         self.plan = plan
-        self.instances = list(instances)
-        self.listeners = listeners
+        self.instances: list[Instance] = []
+        self.listeners: dict[str, list[Listener]] = {}
+        self._aborted: str | None = None
 
     @abc.abstractmethod
     def finish(self, progress: Progress = no_progress) -> None:
@@ -108,10 +111,15 @@ class Rollout(abc.ABC):
         ``wait-to-retire`` where the platform does not do this itself)."""
 
     @abc.abstractmethod
+    def undo(self) -> str:
+        """Remove what this rollout changed so that what ran before runs again; return what
+        was done, for the error the user sees."""
+
     def abort(self) -> str:
-        """A ``core-post-deploy`` subscriber failed or the deploy was interrupted: remove the
-        new release so the old one is what runs, as before the rollout. Returns what was
-        done, for the error the user sees. Must not raise for a step already undone."""
+        """``undo``, once: a failure inside the driver and core's own abort never undo twice."""
+        if self._aborted is None:
+            self._aborted = self.undo()
+        return self._aborted
 
 
 class Scheduler(abc.ABC):

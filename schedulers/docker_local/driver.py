@@ -142,22 +142,22 @@ class DockerLocalScheduler(LocalEngineImages, Scheduler):
     def _roll(self, plan: DeployPlan, targets: Sequence[Target], old: list[dict[str, Any]],
               hooks: Hooks, progress: Progress) -> Rollout:
         """Steps 1-4 of the module's pipeline; any failure or interrupt on the way undoes them."""
-        undo = _Undo(self, plan)
+        rollout = _DockerRollout(self, plan, old)
         try:
-            undo.stopped = self._stop_first(plan, targets, old, progress)
+            rollout.stopped = self._stop_first(plan, targets, old, progress)
             started = self._launch(plan, targets, hooks, progress)
-            undo.new_ids = [s.cid for s in started]
+            rollout.new_ids = [s.cid for s in started]
             self._check_all(plan, started, progress)
             self._attach_post_deploy(plan, started)
-            self._switch(plan, started, old, undo)
-            instances = self._parallel(plan, lambda cid: containers.instance(self.api, cid), undo.new_ids)
-            listeners = self.listeners(plan.app, plan.exposure)
+            self._switch(plan, started, old, rollout)
+            rollout.instances = self._parallel(plan, lambda cid: containers.instance(self.api, cid), rollout.new_ids)
+            rollout.listeners = self.listeners(plan.app, plan.exposure)
         except BaseException:
             # a failed check, or an interrupt (SIGINT/SIGTERM arrive as a BaseException)
             # at any point: every container this rollout created goes, the old ones serve
-            undo.abort()
+            rollout.abort()
             raise
-        return _DockerRollout(plan, instances, listeners, undo, old)
+        return rollout
 
     def run_checks(self, plan: DeployPlan, process_type: str, index: int | None = None) -> list[tuple[str, str | None]]:
         found = []
@@ -277,14 +277,15 @@ class DockerLocalScheduler(LocalEngineImages, Scheduler):
                 except Exception as exc:
                     raise DeployError(f"app {plan.app}: attaching {s.name} to network {net} failed: {exc}") from exc
 
-    def _switch(self, plan: DeployPlan, started: list[_Started], old: list[dict[str, Any]], undo: _Undo) -> None:
+    def _switch(self, plan: DeployPlan, started: list[_Started], old: list[dict[str, Any]],
+                rollout: _DockerRollout) -> None:
         """Old live names step aside first, then every new container takes its name."""
 
         def step_aside(c: dict[str, Any]) -> None:
             lab = c.get("Labels") or {}
             self.api.rename(c["Id"], L.retired_name(plan.app, lab.get(L.PROCESS, "x"), containers.index_of(lab),
                                                     c["Id"]))
-            undo.stepped_aside.append((c["Id"], containers.name_of(c)))
+            rollout.stepped_aside.append((c["Id"], containers.name_of(c)))
 
         self._parallel(plan, step_aside, [c for c in old if L.is_live(containers.name_of(c))])
         self._parallel(plan, lambda s: self.api.rename(s.cid, L.live_name(plan.app, s.spec.name, s.index)), started)
@@ -474,16 +475,23 @@ class DockerLocalScheduler(LocalEngineImages, Scheduler):
         }
 
 
-class _Undo:
-    """What a rollout changed so far, so ``abort`` puts the old release back exactly."""
+class _DockerRollout(Rollout):
+    """Renamed in place, old containers still running: ``finish`` retires them after
+    ``wait-to-retire``; ``undo`` removes the new ones, gives the old ones their names back and
+    starts again those stopped first, so what runs is exactly what ran before."""
 
-    def __init__(self, driver: DockerLocalScheduler, plan: DeployPlan) -> None:
-        self.driver, self.plan = driver, plan
+    def __init__(self, driver: DockerLocalScheduler, plan: DeployPlan, old: list[dict[str, Any]]) -> None:
+        super().__init__(plan)
+        self.driver, self.old = driver, old
         self.stopped: list[str] = []  # old containers stopped first (zero downtime off)
         self.new_ids: list[str] = []
         self.stepped_aside: list[tuple[str, str]] = []  # (id, live name it had)
 
-    def abort(self) -> str:
+    def finish(self, progress: Progress = no_progress) -> None:
+        self.driver._retire(self.plan, self.old, progress)
+        self.driver._prune_images(self.plan)
+
+    def undo(self) -> str:
         d, plan = self.driver, self.plan
         d._remove_all(self.new_ids)
         d._remove_upcoming(plan)  # also one created just before an interrupt
@@ -494,20 +502,3 @@ class _Undo:
                 log.warning("could not give %s its name %s back: %s", cid[:12], name, exc)
         d._start_again(self.stopped)
         return f"the new containers were removed and the old ones of {plan.app} kept serving"
-
-
-class _DockerRollout(Rollout):
-    """Renamed in place, old containers still running: ``finish`` retires them after
-    ``wait-to-retire``; ``abort`` removes the new ones and gives the old ones their names back."""
-
-    def __init__(self, plan: DeployPlan, instances: list[Instance], listeners: dict[str, list[Listener]],
-                 undo: _Undo, old: list[dict[str, Any]]) -> None:
-        super().__init__(plan, instances, listeners)
-        self._undo, self._old = undo, old
-
-    def finish(self, progress: Progress = no_progress) -> None:
-        self._undo.driver._retire(self.plan, self._old, progress)
-        self._undo.driver._prune_images(self.plan)
-
-    def abort(self) -> str:
-        return self._undo.abort()

@@ -36,7 +36,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound, ValidationError
@@ -218,7 +218,7 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
         ns = settings.namespace
         deployments = [m["metadata"]["name"] for m in manifests if m["kind"] == "Deployment"]
         before = {name: self._read("Deployment", name, ns) for name in deployments}
-        undo = _Undo(self, ns, before)
+        rollout = _KubeRollout(self, plan, ns, before, manifests)
         try:
             for manifest in now:
                 progress(f"apply {manifest['kind']} {manifest['metadata']['name']}", 0, 0)
@@ -230,23 +230,19 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
                                process_type=_labels(manifest).get(R.PROC_LABEL, ""), scheduler=self)
             failure = self._wait_rollouts(plan, ns, deployments, progress)
             if failure is not None:
-                raise DeployError(f"app {plan.app}: rollout failed: {failure}; {undo.abort()}")
+                raise DeployError(f"app {plan.app}: rollout failed: {failure}; {rollout.abort()}")
             for manifest in later:
                 if self._read("NetworkPolicy", manifest["metadata"]["name"], ns) is None:
-                    undo.policies.append(manifest["metadata"]["name"])
+                    rollout.policies.append(manifest["metadata"]["name"])
                 self.apply(manifest)
             if plan.networks.attach_post_deploy:  # only then can a pod carry a pending label
                 self._promote_pending(plan.app, ns, plan.release)
-            listeners = self._ready_listeners(plan, progress)
-            instances = self.status(plan.app)
+            rollout.listeners = self._ready_listeners(plan, progress)
+            rollout.instances = self.status(plan.app)
         except BaseException:
-            undo.abort()  # an interrupt or an API failure mid-apply: back to what ran (once)
+            rollout.abort()  # an interrupt or an API failure mid-apply: back to what ran (once)
             raise
-        had_networks = any(k.startswith(R.NETWORK_LABEL_PREFIX) for dep in before.values() if dep
-                           for k in ((dep["spec"]["template"].get("metadata") or {}).get("labels") or {}))
-        return _KubeRollout(plan, instances, listeners, undo,
-                            lambda: self._prune(plan, ns, {(m["kind"], m["metadata"]["name"]) for m in manifests},
-                                                had_networks))
+        return rollout
 
     def _ready_listeners(self, plan: DeployPlan, progress: Progress) -> dict[str, list[Listener]]:
         """The new release's listeners once every instance is among them.
@@ -257,11 +253,9 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
         addresses as the type has instances; a type without a Service has no listener.
         Services of types leaving the plan still exist until ``finish`` prunes them: left out.
         """
-        from dockyard.core.lookup import computed
-
         scale = {p.name: p.scale for p in plan.processes}
         found = {t: ls for t, ls in self.listeners(plan.app, plan.exposure).items() if t in scale}
-        if computed(self.store, "scheduler-kubernetes", plan.app, "listeners", "endpoints") != "endpoints":
+        if self._listener_mode(plan.app) != "endpoints":
             return found  # one listener per Service port, there from the start
         served = {_labels(svc).get(R.PROC_LABEL, "") for svc in
                   self._list("Service", self._ns(plan.app), f"{R.APP_LABEL}={plan.app}")}
@@ -496,6 +490,16 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
             return {}
         return {R.network_label(n): n for n in (*nets.attach_post_create, *nets.attach_post_deploy)}
 
+    def _listener_mode(self, app: str) -> str:
+        """``scheduler-kubernetes/<app>/listeners``: ``endpoints`` (default) or ``service``."""
+        from dockyard.core.lookup import computed
+
+        mode = computed(self.store, "scheduler-kubernetes", app, "listeners", "endpoints")
+        if mode not in ("endpoints", "service"):
+            raise ValidationError(f"invalid scheduler-kubernetes property listeners {mode!r}: "
+                                  "expected endpoints or service")
+        return mode
+
     def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Listener]]:
         """Every process type of the app; those with a Service list where it sends traffic.
 
@@ -504,12 +508,7 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
         routes; ``service`` lists the Service itself (ClusterIP, or its cluster DNS name when
         headless, and port), one per Service port.
         """
-        from dockyard.core.lookup import computed
-
-        mode = computed(self.store, "scheduler-kubernetes", app, "listeners", "endpoints")
-        if mode not in ("endpoints", "service"):
-            raise ValidationError(f"invalid scheduler-kubernetes property listeners {mode!r}: "
-                                  "expected endpoints or service")
+        mode = self._listener_mode(app)
         ns = self._ns(app)
         out: dict[str, list[Listener]] = {
             _labels(d).get(R.PROC_LABEL, ""): [] for d in self._list("Deployment", ns, f"{R.APP_LABEL}={app}")}
@@ -789,34 +788,26 @@ def pod_events(kind: str, pod: Obj, seen: dict[str, tuple[bool, int]]) -> list[S
     return events
 
 
-class _Undo:
-    """What a rollout changed, so ``abort`` brings back what ran before it."""
-
-    def __init__(self, driver: KubernetesScheduler, ns: str, before: dict[str, Obj | None]) -> None:
-        self.driver, self.ns, self.before = driver, ns, before
-        self.policies: list[str] = []  # post-deploy NetworkPolicies this rollout created
-        self.note: str | None = None
-
-    def abort(self) -> str:
-        if self.note is None:
-            self.note = self.driver._roll_back(self.ns, self.before)
-            for name in self.policies:
-                self.driver._delete("NetworkPolicy", name, self.ns)
-        return self.note
-
-
 class _KubeRollout(Rollout):
     """The Deployments have rolled out (``maxUnavailable: 0``: the old pods served until the
     new ones were ready). ``finish`` prunes the objects of process types the plan dropped;
-    ``abort`` writes each Deployment's previous ReplicaSet back, as ``kubectl rollout undo``."""
+    ``undo`` writes each Deployment's previous ReplicaSet back, as ``kubectl rollout undo``,
+    and deletes the post-deploy NetworkPolicies this rollout created."""
 
-    def __init__(self, plan: DeployPlan, instances: list[Instance], listeners: dict[str, list[Listener]],
-                 undo: _Undo, prune: Callable[[], None]) -> None:
-        super().__init__(plan, instances, listeners)
-        self._undo, self._prune = undo, prune
+    def __init__(self, driver: KubernetesScheduler, plan: DeployPlan, ns: str, before: dict[str, Obj | None],
+                 manifests: list[Obj]) -> None:
+        super().__init__(plan)
+        self.driver, self.ns, self.before, self.manifests = driver, ns, before, manifests
+        self.policies: list[str] = []  # post-deploy NetworkPolicies this rollout created
 
     def finish(self, progress: Progress = no_progress) -> None:
-        self._prune()
+        had_networks = any(k.startswith(R.NETWORK_LABEL_PREFIX) for dep in self.before.values() if dep
+                           for k in ((dep["spec"]["template"].get("metadata") or {}).get("labels") or {}))
+        self.driver._prune(self.plan, self.ns, {(m["kind"], m["metadata"]["name"]) for m in self.manifests},
+                           had_networks)
 
-    def abort(self) -> str:
-        return self._undo.abort()
+    def undo(self) -> str:
+        note = self.driver._roll_back(self.ns, self.before)
+        for name in self.policies:
+            self.driver._delete("NetworkPolicy", name, self.ns)
+        return note

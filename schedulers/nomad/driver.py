@@ -98,15 +98,17 @@ class NomadScheduler(LocalEngineImages, Scheduler):
         before = c.maybe(f"read job {plan.app}", c.api.job.get_job, plan.app)
         progress(f"register job {plan.app}", 0, 0)
         registered = c.call(f"register job {plan.app}", c.api.jobs.register_job, job)
-        undo = _Undo(self, plan.app, c, before)
+        rollout = _NomadRollout(self, plan, c, before)
         try:
-            failure, undo.version = self._follow(plan, c, registered, progress)
+            failure, rollout.version = self._follow(plan, c, registered, progress)
             if failure is not None:
-                raise DeployError(f"app {plan.app}: deployment failed: {failure}; {undo.abort()}")
-            return _NomadRollout(plan, self.status(plan.app), self.listeners(plan.app, plan.exposure), undo)
+                raise DeployError(f"app {plan.app}: deployment failed: {failure}; {rollout.abort()}")
+            rollout.instances = self.status(plan.app)
+            rollout.listeners = self.listeners(plan.app, plan.exposure)
         except BaseException:
-            undo.abort()  # an interrupt while following: back to the version that ran (once)
+            rollout.abort()  # an interrupt while following: back to the version that ran (once)
             raise
+        return rollout
 
     def _follow(self, plan: DeployPlan, c: NomadClient, registered: Obj,
                 progress: Progress) -> tuple[str | None, int]:
@@ -442,33 +444,19 @@ def alloc_events(alloc: Obj, seen: dict[str, tuple[str, int]]) -> list[Scheduler
     return out
 
 
-class _Undo:
-    """The job as it was before the rollout, so ``abort`` can bring that version back."""
-
-    def __init__(self, driver: NomadScheduler, app: str, c: NomadClient, before: Obj | None) -> None:
-        self.driver, self.app, self.c, self.before = driver, app, c, before
-        self.version = -1  # the job version this rollout registered, once known
-        self.note: str | None = None
-
-    def abort(self) -> str:
-        if self.note is None:
-            self.note = self.driver._revert(self.app, self.c, self.before, self.version)
-        return self.note
-
-
 class _NomadRollout(Rollout):
     """The job's deployment succeeded: Nomad's update stanza (canaries beside the old
     allocations, auto-promoted once healthy) already replaced the old allocations, so
-    ``finish`` has nothing left to retire; ``abort`` reverts the job to the version that ran
+    ``finish`` has nothing left to retire; ``undo`` reverts the job to the version that ran
     before (or deregisters a job this rollout created)."""
 
-    def __init__(self, plan: DeployPlan, instances: list[Instance], listeners: dict[str, list[Listener]],
-                 undo: _Undo) -> None:
-        super().__init__(plan, instances, listeners)
-        self._undo = undo
+    def __init__(self, driver: NomadScheduler, plan: DeployPlan, c: NomadClient, before: Obj | None) -> None:
+        super().__init__(plan)
+        self.driver, self.c, self.before = driver, c, before
+        self.version = -1  # the job version this rollout registered, once known
 
     def finish(self, progress: Progress = no_progress) -> None:
         return None
 
-    def abort(self) -> str:
-        return self._undo.abort()
+    def undo(self) -> str:
+        return self.driver._revert(self.plan.app, self.c, self.before, self.version)

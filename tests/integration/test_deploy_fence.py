@@ -30,7 +30,7 @@ class Settled(Rollout):
 
     def finish(self, progress: Any = None) -> None: ...
 
-    def abort(self) -> str:
+    def undo(self) -> str:
         return "nothing to undo"
 
 pytestmark = pytest.mark.redis
@@ -53,7 +53,7 @@ class SteppingScheduler(Scheduler):
         except BaseException as exc:  # the driver's failure path: remove what it created
             self.failed_with.append(exc)
             raise
-        return Settled(plan, [], {})
+        return Settled(plan)
 
     def stop(self, app: str) -> None: ...
 

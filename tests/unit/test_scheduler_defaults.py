@@ -17,7 +17,7 @@ class Settled(Rollout):
 
     def finish(self, progress: Any = None) -> None: ...
 
-    def abort(self) -> str:
+    def undo(self) -> str:
         return "nothing to undo"
 
 
@@ -27,7 +27,7 @@ class Minimal(Scheduler):
     name = "minimal"
 
     def rollout(self, plan: Any, hooks: Any, progress: Any = None) -> Rollout:
-        return Settled(plan, [], {})
+        return Settled(plan)
 
     def stop(self, app: str) -> None: ...
 
