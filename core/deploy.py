@@ -27,14 +27,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
 from dockyard.core.images import image_processes
 from dockyard.core.interrupts import held
-from dockyard.core.models import DeployPlan, Instance, NetworkSettings, PortMapping
+from dockyard.core.models import DeployPlan, Instance, Listener, NetworkSettings, PortMapping
 from dockyard.core.plan import (
     RELEASE,
     build_plan,
@@ -206,8 +206,7 @@ def roll_out(scheduler: Scheduler, plan: DeployPlan, hooks: Hooks, progress: Pro
     rollout = (scheduler.scale if scale else scheduler.rollout)(plan, hooks, progress)
     try:
         failed = hooks.fire("core-post-deploy", app=plan.app, release=plan.release, plan=plan, scheduler=scheduler,
-                            instances=rollout.instances,
-                            listeners=complete_listeners(rollout.listeners, plan.exposure))
+                            instances=rollout.instances, listeners=_RolloutListeners(rollout))
     except BaseException:
         _abort(rollout, scheduler, store)
         raise
@@ -222,6 +221,31 @@ def roll_out(scheduler: Scheduler, plan: DeployPlan, hooks: Hooks, progress: Pro
             on_switched()
     rollout.finish(progress)
     return rollout.instances
+
+
+class _RolloutListeners(Mapping[str, list[Listener]]):
+    """The rollout's listeners with every process type of the release, found on first use.
+
+    ``core-post-deploy`` subscribers that route nothing never look, so a deploy behind the
+    null proxy asks the platform nothing about where its instances listen."""
+
+    def __init__(self, rollout: Rollout) -> None:
+        self._rollout = rollout
+        self._found: dict[str, list[Listener]] | None = None
+
+    def _all(self) -> dict[str, list[Listener]]:
+        if self._found is None:
+            self._found = complete_listeners(self._rollout.listeners, self._rollout.plan.exposure)
+        return self._found
+
+    def __getitem__(self, process_type: str) -> list[Listener]:
+        return self._all()[process_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def _abort(rollout: Rollout, scheduler: Scheduler, store: PropertyStore | None) -> str:

@@ -172,9 +172,10 @@ def rebuild(store: PropertyStore, scheduler: Scheduler, app: str, force: bool = 
     proxy is not running, the config is written and a warning says routing is not active.
     """
     proxy = proxy_for(store, app)
-    if listeners is None:
-        # a proxy that routes nothing (null) needs no listeners: asking a cluster costs calls
-        listeners = app_listeners(store, scheduler, app) if proxy.routes_traffic else {}
+    if not proxy.routes_traffic:
+        listeners = {}  # the null proxy needs none: finding them costs a cluster calls
+    elif listeners is None:
+        listeners = app_listeners(store, scheduler, app)
     result = build(proxy, store, {app: listeners}, force, hooks, raise_rejected=True)[0]
     _warn_inactive(proxy, result)
     return result

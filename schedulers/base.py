@@ -99,11 +99,29 @@ class Rollout(abc.ABC):
     what passed. Core then calls ``finish`` or ``abort``, under the deploy lock.
     """
 
-    def __init__(self, plan: DeployPlan) -> None:
+    def __init__(self, plan: DeployPlan, scheduler: Scheduler) -> None:
         self.plan = plan
+        self.scheduler = scheduler
         self.instances: list[Instance] = []
-        self.listeners: dict[str, list[Listener]] = {}
+        self._listeners: dict[str, list[Listener]] | None = None
         self._aborted: str | None = None
+
+    @property
+    def listeners(self) -> dict[str, list[Listener]]:
+        """Where the new instances listen, read when first asked (``read_listeners``).
+
+        Only a proxy that routes traffic asks: behind the null proxy a rollout spends no
+        calls finding listeners (on a cluster, Service and EndpointSlice lists and a wait
+        for every endpoint), which would be most of a scale's cost there.
+        """
+        if self._listeners is None:
+            self._listeners = self.read_listeners()
+        return self._listeners
+
+    def read_listeners(self) -> dict[str, list[Listener]]:
+        """The checked instances' listeners; by default what the scheduler finds now. A
+        driver whose platform lists endpoints late (kubernetes) waits for them here."""
+        return self.scheduler.listeners(self.plan.app, self.plan.exposure)
 
     @abc.abstractmethod
     def finish(self, progress: Progress = no_progress) -> None:

@@ -209,6 +209,25 @@ class SchedulerSuite:
         assert app_listeners(store, scheduler, app)["web"] == fired["listeners"]["web"]
         assert first[0].release != second[0].release
 
+    def test_behind_the_null_proxy_nothing_asks_where_the_release_listens(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str],
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """The null proxy routes nothing, so finding listeners (on a cluster, Service and
+        EndpointSlice lists and a wait for every endpoint) would be spent for no one."""
+        app = new_app("unrouted")
+        asked: list[str] = []
+        real = scheduler.listeners
+
+        def counted(name: str, exposure: Any) -> Any:
+            asked.append(name)
+            return real(name, exposure)
+
+        monkeypatch.setattr(scheduler, "listeners", counted)
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        scale_app(store, scheduler, app, {"web": 2}, hooks=self.quiet())
+        assert _by_type(self.live(scheduler, app)) == {"web": 2}
+        assert asked == []
+
     def test_a_failed_switch_aborts_and_the_old_release_keeps_running(
             self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
         app = new_app("abort")

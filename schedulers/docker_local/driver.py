@@ -151,7 +151,6 @@ class DockerLocalScheduler(LocalEngineImages, Scheduler):
             self._attach_post_deploy(plan, started)
             self._switch(plan, started, old, rollout)
             rollout.instances = self._parallel(plan, lambda cid: containers.instance(self.api, cid), rollout.new_ids)
-            rollout.listeners = self.listeners(plan.app, plan.exposure)
         except BaseException:
             # a failed check, or an interrupt (SIGINT/SIGTERM arrive as a BaseException)
             # at any point: every container this rollout created goes, the old ones serve
@@ -481,7 +480,7 @@ class _DockerRollout(Rollout):
     starts again those stopped first, so what runs is exactly what ran before."""
 
     def __init__(self, driver: DockerLocalScheduler, plan: DeployPlan, old: list[dict[str, Any]]) -> None:
-        super().__init__(plan)
+        super().__init__(plan, driver)
         self.driver, self.old = driver, old
         self.stopped: list[str] = []  # old containers stopped first (zero downtime off)
         self.new_ids: list[str] = []

@@ -218,7 +218,7 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
         ns = settings.namespace
         deployments = [m["metadata"]["name"] for m in manifests if m["kind"] == "Deployment"]
         before = {name: self._read("Deployment", name, ns) for name in deployments}
-        rollout = _KubeRollout(self, plan, ns, before, manifests)
+        rollout = _KubeRollout(self, plan, ns, before, manifests, progress)
         try:
             for manifest in now:
                 progress(f"apply {manifest['kind']} {manifest['metadata']['name']}", 0, 0)
@@ -237,7 +237,6 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
                 self.apply(manifest)
             if plan.networks.attach_post_deploy:  # only then can a pod carry a pending label
                 self._promote_pending(plan.app, ns, plan.release)
-            rollout.listeners = self._ready_listeners(plan, progress)
             rollout.instances = self.status(plan.app)
         except BaseException:
             rollout.abort()  # an interrupt or an API failure mid-apply: back to what ran (once)
@@ -795,10 +794,14 @@ class _KubeRollout(Rollout):
     and deletes the post-deploy NetworkPolicies this rollout created."""
 
     def __init__(self, driver: KubernetesScheduler, plan: DeployPlan, ns: str, before: dict[str, Obj | None],
-                 manifests: list[Obj]) -> None:
-        super().__init__(plan)
+                 manifests: list[Obj], progress: Progress) -> None:
+        super().__init__(plan, driver)
         self.driver, self.ns, self.before, self.manifests = driver, ns, before, manifests
+        self.progress = progress
         self.policies: list[str] = []  # post-deploy NetworkPolicies this rollout created
+
+    def read_listeners(self) -> dict[str, list[Listener]]:
+        return self.driver._ready_listeners(self.plan, self.progress)
 
     def finish(self, progress: Progress = no_progress) -> None:
         had_networks = any(k.startswith(R.NETWORK_LABEL_PREFIX) for dep in self.before.values() if dep

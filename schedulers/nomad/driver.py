@@ -104,7 +104,6 @@ class NomadScheduler(LocalEngineImages, Scheduler):
             if failure is not None:
                 raise DeployError(f"app {plan.app}: deployment failed: {failure}; {rollout.abort()}")
             rollout.instances = self.status(plan.app)
-            rollout.listeners = self.listeners(plan.app, plan.exposure)
         except BaseException:
             rollout.abort()  # an interrupt while following: back to the version that ran (once)
             raise
@@ -451,7 +450,7 @@ class _NomadRollout(Rollout):
     before (or deregisters a job this rollout created)."""
 
     def __init__(self, driver: NomadScheduler, plan: DeployPlan, c: NomadClient, before: Obj | None) -> None:
-        super().__init__(plan)
+        super().__init__(plan, driver)
         self.driver, self.c, self.before = driver, c, before
         self.version = -1  # the job version this rollout registered, once known
 

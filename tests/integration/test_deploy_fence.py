@@ -53,7 +53,7 @@ class SteppingScheduler(Scheduler):
         except BaseException as exc:  # the driver's failure path: remove what it created
             self.failed_with.append(exc)
             raise
-        return Settled(plan)
+        return Settled(plan, self)
 
     def stop(self, app: str) -> None: ...
 

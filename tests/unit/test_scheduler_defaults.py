@@ -27,7 +27,7 @@ class Minimal(Scheduler):
     name = "minimal"
 
     def rollout(self, plan: Any, hooks: Any, progress: Any = None) -> Rollout:
-        return Settled(plan)
+        return Settled(plan, self)
 
     def stop(self, app: str) -> None: ...
 
