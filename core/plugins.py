@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import time
 from typing import Any, NamedTuple
@@ -25,21 +26,24 @@ HOOKS = "dockyard.hooks"
 COMMANDS = "dockyard.commands"
 GROUPS = (PROPSTORES, SCHEDULERS, PROXIES)
 
-#: third-party module -> the dockyard extra that installs it
-EXTRA_FOR_MODULE = {
-    "redis": "redis",
-    "etcd3": "etcd",
-    "grpc": "etcd",
-    "google": "etcd",
-    "kubernetes": "kubernetes",
-    "nomad": "nomad",
-}
+#: what a group's drivers are called in an error line
+_KIND = {PROPSTORES: "property store", SCHEDULERS: "scheduler", PROXIES: "proxy", COMMANDS: "command"}
 
 
-_TABLE: dict[str, dict[str, str]] | None = None
+class Entry(NamedTuple):
+    """One entry point: ``module:attr``, the distribution that declares it, and the extras
+    (``[kubernetes]``) it needs installed: the one place that says which extra a driver needs."""
+
+    target: str
+    dist: str
+    extras: tuple[str, ...] = ()
 
 
-def _parse_entry_points(text: str, table: dict[str, dict[str, str]]) -> None:
+_TABLE: dict[str, dict[str, Entry]] | None = None
+_EXTRAS = re.compile(r"^(?P<target>[^\[]*?)\s*(?:\[(?P<extras>[^\]]*)\])?\s*$")
+
+
+def _parse_entry_points(text: str, dist: str, table: dict[str, dict[str, Entry]]) -> None:
     group = None
     for raw in text.splitlines():
         line = raw.strip()
@@ -51,16 +55,19 @@ def _parse_entry_points(text: str, table: dict[str, dict[str, str]]) -> None:
         if group is None or "=" not in line:
             continue
         name, _, value = line.partition("=")
+        m = _EXTRAS.match(value.strip())
+        target, extras = (m["target"], m["extras"] or "") if m else (value.strip(), "")
+        entry = Entry(target.strip(), dist, tuple(x.strip() for x in extras.split(",") if x.strip()))
         # the first distribution on sys.path wins, as with importlib.metadata
-        table.setdefault(group, {}).setdefault(name.strip(), value.strip())
+        table.setdefault(group, {}).setdefault(name.strip(), entry)
 
 
-def entry_point_table() -> dict[str, dict[str, str]]:
-    """group -> {name: "module:attr"} for every installed distribution (cached per process)."""
+def entry_point_table() -> dict[str, dict[str, Entry]]:
+    """group -> {name: Entry} for every installed distribution (cached per process)."""
     global _TABLE
     if _TABLE is not None:
         return _TABLE
-    table: dict[str, dict[str, str]] = {}
+    table: dict[str, dict[str, Entry]] = {}
     seen: set[str] = set()
     for entry in sys.path:
         try:
@@ -77,7 +84,7 @@ def entry_point_table() -> dict[str, dict[str, str]]:
             seen.add(dist)
             try:
                 with open(os.path.join(entry or ".", name, "entry_points.txt"), encoding="utf-8") as fh:
-                    _parse_entry_points(fh.read(), table)
+                    _parse_entry_points(fh.read(), dist, table)
             except OSError:
                 continue
     _TABLE = table
@@ -85,21 +92,40 @@ def entry_point_table() -> dict[str, dict[str, str]]:
 
 
 def entry_points(group: str) -> dict[str, str]:
-    return entry_point_table().get(group, {})
+    """name -> ``module:attr`` in ``group``."""
+    return {name: e.target for name, e in entry_point_table().get(group, {}).items()}
 
 
 def installed_names(group: str) -> list[str]:
-    return sorted(entry_points(group))
+    return sorted(entry_point_table().get(group, {}))
 
 
-def _missing_dependency_error(group: str, name: str, exc: ImportError) -> PluginError:
-    module = (exc.name or "").split(".")[0]
-    extra = EXTRA_FOR_MODULE.get(module)
-    if extra:
-        return PluginError(
-            f"the {name!r} driver needs the {module!r} package: pip install 'dockyard[{extra}]'"
-        )
-    return PluginError(f"the {name!r} driver in {group} failed to import: {exc}")
+def _needs_extra(group: str, name: str, entry: Entry, exc: ImportError) -> PluginError:
+    module = (exc.name or "").split(".")[0] or "an optional"
+    return PluginError(f"the {name!r} {_KIND.get(group, 'driver')} needs the {module!r} package: "
+                       f"pip install '{entry.dist}[{','.join(entry.extras)}]'")
+
+
+def missing_extra(exc: ImportError) -> PluginError | None:
+    """The error naming the extra to install, when ``exc`` is a driver's optional library
+    missing; None for any other import error.
+
+    Drivers import their client library when they first need it (so ``k8s:manifests`` or
+    ``plugins:list`` need no cluster client), which is past ``load_driver``. The driver is
+    found from the traceback instead: the innermost frame running a module of an entry point
+    that declares extras. Its entry point says what to install, for a third-party driver too.
+    """
+    import traceback
+
+    frames = [frame.f_globals.get("__name__", "") for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    table = entry_point_table()
+    for module in reversed(frames):
+        for group in sorted(table):
+            for name, entry in sorted(table[group].items()):
+                package = entry.target.partition(":")[0].strip()
+                if entry.extras and (module == package or module.startswith(package + ".")):
+                    return _needs_extra(group, name, entry, exc)
+    return None
 
 
 def load_driver(group: str, name: str) -> Any:
@@ -114,11 +140,14 @@ def load_driver(group: str, name: str) -> Any:
         raise PluginError(
             f"unknown {kind} {name!r}; installed: {', '.join(names) or 'none'}"
         )
-    module, _, attr = entry_points(group)[name].partition(":")
+    entry = entry_point_table()[group][name]
+    module, _, attr = entry.target.partition(":")
     try:
         obj = importlib.import_module(module.strip())
     except ImportError as exc:
-        raise _missing_dependency_error(group, name, exc) from exc
+        if entry.extras:
+            raise _needs_extra(group, name, entry, exc) from exc
+        raise PluginError(f"the {name!r} {_KIND.get(group, 'driver')} in {group} failed to import: {exc}") from exc
     try:
         for part in attr.strip().split("."):
             obj = getattr(obj, part)

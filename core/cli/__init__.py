@@ -26,8 +26,35 @@ def _all_commands() -> dict[str, tuple[str, str]]:
 
     table = dict(COMMANDS)
     for name, target in entry_points(GROUP).items():
-        table.setdefault(name, (target, f"(from {target.split(':')[0]})"))
+        table.setdefault(name, (target, ""))  # help: the command's own, read when listed
     return table
+
+
+def _help_line(target: str, help_: str) -> str:
+    """A command's one-line help: the table's, or a plug-in command's own (its ``short_help``
+    or docstring), which means importing it, so only listings ask."""
+    if help_:
+        return help_
+    try:
+        return _import(target).get_short_help_str(limit=80)
+    except Exception as exc:  # a broken plug-in is listed with its reason, never hides the rest
+        return f"(cannot load {target}: {exc})"
+
+
+def _topic_description(topic: str, table: dict[str, tuple[str, str]]) -> str:
+    """Dokku's description of a plugin, or a plug-in topic's ``TOPIC_HELP`` (set beside its
+    commands, e.g. the nginx driver's ``Manage the nginx proxy``)."""
+    if topic in TOPIC_HELP:
+        return TOPIC_HELP[topic]
+    for name, (target, _) in sorted(table.items()):
+        if name.startswith(f"{topic}:") and name not in COMMANDS:
+            try:
+                text = getattr(importlib.import_module(target.partition(":")[0]), "TOPIC_HELP", None)
+            except Exception:
+                continue
+            if isinstance(text, str) and text:
+                return text
+    return f"{topic} commands"
 
 
 def _import(target: str) -> click.Command:
@@ -71,7 +98,6 @@ TOPIC_HELP = {
     "domains": "Manage domains used by the proxy",
     "letsencrypt": "Automated installation of Let's Encrypt (ACME) TLS certificates",
     "network": "Manage network settings for an app",
-    "nginx": "Manage the nginx proxy",
     "ports": "Manage ports for an app",
     "proxy": "Manage the proxy integration for an app",
     "ps": "List processes running in app containers",
@@ -82,13 +108,13 @@ TOPIC_HELP = {
 
 def _topic_help(topic: str, table: dict[str, tuple[str, str]]) -> click.Command:
     """Dokku's ``PLUGIN:help`` shape: usage, the plugin's description, its commands."""
-    rows = sorted((name, help_) for name, (_, help_) in table.items() if name.startswith(f"{topic}:"))
-
     @click.command(f"{topic}:help")
     def show() -> None:
+        rows = sorted((name, _help_line(target, help_)) for name, (target, help_) in table.items()
+                      if name.startswith(f"{topic}:"))
         width = max(len(name) for name, _ in rows)
         click.echo(f"Usage: dockyard {topic}[:COMMAND]\n")
-        click.echo(f"{TOPIC_HELP.get(topic, f'{topic} commands')}\n")
+        click.echo(f"{_topic_description(topic, table)}\n")
         click.echo("Additional commands:")
         for name, help_ in rows:
             click.echo(f"    {name.ljust(width)}    {help_}")
@@ -114,7 +140,7 @@ class DockyardCLI(click.Group):
         return None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, help_) for name, (_, help_) in sorted(_all_commands().items())]
+        rows = [(name, _help_line(target, help_)) for name, (target, help_) in sorted(_all_commands().items())]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -265,8 +291,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
+        needs = _missing_extra(exc)
+        if needs is not None:  # a driver's optional library, imported when first used
+            click.echo(f"error: {needs}", err=True)
+            sys.exit(needs.exit_code)
         click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(1)
+
+
+def _missing_extra(exc: Exception) -> DockyardError | None:
+    if not isinstance(exc, ImportError):
+        return None
+    from dockyard.core.plugins import missing_extra
+
+    return missing_extra(exc)
 
 
 def run_cli(argv: Sequence[str]) -> Any:

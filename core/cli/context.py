@@ -16,6 +16,7 @@ from dockyard.core.errors import DockyardError
 if TYPE_CHECKING:
     from dockyard.core.settings import Settings
     from dockyard.propstores.base import PropertyStore
+    from dockyard.proxy.base import Proxy
     from dockyard.schedulers.base import Scheduler
 
 GLOBAL_OPTIONS = {"--propstore", "--scheduler", "--format"}
@@ -81,6 +82,48 @@ class CliContext:
 
             self._schedulers[name] = load_scheduler(name, self.store)
         return self._schedulers[name]
+
+    # ---- for command plug-ins ------------------------------------------------------
+    # A driver's commands (``dockyard.commands`` entry points) may import nothing of core's
+    # orchestration but this module (an import rule CI checks), so the few core services
+    # they need are methods here: the driver keeps its commands, core keeps the steps.
+    def require_app(self, app: str) -> str:
+        """``app``, or NotFound (Dokku's ``App APP does not exist``)."""
+        from dockyard.core.properties import require_app
+
+        return require_app(self.store, app)
+
+    def proxy_type(self, app: str, configured: bool = False) -> str:
+        """The proxy that routes ``app`` (``null`` while ``proxy:disable``d), or with
+        ``configured`` the type set for it whether or not it is disabled."""
+        from dockyard.core.routing import configured_type, proxy_type
+
+        return (configured_type if configured else proxy_type)(self.store, app)
+
+    def load_proxy(self, name: str, store: PropertyStore | None = None) -> Proxy:
+        """The proxy driver ``name`` on ``store`` (default: the command's store)."""
+        from dockyard.core import load_proxy
+
+        return load_proxy(name, store if store is not None else self.store)
+
+    def routed(self, scope: str, change: Callable[[PropertyStore], Any]) -> Any:
+        """Validate, then store: ``change`` runs on a view of the store, the proxy config of
+        ``scope`` (every deployed app for ``--global``) is built from that view and applied,
+        and only then is the change kept; a config the proxy rejects keeps nothing."""
+        from dockyard.core.routing import apply_routed
+
+        return apply_routed(self.store, self.scheduler_for, scope, change)
+
+    def rebuild_routed_by(self, proxy: str) -> list[str]:
+        """Rebuild the config of every deployed app that ``proxy`` routes (one validation,
+        one reload); the apps whose config it rejected."""
+        from dockyard.core.plan import is_deployed
+        from dockyard.core.properties import list_apps
+        from dockyard.core.routing import proxy_type, rebuild_many
+
+        apps = [a for a in list_apps(self.store) if is_deployed(self.store, a) and proxy_type(self.store, a) == proxy]
+        results = rebuild_many(self.store, apps, self.scheduler_for, force=False) if apps else []
+        return [r.app for r in results if not r.ok]
 
     def close(self) -> None:
         for sched in self._schedulers.values():

@@ -43,3 +43,14 @@ def test_plugin_help_has_dokkus_shape_for_every_topic(run: Run) -> None:
     checks = ok(run("checks:help")).stdout
     assert "checks:disable" in checks and "Disable zero-downtime" in checks
     assert run("nosuch:help").exit_code == 2
+
+
+def test_driver_commands_show_their_own_help(run: Run) -> None:
+    """nginx:* and k8s:manifests come from their drivers' entry points; the listings show
+    each command's help and the plugin's description, never a module path."""
+    out = ok(run("nginx:help")).stdout.splitlines()
+    assert out[:5] == ["Usage: dockyard nginx[:COMMAND]", "", "Manage the nginx proxy", "", "Additional commands:"]
+    rows = dict(line.split(None, 1) for line in out[5:])
+    assert rows["nginx:set"] == "Set an nginx property" and rows["nginx:show-config"] == "Print an app's nginx config"
+    listing = ok(run("--help")).stdout
+    assert "(from dockyard" not in listing and "Print the Kubernetes objects" in listing

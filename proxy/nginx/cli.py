@@ -1,41 +1,35 @@
-"""nginx:* commands. They reach the nginx driver through its entry point, like every driver."""
+"""Dokku's nginx:* commands, registered as ``dockyard.commands`` entry points.
+
+They belong to the driver and reach core only through the command context (``CliContext``),
+as any third-party proxy's commands would: the driver is loaded through its entry point and
+core's steps (validate then store, rebuilding every routed app) stay in core.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import click
 
-from dockyard.core.cli._routing import routed
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of
 from dockyard.core.errors import ProxyError
 from dockyard.core.names import GLOBAL_SCOPE, validate_single_value
-from dockyard.core.plan import is_deployed
-from dockyard.core.properties import require_app
-
-if TYPE_CHECKING:
-    from dockyard.propstores.base import PropertyStore
-    from dockyard.proxy.base import Proxy
+from dockyard.proxy.base import Proxy
 
 log = logging.getLogger("dockyard.nginx")
+
+#: the description ``dockyard nginx:help`` prints, as Dokku's ``nginx:help`` does
+TOPIC_HELP = "Manage the nginx proxy"
 
 #: properties that say where nginx is, not what an app's file holds
 LOCATION_KEYS = {"main-conf", "conf-dir", "binary", "reload-command"}
 
 
 def _nginx(c: CliContext) -> Proxy:
-    """The nginx driver, through the entry point (core never imports a driver module)."""
-    return _nginx_on(c.store)
+    return c.load_proxy("nginx")
 
 
-def _nginx_on(store: PropertyStore) -> Proxy:
-    from dockyard.core import load_proxy
-
-    return load_proxy("nginx", store)
-
-
-@click.command("nginx:set")
+@click.command("nginx:set", short_help="Set an nginx property")
 @click.option("--global", "is_global", is_flag=True, help="Set the default for every app.")
 @click.argument("app", required=False)
 @click.argument("args", nargs=-1)
@@ -50,13 +44,11 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
     scope = scope_of(c, app, is_global)
     key, value = args[0], (args[1] if len(args) == 2 else "")
     validate_single_value(f"nginx property {key}", value)
-    from dockyard.core.routing import proxy_type
-
-    if key not in LOCATION_KEYS and (scope == GLOBAL_SCOPE or proxy_type(c.store, scope) == "nginx"):
+    if key not in LOCATION_KEYS and (scope == GLOBAL_SCOPE or c.proxy_type(scope) == "nginx"):
         # validate, then store (issue 10): a setting nginx rejects is never kept, or the next
         # deploy fails at the traffic switch with old and new containers both running; a global
         # one is checked against every deployed app's config and applied by build-config --all
-        routed(c, scope, lambda store: _nginx_on(store).set_property(scope, key, value))
+        c.routed(scope, lambda store: c.load_proxy("nginx", store).set_property(scope, key, value))
     else:
         _nginx(c).set_property(scope, key, value)
     log.info("%s nginx %s for %s", "Set" if value else "Unset", key, scope)
@@ -64,7 +56,7 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
         log.info("Run proxy:build-config --all to apply it to deployed apps")
 
 
-@click.command("nginx:report")
+@click.command("nginx:report", short_help="Report nginx settings")
 @click.option("--global", "is_global", is_flag=True)
 @click.argument("app", required=False)
 @pass_cli
@@ -75,14 +67,12 @@ def report(c: CliContext, is_global: bool, app: str | None) -> None:
 
 
 def _require_nginx_app(c: CliContext, app: str) -> None:
-    from dockyard.core.routing import configured_type
-
-    require_app(c.store, app)
-    if configured_type(c.store, app) != "nginx":
+    c.require_app(app)
+    if c.proxy_type(app, configured=True) != "nginx":
         raise ProxyError("This command is only available for apps with the nginx proxy type")
 
 
-@click.command("nginx:show-config")
+@click.command("nginx:show-config", short_help="Print an app's nginx config")
 @click.argument("app")
 @pass_cli
 def show_config(c: CliContext, app: str) -> None:
@@ -91,7 +81,7 @@ def show_config(c: CliContext, app: str) -> None:
     click.echo(_nginx(c).show_config(app))
 
 
-@click.command("nginx:validate-config")
+@click.command("nginx:validate-config", short_help="Validate nginx config with nginx -t")
 @click.argument("app", required=False)
 @click.option("--clean", is_flag=True, help="Remove the config of each app that fails on its own.")
 @pass_cli
@@ -100,7 +90,7 @@ def validate_config(c: CliContext, app: str | None, clean: bool) -> None:
     if app == "--clean":  # Dokku's nginx:validate-config --clean
         app, clean = None, True
     if app:
-        require_app(c.store, app)
+        c.require_app(app)
 
     def warn(message: str) -> None:  # Dokku: the warning, then the file's contents on stdout
         head, _, contents = message.partition("\n")
@@ -137,7 +127,7 @@ def _logs(c: CliContext, app: str, kind: str, follow: bool) -> None:
         click.echo(line)
 
 
-@click.command("nginx:access-logs")
+@click.command("nginx:access-logs", short_help="Show (or -t follow) an app's nginx access log")
 @click.argument("app")
 @click.option("-t", "follow", is_flag=True, help="Follow the log (tail -F).")
 @pass_cli
@@ -146,7 +136,7 @@ def access_logs(c: CliContext, app: str, follow: bool) -> None:
     _logs(c, app, "access", follow)
 
 
-@click.command("nginx:error-logs")
+@click.command("nginx:error-logs", short_help="Show (or -t follow) an app's nginx error log")
 @click.argument("app")
 @click.option("-t", "follow", is_flag=True, help="Follow the log (tail -F).")
 @pass_cli
@@ -155,30 +145,24 @@ def error_logs(c: CliContext, app: str, follow: bool) -> None:
     _logs(c, app, "error", follow)
 
 
-@click.command("nginx:start")
+@click.command("nginx:start", short_help="Start a private nginx")
 @pass_cli
 def start(c: CliContext) -> None:
     """Start a private nginx (writing a main config if there is none) and build every app's config."""
-    from dockyard.core.properties import list_apps
-    from dockyard.core.routing import proxy_type, rebuild_many
-
     log.info("%s", _nginx(c).start())
-    apps = [a for a in list_apps(c.store) if is_deployed(c.store, a) and proxy_type(c.store, a) == "nginx"]
-    if apps:
-        results = rebuild_many(c.store, apps, c.scheduler_for, force=False)
-        failed = [r.app for r in results if not r.ok]
-        if failed:
-            raise ProxyError(f"nginx started, but the config of {', '.join(failed)} was rejected")
+    failed = c.rebuild_routed_by("nginx")
+    if failed:
+        raise ProxyError(f"nginx started, but the config of {', '.join(failed)} was rejected")
 
 
-@click.command("nginx:reload")
+@click.command("nginx:reload", short_help="Check the nginx config (nginx -t), then reload nginx")
 @pass_cli
 def reload(c: CliContext) -> None:
     """Check the whole nginx config with nginx -t, then reload nginx."""
     log.info("%s", _nginx(c).reload())
 
 
-@click.command("nginx:stop")
+@click.command("nginx:stop", short_help="Stop the private nginx")
 @pass_cli
 def stop(c: CliContext) -> None:
     """Stop the private nginx."""
