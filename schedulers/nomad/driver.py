@@ -5,7 +5,8 @@ Deploy:
 1. refuse a plan the driver cannot honour (``check_plan``) before any request;
 2. register the job (``POST /v1/jobs``);
 3. follow the evaluation to ``complete`` (a placement failure fails the deploy), then the
-   job version's deployment to ``successful``, reporting healthy/desired allocations as
+   job version's deployment until its canaries are healthy and wait for promotion (or, with
+   no canaries, until it is ``successful``), reporting healthy/desired allocations as
    progress. A job change that needs no deployment (only a count of 0, say) is done once
    its evaluation is;
 4. when the deployment fails, Nomad's ``AutoRevert`` normally sends the job back to its last
@@ -13,8 +14,11 @@ Deploy:
    to the version that ran before this deploy (``POST /v1/job/:id/revert``, guarded by
    ``EnforcePriorVersion``), or deregisters a job that this deploy created. A DeployError
    carries the failing allocation's last log lines;
-5. the ``Rollout`` goes back to core, which fires ``core-post-deploy``; ``abort`` (a
-   subscriber failed) reverts the job as in 4.
+5. the ``Rollout`` goes back to core, which fires ``core-post-deploy`` with the canaries'
+   listeners (the old allocations still serve until then); ``finish`` promotes the
+   deployment, which stops the old allocations, and waits until it is ``successful``;
+   ``abort`` (a subscriber failed) fails the deployment, so the canaries stop and the job
+   reverts as in 4.
 
 Listeners are the job's Nomad-native service registrations (``/v1/job/:id/services``):
 address and port, host mode by default, the container's address with ``initial-network``.
@@ -100,18 +104,21 @@ class NomadScheduler(LocalEngineImages, Scheduler):
         registered = c.call(f"register job {plan.app}", c.api.jobs.register_job, job)
         rollout = _NomadRollout(self, plan, c, before)
         try:
-            failure, rollout.version = self._follow(plan, c, registered, progress)
+            failure, rollout.version, rollout.awaiting = self._follow(plan, c, registered, progress)
             if failure is not None:
                 raise DeployError(f"app {plan.app}: deployment failed: {failure}; {rollout.abort()}")
-            rollout.instances = self.status(plan.app)
+            # with canaries awaiting promotion the old allocations still run: not this release's
+            rollout.instances = [i for i in self.status(plan.app)
+                                 if rollout.awaiting is None or i.release == plan.release]
         except BaseException:
             rollout.abort()  # an interrupt while following: back to the version that ran (once)
             raise
         return rollout
 
     def _follow(self, plan: DeployPlan, c: NomadClient, registered: Obj,
-                progress: Progress) -> tuple[str | None, int]:
-        """(why it failed or None, the job version this deploy registered)."""
+                progress: Progress) -> tuple[str | None, int, str | None]:
+        """(why it failed or None, the job version this deploy registered, the deployment
+        whose healthy canaries wait for promotion or None)."""
         poll = self._poll(plan.app)
         deadline = time.monotonic() + computed_float(self.store, PLUGIN, plan.app, "deploy-timeout", 900.0)
         eval_id = registered.get("EvalID")
@@ -120,14 +127,14 @@ class NomadScheduler(LocalEngineImages, Scheduler):
                 ev = c.call(f"read evaluation {eval_id}", c.api.evaluation.get_evaluation, eval_id)
                 status = ev.get("Status")
                 if status in ("failed", "canceled"):
-                    return f"evaluation {eval_id} {status}: {ev.get('StatusDescription', '')}", -1
+                    return f"evaluation {eval_id} {status}: {ev.get('StatusDescription', '')}", -1, None
                 if status == "complete":
                     failed = ev.get("FailedTGAllocs") or {}
                     if failed:
-                        return f"could not place task group(s) {', '.join(sorted(failed))}", -1
+                        return f"could not place task group(s) {', '.join(sorted(failed))}", -1, None
                     break
                 if time.monotonic() > deadline:
-                    return f"evaluation {eval_id} did not complete in time", -1
+                    return f"evaluation {eval_id} did not complete in time", -1, None
                 time.sleep(poll)
         version = self._registered_version(plan.app, c, registered)
         total = sum(p.scale for p in plan.processes)
@@ -136,20 +143,40 @@ class NomadScheduler(LocalEngineImages, Scheduler):
             dep = max((d for d in deployments if d.get("JobVersion") == version),
                       key=lambda d: int(d.get("CreateIndex") or 0), default=None)
             if dep is None:
-                return None, version  # nothing to roll out for this version
+                return None, version, None  # nothing to roll out for this version
             groups = dep.get("TaskGroups") or {}
             healthy = sum(int(g.get("HealthyAllocs") or 0) for g in groups.values())
             status = dep.get("Status")
             progress(f"deployment {dep.get('ID', '')[:8]}: {status}, {healthy} healthy", min(healthy, total), total)
             if status == "successful":
-                return None, version
+                return None, version, None
             if status in ("failed", "cancelled"):
-                return f"{dep.get('StatusDescription') or status}{self._last_lines(c, dep)}", version
+                return f"{dep.get('StatusDescription') or status}{self._last_lines(c, dep)}", version, None
+            if status == "running" and _awaits_promotion(groups):
+                return None, version, str(dep["ID"])
             if time.monotonic() > deadline:
                 with contextlib.suppress(DockyardError):
                     c.call("fail the deployment", c.api.deployment.fail_deployment, dep["ID"])
-                return "the deployment did not become healthy in time", version
+                return "the deployment did not become healthy in time", version, None
             time.sleep(poll)
+
+    def _promote(self, plan: DeployPlan, c: NomadClient, deployment: str, progress: Progress) -> None:
+        """Promote the healthy canaries (the old allocations stop) and wait until the
+        deployment is ``successful``."""
+        progress(f"promote deployment {deployment[:8]}", 0, 0)
+        c.call(f"promote deployment {deployment}", c.api.deployment.promote_deployment_all, deployment)
+        timeout = computed_float(self.store, PLUGIN, plan.app, "deploy-timeout", 900.0)
+        deadline = time.monotonic() + timeout
+        while True:
+            dep = c.call(f"read deployment {deployment}", c.api.deployment.get_deployment, deployment)
+            status = dep.get("Status")
+            if status == "successful":
+                return
+            if status in ("failed", "cancelled") or time.monotonic() > deadline:
+                raise DeployError(f"app {plan.app}: deployment {deployment[:8]} was promoted but did not "
+                                  f"complete ({dep.get('StatusDescription') or status}); the new release serves, "
+                                  "old allocations may still run")
+            time.sleep(self._poll(plan.app))
 
     def _registered_version(self, app: str, c: NomadClient, registered: Obj) -> int:
         """The job version this register created, found by its JobModifyIndex (Nomad may
@@ -174,7 +201,13 @@ class NomadScheduler(LocalEngineImages, Scheduler):
                 return f"; last log lines of allocation {alloc['ID'][:8]}: " + " | ".join(lines)
         return ""
 
-    def _revert(self, app: str, c: NomadClient, before: Obj | None, failed_version: int) -> str:
+    def _revert(self, app: str, c: NomadClient, before: Obj | None, failed_version: int,
+                awaiting: str | None = None) -> str:
+        """Back to what ran before this rollout. A deployment whose canaries await promotion
+        is failed first: its canaries stop, and Nomad's AutoRevert usually reverts the job."""
+        if awaiting is not None:
+            with contextlib.suppress(DockyardError):  # already terminal: revert below regardless
+                c.call(f"fail deployment {awaiting}", c.api.deployment.fail_deployment, awaiting)
         if before is None:
             c.call(f"deregister job {app}", c.api.job.deregister_job, app)
             return f"job {app} deregistered (it had no previous version)"
@@ -279,12 +312,17 @@ class NomadScheduler(LocalEngineImages, Scheduler):
 
     def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Listener]]:
         """Every task group; those with services list their registrations' address and port."""
+        return self._listeners(app)
+
+    def _listeners(self, app: str, version: int | None = None) -> dict[str, list[Listener]]:
+        """``listeners``, of the allocations at job ``version`` only when given: the canaries
+        of a deployment awaiting promotion, not the old allocations beside them."""
         c = self.client(app)
         job = c.maybe(f"read job {app}", c.api.job.get_job, app)
         if job is None:
             return {}
         out: dict[str, list[Listener]] = {g["Name"]: [] for g in job.get("TaskGroups") or []}
-        live = {a["ID"] for a in self._allocs(c, app)}
+        live = {a["ID"] for a in self._allocs(c, app) if version is None or int(a.get("JobVersion", -1)) == version}
         for reg in self._registrations(c, app):
             if reg.get("AllocID") not in live:
                 continue
@@ -443,19 +481,37 @@ def alloc_events(alloc: Obj, seen: dict[str, tuple[str, int]]) -> list[Scheduler
     return out
 
 
+def _awaits_promotion(groups: dict[str, Obj]) -> bool:
+    """A running deployment whose every canary group has all its canaries healthy and is not
+    promoted yet (groups without canaries, a rolling update, have all theirs healthy)."""
+    canary = [g for g in groups.values() if int(g.get("DesiredCanaries") or 0) > 0]
+    return bool(canary) and all(not g.get("Promoted") for g in canary) and all(
+        int(g.get("HealthyAllocs") or 0) >= int(g.get("DesiredCanaries") or g.get("PlacedAllocs") or 0)
+        for g in groups.values())
+
+
 class _NomadRollout(Rollout):
-    """The job's deployment succeeded: Nomad's update stanza (canaries beside the old
-    allocations, auto-promoted once healthy) already replaced the old allocations, so
-    ``finish`` has nothing left to retire; ``undo`` reverts the job to the version that ran
-    before (or deregisters a job this rollout created)."""
+    """The job's deployment is healthy. With canaries (``awaiting``), they run beside the old
+    allocations and the listeners are theirs alone; ``finish`` promotes them, which stops
+    the old ones. Without (a first deploy, ``checks:disable``, a count change) Nomad already
+    replaced what it replaces and ``finish`` has nothing left to do. ``undo`` fails a
+    deployment that awaits promotion and reverts the job to the version that ran before (or
+    deregisters a job this rollout created)."""
 
     def __init__(self, driver: NomadScheduler, plan: DeployPlan, c: NomadClient, before: Obj | None) -> None:
         super().__init__(plan, driver)
         self.driver, self.c, self.before = driver, c, before
         self.version = -1  # the job version this rollout registered, once known
+        self.awaiting: str | None = None  # the deployment whose canaries wait for promotion
+
+    def read_listeners(self) -> dict[str, list[Listener]]:
+        if self.awaiting is None:
+            return super().read_listeners()
+        return self.driver._listeners(self.plan.app, self.version)
 
     def finish(self, progress: Progress = no_progress) -> None:
-        return None
+        if self.awaiting is not None:
+            self.driver._promote(self.plan, self.c, self.awaiting, progress)
 
     def undo(self) -> str:
-        return self.driver._revert(self.plan.app, self.c, self.before, self.version)
+        return self.driver._revert(self.plan.app, self.c, self.before, self.version, self.awaiting)

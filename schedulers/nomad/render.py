@@ -23,9 +23,11 @@ deploy registers (``POST /v1/jobs``).
 * the ``update`` blocks are the zero-downtime rollout: blue/green, with as many canaries as
   the group's count running beside the old allocations, healthy after ``MinHealthyTime`` =
   checks ``wait`` (Dokku's "running without restarts for that long"; a checks ``path``
-  becomes an HTTP service check on web), then auto-promoted, which stops the old ones; a
-  failed deployment never touched the old allocations, and ``AutoRevert`` sends the job
-  back to its last stable version. A change of count alone is an in-place update.
+  becomes an HTTP service check on web). They are promoted by Dockyard, not automatically:
+  once healthy, the proxy switches to them, and only then does promotion stop the old
+  ones (``Rollout.finish``); a switch that failed fails the deployment instead
+  (``Rollout.abort``), and ``AutoRevert`` sends the job back to its last stable version, as
+  for a deployment that failed on its own. A change of count alone is an in-place update.
 
 Networks. Nomad's docker driver puts a task on exactly one network, chosen at creation
 (``network_mode``), and cannot attach another one later. So ``initial-network`` maps onto
@@ -148,9 +150,10 @@ def _group(plan: DeployPlan, spec: ProcessSpec, settings: NomadSettings) -> dict
         "Tasks": [_task(plan, group_name(spec.name), spec.command, plan.env_for(spec.name), ports, spec.name)],
     }
     if spec.scale > 0 and plan.checks.zero_downtime_for(spec.name):
-        # blue/green: as many canaries as the count run beside the old allocations; they are
-        # promoted (and the old ones stopped) only once healthy, else the job auto-reverts
-        group["Update"] = {"Canary": spec.scale, "MaxParallel": spec.scale, "AutoPromote": True,
+        # blue/green: as many canaries as the count run beside the old allocations; Dockyard
+        # promotes them (which stops the old ones) once the proxy has switched to them, and
+        # fails the deployment (the job reverts) if it could not
+        group["Update"] = {"Canary": spec.scale, "MaxParallel": spec.scale, "AutoPromote": False,
                            "AutoRevert": True}
     elif spec.scale > 0:
         # checks:disable: no canaries, so Nomad's rolling update stops old allocations first

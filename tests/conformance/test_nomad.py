@@ -123,6 +123,54 @@ def test_failed_deployment_reverts_and_the_old_version_keeps_serving(
     assert job["TaskGroups"][0]["Tasks"][0]["Config"]["image"] == "img:1"
 
 
+def test_the_proxy_switches_to_the_canaries_before_promotion_stops_the_old_allocations(
+        nomad_scheduler: Any, nomad_double: Any, file_store: Any, app: list[str]) -> None:
+    """Blue/green as docker-local does it: while core-post-deploy runs (the proxy switching),
+    the old allocations still serve and the listeners handed over are the canaries' alone;
+    promotion, which stops the old ones, comes only after (issue 9: finish promotes)."""
+    app.append("nomad-promote")
+    nomad_double.deploy_reads = 2
+    file_store.set("ports", "nomad-promote", "map", "http:80:5000")
+    old = roll_out(nomad_scheduler, plan_for(file_store, "nomad-promote", "img:1", {"web": WEB}),
+                   Hooks(load_entry_points=False))
+    new = build_plan(file_store, "nomad-promote", image="img:2", processes={"web": WEB})
+    seen: list[dict[str, Any]] = []
+    h = Hooks(load_entry_points=False)
+    h.subscribe("core-post-deploy", lambda listeners, **_: seen.append({
+        "listeners": list(listeners["web"]),
+        "running": {a["JobVersion"] for a in nomad_double.live_allocs("nomad-promote")},
+        "promoted": nomad_double.calls("POST", "/deployment/promote/")}))
+    instances = roll_out(nomad_scheduler, new, h)
+    assert len(seen) == 1 and seen[0]["promoted"] == []
+    assert seen[0]["running"] == {0, 1}, "the old allocation served while the proxy switched"
+    canaries = {a["ID"] for a in nomad_double.live_allocs("nomad-promote") if a["JobVersion"] == 1}
+    regs = {(r["Address"], r["Port"]) for r in nomad_double.services("nomad-promote") if r["AllocID"] in canaries}
+    assert {(x.host, x.port) for x in seen[0]["listeners"]} == regs and len(regs) == 1
+    assert len(nomad_double.calls("POST", "/deployment/promote/")) == 1
+    assert {a["JobVersion"] for a in nomad_double.live_allocs("nomad-promote")} == {1}
+    assert {i.release for i in instances} == {new.release} and old[0].id not in {i.id for i in instances}
+
+
+def test_a_failed_switch_fails_the_deployment_and_the_old_allocations_keep_running(
+        nomad_scheduler: Any, nomad_double: Any, file_store: Any, app: list[str]) -> None:
+    app.append("nomad-unswitched")
+    first = plan_for(file_store, "nomad-unswitched", "img:1", {"web": WEB})
+    old = roll_out(nomad_scheduler, first, Hooks(load_entry_points=False))
+    h = Hooks(load_entry_points=False)
+
+    def refuse(**_: Any) -> None:
+        raise RuntimeError("nginx -t failed")
+
+    h.subscribe("core-post-deploy", refuse)
+    with pytest.raises(DeployError, match="switching traffic to it failed"):
+        roll_out(nomad_scheduler, build_plan(file_store, "nomad-unswitched", image="img:2", processes={"web": WEB}), h)
+    assert len(nomad_double.calls("POST", "/deployment/fail/")) == 1
+    assert nomad_double.calls("POST", "/deployment/promote/") == []
+    live = nomad_double.live_allocs("nomad-unswitched")
+    assert [a["ID"] for a in live] == [old[0].id], "the canary stopped, the old allocation never did"
+    assert nomad_double.jobs["nomad-unswitched"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"] == "img:1"
+
+
 def test_a_failed_first_deploy_leaves_nothing_running(nomad_scheduler: Any, nomad_target: Target,
                                                       file_store: Any, app: list[str]) -> None:
     app.append("nomad-first")

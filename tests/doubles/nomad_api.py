@@ -2,7 +2,7 @@
 
 The real python-nomad client talks to it over HTTP: jobs register/list/read, versions,
 revert, deregister (with purge), allocations, the job's deployment, evaluations,
-deployments (read, allocations, fail), Nomad-native service registrations
+deployments (read, allocations, fail, promote), Nomad-native service registrations
 (``/v1/job/:id/services``), allocation logs (``/v1/client/fs/logs``), allocation restart
 and the event stream (``/v1/event/stream``, newline-delimited JSON with ``{}`` heartbeats).
 Errors are Nomad's plain-text bodies with its status codes.
@@ -11,7 +11,8 @@ Scheduling is simulated synchronously on every register: a new job version gets 
 per task group; what a task does is decided by ``program(argv, env)`` (the same little
 shell as the Kubernetes double: anything it does not know keeps running). A service job's
 version gets a deployment that is ``running`` for ``deploy_reads`` reads and then
-``successful``, or ``failed`` when a task exits; on failure the old allocations keep
+``successful`` (or, with canaries that are not auto-promoted, ``running`` until promoted
+or failed), or ``failed`` when a task exits; on failure the old allocations keep
 running and, with ``Update.AutoRevert`` and ``auto_revert`` on, the double reverts to the
 last stable version as Nomad does. ``inject(status, ...)`` scripts errors; ``requests``
 records every call in order.
@@ -58,6 +59,9 @@ class NomadApiDouble(ApiDouble):
         self.evals: dict[str, Obj] = {}
         self.deployments: dict[str, Obj] = {}
         self.deploy_left: dict[str, int] = {}
+        #: deployments whose healthy canaries wait for a manual promotion -> the allocations
+        #: they replace, which keep running until then
+        self.awaiting: dict[str, list[str]] = {}
         self.logs: dict[tuple[str, str, str], str] = {}
         self.events: list[Obj] = []
         self.program: Callable[[list[str] | None, dict[str, str]], Outcome] = shell_program
@@ -211,6 +215,7 @@ class NomadApiDouble(ApiDouble):
         only when every new one is healthy."""
         batch = job["Type"] == "batch"
         healthy_all = True
+        manual = False  # a group's canaries wait for POST /v1/deployment/promote
         stats: dict[str, Obj] = {}
         new_by_group: dict[str, list[Obj]] = {}
         replaced: list[Obj] = []
@@ -236,16 +241,22 @@ class NomadApiDouble(ApiDouble):
             healthy = outcome.exit_code is None
             if fresh and not healthy:
                 healthy_all = False
-            stats[name] = {"DesiredTotal": count, "DesiredCanaries": len(fresh) if other else 0,
+            update = group.get("Update") or {}
+            # canaries are placed only when a version replaces running allocations, as Nomad does
+            canaries = bool(other and fresh) and int(update.get("Canary") or 0) > 0
+            waits = canaries and update.get("AutoPromote") is not True
+            manual = manual or waits
+            stats[name] = {"DesiredTotal": count, "DesiredCanaries": len(fresh) if canaries else 0,
+                           "PlacedCanaries": [a["ID"] for a in fresh] if canaries else [],
                            "PlacedAllocs": len(fresh), "HealthyAllocs": len(fresh) if healthy else 0,
-                           "UnhealthyAllocs": 0 if healthy else len(fresh), "Promoted": healthy,
-                           "AutoRevert": True}
+                           "UnhealthyAllocs": 0 if healthy else len(fresh), "Promoted": healthy and not waits,
+                           "AutoRevert": bool(update.get("AutoRevert"))}
             replaced.extend(other)
         names = {g["Name"] for g in job["TaskGroups"]}
         for alloc in [a for a in self.allocs.values() if a["JobID"] == job["ID"] and a["DesiredStatus"] == "run"]:
             if alloc["TaskGroup"] not in names:
                 self._stop_alloc(alloc)
-        if healthy_all:  # promotion: the old allocations retire
+        if healthy_all and not manual:  # promotion: the old allocations retire
             for alloc in replaced:
                 self._stop_alloc(alloc)
         if batch or not any(new_by_group.values()):
@@ -263,6 +274,11 @@ class NomadApiDouble(ApiDouble):
         for allocs in new_by_group.values():
             for alloc in allocs:
                 alloc["DeploymentID"] = did
+        if healthy_all and manual:
+            dep["Status"] = "running"
+            dep["StatusDescription"] = "Deployment is running but requires manual promotion"
+            self.awaiting[did] = [a["ID"] for a in replaced]
+            return
         if healthy_all:
             self._version(job["ID"], job["Version"])["Stable"] = True
             job["Stable"] = True
@@ -273,6 +289,57 @@ class NomadApiDouble(ApiDouble):
             target = max(stable, key=lambda v: v["Version"])
             dep["StatusDescription"] += f" - rolling back to job version {target['Version']}"
             self._install(_spec_copy(target), "deployment-watcher", reverting_to=target["Version"])
+
+    def promote(self, did: str, body: Obj) -> Obj:
+        """Nomad's promote: the canaries become the job's allocations, the ones they replace
+        stop, and the deployment (and its job version) succeed."""
+        dep = self.deployments.get(did)
+        if dep is None:
+            raise Failure(404, "deployment not found")
+        if did not in self.awaiting or dep["Status"] != "running":
+            raise Failure(400, f"deployment {did!r} has no canaries to promote" if dep["Status"] == "running"
+                          else f"can't promote terminal deployment {did!r}")
+        if not body.get("All") and not body.get("Groups"):
+            raise Failure(400, "must promote all groups or a subset")
+        for alloc_id in self.awaiting.pop(did):
+            self._stop_alloc(self.allocs[alloc_id])
+        for group in dep["TaskGroups"].values():
+            group["Promoted"] = True
+        dep.update(Status="successful", StatusDescription="Deployment completed successfully")
+        self._version(dep["JobID"], dep["JobVersion"])["Stable"] = True
+        if self.jobs[dep["JobID"]]["Version"] == dep["JobVersion"]:
+            self.jobs[dep["JobID"]]["Stable"] = True
+        return {"EvalID": self._eval(dep["JobID"], "deployment-watcher"), "EvalCreateIndex": self.index,
+                "DeploymentModifyIndex": self._bump(), "Index": self.index}
+
+    def fail(self, did: str) -> Obj:
+        """Nomad's fail: a deployment waiting for promotion stops its canaries (the allocations
+        they would replace kept running) and, with AutoRevert, the job goes back to its
+        latest stable version."""
+        dep = self.deployments.get(did)
+        if dep is None:
+            raise Failure(404, "deployment not found")
+        if dep["Status"] != "running":
+            raise Failure(400, f"can't fail terminal deployment {did!r}")
+        dep.update(Status="failed", StatusDescription="Deployment marked as failed")
+        reverted: int | None = None
+        if self.awaiting.pop(did, None) is not None:
+            for alloc in [a for a in self.allocs.values() if a.get("DeploymentID") == did]:
+                if alloc["DesiredStatus"] == "run":
+                    self._stop_alloc(alloc)
+            job = self.jobs[dep["JobID"]]
+            stable = [v for v in self.versions[job["ID"]] if v["Stable"] and v["Version"] < dep["JobVersion"]]
+            auto = any(g.get("AutoRevert") for g in dep["TaskGroups"].values())
+            if auto and self.auto_revert and stable and job["Version"] == dep["JobVersion"]:
+                target = max(stable, key=lambda v: v["Version"])
+                dep["StatusDescription"] += f" - rolling back to job version {target['Version']}"
+                self._install(_spec_copy(target), "deployment-watcher", reverting_to=target["Version"])
+                reverted = target["Version"]
+        out: Obj = {"EvalID": self._eval(dep["JobID"], "deployment-watcher"), "EvalCreateIndex": self.index,
+                    "DeploymentModifyIndex": self._bump(), "Index": self.index}
+        if reverted is not None:
+            out["RevertedJobVersion"] = reverted
+        return out
 
     def deployment_for_client(self, did: str) -> Obj:
         dep = copy.deepcopy(self.deployments[did])
@@ -433,11 +500,9 @@ class _Handler(DoubleHandler):
             if len(parts) == 3 and parts[1] == "allocations":
                 return 200, [copy.deepcopy(a) for a in api.allocs.values() if a.get("DeploymentID") == parts[2]]
             if len(parts) == 3 and parts[1] == "fail" and method == "POST":
-                dep = api.deployments.get(parts[2])
-                if dep is None:
-                    raise Failure(404, "deployment not found")
-                dep["Status"] = "failed"
-                return 200, {"EvalID": api._eval(dep["JobID"], "deployment-watcher"), "Index": api.index}
+                return 200, api.fail(parts[2])
+            if len(parts) == 3 and parts[1] == "promote" and method == "POST":
+                return 200, api.promote(parts[2], body or {})
             if len(parts) == 2 and parts[1] in api.deployments:
                 return 200, api.deployment_for_client(parts[1])
             raise Failure(404, "deployment not found")

@@ -179,7 +179,7 @@ def test_host_address_mode_registers_the_node_port() -> None:
 
 def test_blue_green_canaries_per_group() -> None:
     g = groups(R.render_job(make_plan(), R.NomadSettings()))
-    assert g["web"]["Update"] == {"Canary": 2, "MaxParallel": 2, "AutoPromote": True, "AutoRevert": True}
+    assert g["web"]["Update"] == {"Canary": 2, "MaxParallel": 2, "AutoPromote": False, "AutoRevert": True}
     assert "Update" not in g["dns"]  # count 0: nothing to roll out
 
 
