@@ -66,7 +66,9 @@ def import_(c: CliContext, dokku_root: Path, dokku_lib: Path, dry_run: bool, ski
     if not skip_images:
         from dockyard.core.dokku.images import check_images
 
-        problem = check_images(a for a in server.apps.values() if not apps or a.name in apps)
+        # the default scheduler reads the images (docker-local unless configured otherwise)
+        problem = check_images((a for a in server.apps.values() if not apps or a.name in apps),
+                               c.scheduler(c.settings.scheduler_default))
         if problem:
             log.warning("%s", problem)
     plans = plan_import(c.store, server, set(apps) if apps else None)
