@@ -55,6 +55,9 @@ HOSTILE_HOST = "127.0.0.1; return 200 owned"
 UNRESOLVABLE_HOST = "no-such-backend.invalid"
 #: a report row as Dokku prints it: ``<plugin>-<key>``, lower case, words joined by "-"
 _REPORT_KEY = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+#: each bad listener host: refused before the proxy's own check, and refused by it
+_BAD_HOSTS = pytest.mark.parametrize("host", [HOSTILE_HOST, UNRESOLVABLE_HOST],
+                                     ids=["hostile-host", "unresolvable-host"])
 
 
 def free_port() -> int:
@@ -252,45 +255,47 @@ class ProxySuite:
         if validations:
             assert validations() == checked, "an unchanged config is not validated again without force"
 
+    @_BAD_HOSTS
     def test_build_all_refuses_only_the_bad_app(self, proxy: Proxy, backend: Callable[[str], Backend],
                                                 new_app: Callable[[str], str],
-                                                get: Callable[[int, str], Reply | None]) -> None:
+                                                get: Callable[[int, str], Reply | None], host: str) -> None:
         good, bad = new_app("good"), new_app("bad")
         good_port, bad_port = free_port(), free_port()
         web = backend("web-of-good")
         results = proxy.build_all([
             self.routes(good, web, good_port, self.domain(good)),
-            self.routes(bad, Listener(UNRESOLVABLE_HOST, web.port), bad_port, self.domain(bad)),
+            self.routes(bad, Listener(host, web.port), bad_port, self.domain(bad)),
         ])
         by_app = {r.app: r for r in results}
         assert by_app[good].ok, by_app[good].message
         self.assert_routed(proxy, get, good_port, self.domain(good), web)
         if proxy.routes_traffic:
             assert not by_app[bad].ok and not by_app[bad].changed
-            assert UNRESOLVABLE_HOST in by_app[bad].message, by_app[bad].message
+            assert host in by_app[bad].message, by_app[bad].message
             self.assert_not_routed(proxy, get, bad_port, self.domain(bad))
         else:
             assert by_app[bad].ok and not by_app[bad].changed
 
+    @_BAD_HOSTS
     def test_check_all_reports_a_bad_route_without_applying(
             self, proxy: Proxy, backend: Callable[[str], Backend], new_app: Callable[[str], str],
-            get: Callable[[int, str], Reply | None]) -> None:
+            get: Callable[[int, str], Reply | None], host: str) -> None:
         good, bad = new_app("chkgood"), new_app("chkbad")
         good_port, bad_port = free_port(), free_port()
         web = backend("web-of-chk")
         failed = proxy.check_all([
             self.routes(good, web, good_port, self.domain(good)),
-            self.routes(bad, Listener(HOSTILE_HOST, web.port), bad_port, self.domain(bad)),
+            self.routes(bad, Listener(host, web.port), bad_port, self.domain(bad)),
         ])
         if proxy.routes_traffic:
             assert set(failed) == {bad}, failed
-            assert HOSTILE_HOST in failed[bad], failed[bad]
+            assert host in failed[bad], failed[bad]
         else:
             assert failed == {}, "a proxy that routes nothing accepts every route"
         for app, port in ((good, good_port), (bad, bad_port)):
             assert get(port, self.domain(app)) is None, f"check_all applied the config of {app}"
 
-    @pytest.mark.parametrize("host", [HOSTILE_HOST, UNRESOLVABLE_HOST], ids=["hostile-host", "unresolvable-host"])
+    @_BAD_HOSTS
     def test_rejected_config_leaves_the_old_one_serving(
             self, proxy: Proxy, backend: Callable[[str], Backend], new_app: Callable[[str], str],
             get: Callable[[int, str], Reply | None], host: str) -> None:
