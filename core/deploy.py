@@ -332,12 +332,13 @@ def scale_app(store: PropertyStore, scheduler: Scheduler, app: str, changes: Map
     """Store the scale; if the app is deployed, bring its instances to it.
 
     Before the first deploy only the scale is stored (types no Procfile has yet are
-    accepted); the next deploy uses it. A failed rollout restores the previous scale.
+    accepted); the next deploy uses it. Otherwise the new scale is stored once traffic has
+    switched to it, as a release is recorded: a failed or interrupted rollout (or a kill -9)
+    leaves the scale that runs.
     """
     require_app(store, app)
     hooks = hooks or Hooks()
     with store.lock(deploy_lock(app), timeout=LOCK_TIMEOUT):
-        before = read_scale(store, app)
         current = current_release(store, app)
         if current is None:
             write_scale(store, app, changes)
@@ -348,13 +349,9 @@ def scale_app(store: PropertyStore, scheduler: Scheduler, app: str, changes: Map
         plan = dataclasses.replace(plan, processes=tuple(
             dataclasses.replace(p, scale=changes.get(p.name, p.scale)) for p in plan.processes))
         preflight(scheduler, app, plan.networks, plan.ports)
-        write_scale(store, app, changes)
         subscribe_routing(hooks, store, scheduler)
-        try:
-            return roll_out(scheduler, plan, hooks, fenced(store, progress), scale=True, store=store)
-        except BaseException:
-            store.list_write("ps", app, "scale", [f"{k}={v}" for k, v in sorted(before.items())])
-            raise
+        return roll_out(scheduler, plan, hooks, fenced(store, progress), scale=True, store=store,
+                        on_switched=lambda: write_scale(store, app, changes))
 
 
 # ---- run and lifecycle ----------------------------------------------------------------

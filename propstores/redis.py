@@ -47,6 +47,7 @@ from dockyard.propstores.base import (
     StoreCapability,
     Value,
     WatchEvent,
+    check_op,
     decode_data,
     encode_data,
     kept_alive,
@@ -97,6 +98,23 @@ redis.call('publish', KEYS[5], ARGV[8])
 return 1
 """
 
+#: list_add's append in one round trip: Dokku's list bytes are lines, so appending an item is
+#: APPEND of ``item\n`` (after a newline when the key holds a single value, which a list
+#: operation reads as a one-item list), plus the scope indexes and the change notice
+_APPEND = """
+local cur = redis.call('get', KEYS[1])
+local add = ARGV[1]
+if cur and cur ~= '' and string.sub(cur, -1) ~= '\\n' then add = '\\n' .. add end
+redis.call('append', KEYS[1], add)
+if not cur then  -- a key that exists is already in its scope's index (written in the same script)
+  redis.call('sadd', KEYS[2], ARGV[2])
+  redis.call('sadd', KEYS[3], ARGV[3])
+  redis.call('sadd', KEYS[4], ARGV[4])
+end
+redis.call('publish', KEYS[5], '[[' .. ARGV[5] .. ',' .. cjson.encode(redis.call('get', KEYS[1])) .. ']]')
+return 1
+"""
+
 T = TypeVar("T")
 #: json's string encoder (ensure_ascii=False): the change notice is built by hand on the hot path
 _json_str: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
@@ -138,6 +156,7 @@ class RedisStore(PropertyStore):
         self._plugins_key = f"{self.prefix}plugins"
         self._prune = self.client.register_script(_PRUNE)
         self._cas = self.client.register_script(_CAS)
+        self._append = self.client.register_script(_APPEND)
 
     # ---- helpers -----------------------------------------------------------------------
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -255,6 +274,21 @@ class RedisStore(PropertyStore):
                     key, scope, plugin, notice]
             if self._call(self._cas, keys=keys, args=args):
                 return new
+
+    def list_add(self, plugin: str, scope: str, key: str, item: str, index: int = 0) -> None:
+        """An append is one script call, as atomic as ``update`` (the script runs alone) at
+        the cost of one APPEND; an insert at an index is the generic read-modify-write."""
+        if index > 0:
+            super().list_add(plugin, scope, key, item, index)
+            return
+        item = item.strip()
+        check_op(Put(plugin, scope, key, [item]))
+        if self._fences:
+            self.check_fences()
+        path = f"{plugin}/{scope}/{key}"
+        self._call(self._append, keys=[self._data + path, self._idx(plugin, scope), self._scopes_key(plugin),
+                                       self._plugins_key, self.channel],
+                   args=[f"{item}\n", key, scope, plugin, _json_str(path)])
 
     def claim(self, plugin: str, key: str, owner: str) -> str:
         """Create-if-absent first, as SET NX would, in one round trip; only a name already

@@ -620,7 +620,8 @@ class PropertyStoreSuite:
             other.set("config", "web", "A", "1")
             other.list_write("config", "web", "L", ["x", "y"])
             other.delete("config", "web", "A")
-            got = [events.get(timeout=10) for _ in range(3)]
+            other.list_add("config", "web", "L", "a/\u00fc \"q\"")  # a store's own append path too
+            got = [events.get(timeout=10) for _ in range(4)]
         finally:
             stop.set()
             other.set("config", "web", "Z", "wake")  # let the pump see stop
@@ -629,6 +630,7 @@ class PropertyStoreSuite:
             WatchEvent("config", "web", "A", "1"),
             WatchEvent("config", "web", "L", ["x", "y"]),
             WatchEvent("config", "web", "A", None),
+            WatchEvent("config", "web", "L", ["x", "y", "a/\u00fc \"q\""]),
         ]
         thread.join(10)
         assert not thread.is_alive()

@@ -122,8 +122,9 @@ def _apply_env(c: CliContext, scope: str) -> None:
     if not is_deployed(c.store, scope):
         return
     from dockyard.core.apps import rebuild_app
+    from dockyard.core.interrupts import interruptible
 
-    with c.timed(f"Redeployed {scope} with its new environment"):
+    with interruptible(), c.timed(f"Redeployed {scope} with its new environment"):
         rebuild_app(c.store, c.scheduler_for(scope), scope)
 
 

@@ -75,8 +75,10 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...], skip_deploy: bool) ->
         return
     changes = parse_scale(pairs)
     from dockyard.core.cli.deploy import progress_logger
+    from dockyard.core.interrupts import interruptible
 
-    with c.timed(f"Scaled {app}: {' '.join(f'{k}={v}' for k, v in changes.items())}"):
+    # a rollout like deploy's: SIGINT/SIGTERM remove the new instances, the old scale stays
+    with interruptible(), c.timed(f"Scaled {app}: {' '.join(f'{k}={v}' for k, v in changes.items())}"):
         scheduler = c.scheduler_for(app) if is_deployed(c.store, app) and not skip_deploy else None
         if scheduler is None:
             from dockyard.core.plan import write_scale

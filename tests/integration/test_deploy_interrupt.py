@@ -48,7 +48,8 @@ def _by_labels(client: Any, app: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("sig", "code", "command"), [
     (signal.SIGTERM, 143, "deploy"), (signal.SIGINT, 130, "deploy"),
-    (signal.SIGTERM, 143, "ps:rebuild"), (signal.SIGTERM, 143, "ps:restart")])
+    (signal.SIGTERM, 143, "ps:rebuild"), (signal.SIGTERM, 143, "ps:restart"),
+    (signal.SIGTERM, 143, "ps:scale"), (signal.SIGINT, 130, "config:set")])
 def test_signal_during_deploy_removes_the_new_containers_and_keeps_the_old_release(
         run: Run, docker_client: Any, web_image: str, app_names: Callable[[str], str], file_store: Any,
         sig: signal.Signals, code: int, command: str) -> None:
@@ -65,7 +66,8 @@ def test_signal_during_deploy_removes_the_new_containers_and_keeps_the_old_relea
     assert release.get("current")
 
     ok(run("checks:set", app, "wait", "8"))  # the new container waits 8 s for its checks
-    argv = ("deploy", app, "--image", web_image) if command == "deploy" else (command, app)
+    argv = {"deploy": ("deploy", app, "--image", web_image), "ps:scale": ("ps:scale", app, "web=2"),
+            "config:set": ("config:set", app, "GREETING=hi")}.get(command, (command, app))
     proc = subprocess.Popen(_cli(*argv), env=dict(os.environ),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
