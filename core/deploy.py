@@ -350,8 +350,11 @@ def scale_app(store: PropertyStore, scheduler: Scheduler, app: str, changes: Map
             dataclasses.replace(p, scale=changes.get(p.name, p.scale)) for p in plan.processes))
         preflight(scheduler, app, plan.networks, plan.ports)
         subscribe_routing(hooks, store, scheduler)
+        def store_scale() -> None:
+            write_scale(store, app, changes)
+
         return roll_out(scheduler, plan, hooks, fenced(store, progress), scale=True, store=store,
-                        on_switched=lambda: write_scale(store, app, changes))
+                        on_switched=store_scale)
 
 
 # ---- run and lifecycle ----------------------------------------------------------------

@@ -26,7 +26,7 @@ class NullProxy(Proxy):
         return None
 
     def report(self, app: str) -> dict[str, str]:
-        return {"routing": "off"}
+        return {"null-routing": "off"}  # Dokku report rows are <plugin>-<key>
 
     def status(self) -> tuple[bool, str]:
         return False, "proxy type is null: routing is off"
