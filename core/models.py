@@ -22,10 +22,18 @@ class Phase(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Listener:
-    """One address a proxy can send traffic to: a container IP, a Service or an alloc port."""
+    """One address a proxy can send traffic to: a container IP, a Service or an alloc port.
+
+    ``target`` is the container port that this address forwards to, when the address is not
+    the instance's own (a node's dynamic port, as Nomad's host address mode registers): the
+    proxy then sends a port-map entry for that container port to ``host:port``. Without it
+    the address is the instance's, serving every container port (``host:CONTAINER_PORT``),
+    as Dokku routes to a container's IP.
+    """
 
     host: str
     port: int
+    target: int | None = None
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"

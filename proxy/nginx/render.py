@@ -215,8 +215,9 @@ def build_context(routes: AppRoutes, values: NginxValues, hsts: Hsts, ssl_dir: s
             notes.append(f"{m} is not served: the app has no certificate (certs:add)")
             continue
         stream = m.scheme in ("tcp", "udp")
-        servers = tuple(sorted({upstream_server(ls.host, m.container_port)
-                                for ls in routes.listeners.get(m.process_type, ())}))
+        servers = tuple(sorted({upstream_server(ls.host, m.container_port if ls.target is None else ls.port)
+                                for ls in routes.listeners.get(m.process_type, ())
+                                if ls.target in (None, m.container_port)}))
         name: str | None = None
         if servers:
             # app names never hold '_', so APP__ cannot collide with another app's prefix

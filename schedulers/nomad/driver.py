@@ -328,7 +328,9 @@ class NomadScheduler(LocalEngineImages, Scheduler):
                 continue
             tags = dict(t.split("=", 1) for t in reg.get("Tags") or [] if "=" in t)
             proc = tags.get("process-type", "")
-            out.setdefault(proc, []).append(Listener(str(reg["Address"]), int(reg["Port"])))
+            # the port tag is the container port the registration forwards to (render.py)
+            target = int(tags["port"]) if tags.get("port", "").isdigit() else None
+            out.setdefault(proc, []).append(Listener(str(reg["Address"]), int(reg["Port"]), target))
         for proc in out:
             out[proc].sort(key=lambda listener: (listener.host, listener.port))
         return out

@@ -66,6 +66,7 @@ def test_deploy_runs_every_process_type_at_its_scale(nomad_scheduler: Any, nomad
                                       processes={"web": WEB, "worker": WORKER}), Hooks(load_entry_points=False))
     hosts = nomad_scheduler.listeners("nomad-deploy", Exposure())["web"]
     assert len(hosts) == 2 and 5000 not in {x.port for x in hosts}  # node address, dynamic port
+    assert {x.target for x in hosts} == {5000}, "each says which container port it forwards to"
 
 
 def test_scale_changes_only_the_counts(nomad_scheduler: Any, nomad_target: Target, file_store: Any,

@@ -60,6 +60,19 @@ def test_web_and_non_web_entries_use_listener_hosts_with_the_map_container_port(
     assert 'proxy_pass "web__worker-q__7000__tcp";' in out.stream
 
 
+def test_a_node_port_listener_serves_the_entry_of_its_container_port(proxy: NginxProxy, run: Any) -> None:
+    """Nomad's host address mode registers the node's address and a dynamic port per
+    container port: each port-map entry goes to the listener that forwards to its container
+    port, on that listener's own port."""
+    assert run("ports:set", "web", "http:80:5000", "http:8081:5001").exit_code == 0
+    out = render(proxy, "web", {"web": [L("10.0.0.2", 23001, 5000), L("10.0.0.2", 23002, 5001),
+                                        L("10.0.0.3", 23003, 5000), L("10.0.0.3", 23004, 5001)]})
+    assert re.search(r'upstream "web__web__5000" \{\s+server "10\.0\.0\.2:23001";\s+server "10\.0\.0\.3:23003";\s+\}',
+                     out.http), out.http
+    assert re.search(r'upstream "web__web__5001" \{\s+server "10\.0\.0\.2:23002";\s+server "10\.0\.0\.3:23004";\s+\}',
+                     out.http), out.http
+
+
 def test_dokku_template_variables(proxy: NginxProxy, run: Any, tmp_path: Path) -> None:
     template = tmp_path / "vars.conf.j2"
     template.write_text(
