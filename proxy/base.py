@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from dockyard.core.errors import NotSupported
+from dockyard.core.errors import NotSupported, ProxyError
 from dockyard.core.models import Listener, PortMapping
 from dockyard.propstores.base import PropertyStore
 
@@ -31,7 +31,8 @@ class ApplyResult:
 
     ``changed``: a new config replaced the old one. ``active``: the proxy is running and
     serves what is on disk (False means routing is not active, e.g. nginx is stopped).
-    ``ok``: False when this app's config was rejected and its previous one kept.
+    ``ok``: False when this app's config was rejected and its previous one kept; only
+    ``build_all`` reports a rejection this way (``build_config`` raises ProxyError).
     """
 
     app: str
@@ -86,13 +87,22 @@ class Proxy(abc.ABC):
     def build_config(self, routes: AppRoutes, force: bool = True) -> ApplyResult:
         """Render, validate and (only if valid) apply and reload one app's config.
 
-        With ``force`` False an unchanged rendering is left alone (no validation, no reload);
-        the event listener relies on that to stay cheap.
+        A config the proxy rejects raises ProxyError with the proxy's reason in one line; the
+        previous config stays active. With ``force`` False an unchanged rendering is left
+        alone (no validation, no reload); the event listener relies on that to stay cheap.
         """
 
     def build_all(self, routes: Sequence[AppRoutes], force: bool = True) -> list[ApplyResult]:
-        """Rebuild many apps; drivers should validate and reload once, not per app."""
-        return [self.build_config(r, force) for r in routes]
+        """Rebuild many apps, one result each in order: a rejected app is ``ok=False`` with
+        the reason and does not stop the others. Drivers should validate and reload once,
+        not per app, as this default (one ``build_config`` each) does not."""
+        results = []
+        for r in routes:
+            try:
+                results.append(self.build_config(r, force))
+            except ProxyError as exc:
+                results.append(ApplyResult(r.app, False, self.status()[0], str(exc), ok=False))
+        return results
 
     def check_all(self, routes: Sequence[AppRoutes]) -> dict[str, str]:
         """Would these apps' configs, rendered from the store as it is now, be accepted?
