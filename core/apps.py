@@ -3,8 +3,8 @@
 Create, destroy, rename, clone, stop and the proxy switches (``proxy:set``, ``proxy:enable``,
 ``proxy:disable``) live here with the hooks they fire, so a script calling Python gets what
 the command line does (the ``post-create`` default domains, the ``post-delete`` cleanup of
-the proxy's and the core's files). Deploy, scale, rebuild, restart, start, restore, retire
-and cleanup are written in ``dockyard.core.deploy`` and re-exported from here, so callers
+the proxy's and the core's files). Deploy, scale, rebuild, restart, rollback, start, restore,
+retire and cleanup are written in ``dockyard.core.deploy`` and re-exported from here, so callers
 have one entry point. Drivers never call this module: it calls them.
 """
 
@@ -25,6 +25,7 @@ from dockyard.core.deploy import (
     rebuild_app,
     restore_app,
     retire_app,
+    rollback_app,
     run_app,
     scale_app,
     start_app,
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "cleanup_app", "clone_app", "create_app", "deploy_app", "destroy_app", "parse_scale", "rebuild_app",
-    "rename_app", "restore_app", "retire_app", "run_app", "scale_app", "set_proxy_enabled", "set_proxy_type",
-    "start_app", "stop_app",
+    "rename_app", "restore_app", "retire_app", "rollback_app", "run_app", "scale_app", "set_proxy_enabled",
+    "set_proxy_type", "start_app", "stop_app",
 ]
 
 log = logging.getLogger("dockyard.apps")

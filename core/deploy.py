@@ -30,7 +30,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from dockyard.core.errors import DeployError, DockyardError, NotFound, NotSupported, ValidationError
+from dockyard.core import releases
+from dockyard.core.errors import DeployError, DockyardError, Interrupted, NotFound, NotSupported, ValidationError
 from dockyard.core.hooks import Hooks
 from dockyard.core.images import image_processes
 from dockyard.core.interrupts import held
@@ -44,13 +45,13 @@ from dockyard.core.plan import (
     is_deployed,
     read_networks,
     read_scale,
-    record_release,
+    release_ops,
     write_scale,
 )
 from dockyard.core.ports import read_port_map
 from dockyard.core.procfile import DEFAULT_PROCFILE_PATH, Processes, parse_procfile
 from dockyard.core.properties import computed, deploy_lock, is_locked, require_app
-from dockyard.propstores.base import PropertyStore, Put
+from dockyard.propstores.base import Delete, Op, PropertyStore, Put
 from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
 from dockyard.schedulers.capabilities import check_plan
 
@@ -138,8 +139,11 @@ def deploy_app(
     hooks: Hooks | None = None,
     progress: Progress = no_progress,
     processes: Processes | None = None,
+    description: str | None = None,
 ) -> list[Instance]:
-    """Deploy ``image`` (or a build of ``build_dir``) as ``app``'s new release."""
+    """Deploy ``image`` (or a build of ``build_dir``) as ``app``'s new release.
+
+    ``description`` is the release record's (default ``Deploy IMAGE``)."""
     require_app(store, app)
     if is_locked(store, app):  # apps:lock, as Dokku's .deploy.lock
         raise DeployError(f"Deploy lock exists for {app}: apps:unlock {app} to deploy again")
@@ -163,7 +167,8 @@ def deploy_app(
             processes = image_processes(scheduler, image, path)
             source = f"image:{path}"
         plan = build_plan(store, app, image=image, processes=processes)
-        instances = _release(store, scheduler, plan, processes, hooks, progress, source)
+        instances = _release(store, scheduler, plan, processes, hooks, progress, source,
+                             description or f"Deploy {image}")
         # Dokku's apps properties, written once a deploy succeeded (tools read them to learn
         # what runs): an image deploy, or a build of a directory with a Dockerfile
         deployed_from = ("dockerfile", str(Path(build_dir).resolve())) if build_dir is not None else (
@@ -174,20 +179,46 @@ def deploy_app(
 
 
 def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, processes: Processes,
-             hooks: Hooks, progress: Progress, source: str | None = None) -> list[Instance]:
+             hooks: Hooks, progress: Progress, source: str | None = None, description: str = "Restart",
+             config: Mapping[str, str] | None = None) -> list[Instance]:
     """Steps 4-7, under the deploy lock; the plan has passed preflight. ``source``: where
-    ``processes`` came from (``PROCESSES_SOURCE``), None to keep the recorded one."""
+    ``processes`` came from (``PROCESSES_SOURCE``), None to keep the recorded one.
+
+    Every rollout here is a numbered release (``core.releases``), recorded with
+    ``description``. ``config`` (a rollback's snapshot) becomes the app's ``config`` scope
+    in the batch that records the release, so a rollback that fails changes nothing."""
     preflight(scheduler, plan.app, plan.networks, plan.ports)
     progress = fenced(store, progress)
     store.check_fences()
     hooks.fire("pre-deploy", app=plan.app, plan=plan, store=store, scheduler=scheduler)
     subscribe_routing(hooks, store, scheduler)
-    # recorded once traffic has switched and before the old release retires: from then on
-    # the new release is what serves, whatever happens to the retirement
-    instances = roll_out(scheduler, plan, hooks, progress, store=store,
-                         on_switched=lambda: _record(store, plan, processes, source))
+    recorded_source = source or store.get(RELEASE, plan.app, PROCESSES_SOURCE) or ""
+    record = releases.new_release(
+        releases.allocate(store, plan.app), image=plan.image, processes=processes,
+        env=dict(config) if config is not None else releases.app_config(store, plan.app),
+        scale={p.name: p.scale for p in plan.processes}, description=description, release_id=plan.release,
+        source=recorded_source)
+    try:
+        # recorded once traffic has switched and before the old release retires: from then on
+        # the new release is what serves, whatever happens to the retirement
+        instances = roll_out(scheduler, plan, hooks, progress, store=store,
+                             on_switched=lambda: _record(store, plan, processes, source, record, config))
+    except (DeployError, Interrupted) as exc:
+        _record_failed(store, plan.app, record, exc)
+        raise
     hooks.fire("post-deploy", app=plan.app, plan=plan, instances=instances, store=store, scheduler=scheduler)
     return instances
+
+
+def _record_failed(store: PropertyStore, app: str, record: releases.Release, exc: BaseException) -> None:
+    """Keep a release that did not take over in the history, with why, so ``releases:list``
+    shows what was tried; the failure itself is what the caller raises, whatever happens here."""
+    reason = str(exc) if isinstance(exc, DeployError) else f"interrupted ({exc})"
+    with held():
+        try:
+            store.apply(releases.failed_ops(store, app, record, reason))
+        except DockyardError as err:
+            log.warning("%s: could not record the failed release %s: %s", app, record.name, err)
 
 
 def roll_out(scheduler: Scheduler, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress, *,
@@ -276,24 +307,37 @@ def fenced(store: PropertyStore, progress: Progress) -> Progress:
     return step
 
 
-def _record(store: PropertyStore, plan: DeployPlan, processes: Processes, source: str | None) -> None:
-    """Step 6's writes: the release, the deployed image and where the processes came from."""
-    record_release(store, plan.app, plan.release, plan.image, processes)
-    store.set("apps", plan.app, "deployed-image", plan.image)
+def _record(store: PropertyStore, plan: DeployPlan, processes: Processes, source: str | None,
+            record: releases.Release, config: Mapping[str, str] | None = None) -> None:
+    """Step 6's writes, in one atomic batch: the release (the current one and its numbered
+    record, the one it replaces marked superseded, history beyond retention pruned), the
+    deployed image, where the processes came from and, for a rollback, the app's restored
+    environment. All or nothing: a crash leaves the store saying what ran before, or what runs now."""
+    app = plan.app
+    ops: list[Op] = [*release_ops(app, plan.release, plan.image, processes),
+                     Put("apps", app, "deployed-image", plan.image)]
     if source is not None:
-        store.set(RELEASE, plan.app, PROCESSES_SOURCE, source)
+        ops.append(Put(RELEASE, app, PROCESSES_SOURCE, source))
     # a deployed app comes back after a reboot again (Dokku's core-post-deploy sets
     # restore true; unset is true, so ps:stop's false is simply removed)
-    store.delete("ps", plan.app, "restore")
+    if store.exists("ps", app, "restore"):
+        ops.append(Delete("ps", app, "restore"))
+    ops += releases.succeeded_ops(store, app, record)
+    if config is not None:
+        ops += releases.config_restore_ops(store, app, config)
+    store.apply(ops)
 
 
 def rebuild_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hooks | None = None,
-                progress: Progress = no_progress, reread_procfile: bool = False) -> list[Instance]:
+                progress: Progress = no_progress, reread_procfile: bool = False,
+                description: str = "Restart") -> list[Instance]:
     """A fresh zero-downtime rollout of the current image and processes (ps:restart, ps:start).
 
     ``reread_procfile`` (ps:rebuild, which rebuilds from source in Dokku): when the
     processes were read from the image and ``procfile-path`` has changed since, read the
     image's Procfile again at the new path. Processes given with ``--procfile`` are kept.
+    It is a new release (the environment or networks may have changed since), recorded
+    with ``description`` (``Rebuild``, ``Set KEY``; ``Restart`` by default).
     """
     require_app(store, app)
     hooks = hooks or Hooks()
@@ -309,7 +353,52 @@ def rebuild_app(store: PropertyStore, scheduler: Scheduler, app: str, hooks: Hoo
         if reread:
             processes = image_processes(scheduler, image, path)
         plan = build_plan(store, app, image=image, processes=processes)
-        return _release(store, scheduler, plan, processes, hooks, progress, f"image:{path}" if reread else None)
+        return _release(store, scheduler, plan, processes, hooks, progress, f"image:{path}" if reread else None,
+                        description)
+
+
+def rollback_app(store: PropertyStore, scheduler: Scheduler, app: str, number: int | None = None,
+                 hooks: Hooks | None = None, progress: Progress = no_progress
+                 ) -> tuple[releases.Release, list[Instance]]:
+    """Bring back release ``number`` (default: the newest that served before the current one)
+    as a new release ``Rollback to vN``: its image and processes with its environment, in a
+    zero-downtime rollout like a deploy's, under the deploy lock. The app's ``config`` scope
+    becomes vN's snapshot in the batch that records the new release, so a failed rollback
+    leaves the environment, the current release and what runs as they were; the app's
+    current scale is kept (as Heroku's, a rollback restores code and config, not formation).
+
+    Refused, naming the release, when its image is gone from a scheduler that keeps images
+    where it runs them (one with the build capability: docker-local). A scheduler that pulls
+    from a registry gets the reference, which the registry must still hold."""
+    require_app(store, app)
+    if is_locked(store, app):
+        raise DeployError(f"Deploy lock exists for {app}: apps:unlock {app} to roll back")
+    hooks = hooks or Hooks()
+    with store.lock(deploy_lock(app), timeout=LOCK_TIMEOUT):
+        target = releases.rollback_target(store, app, number)
+        _check_image(scheduler, app, target)
+        processes = target.process_list
+        plan = build_plan(store, app, image=target.image, processes=processes, config=target.env)
+        instances = _release(store, scheduler, plan, processes, hooks, progress, target.source or None,
+                             f"Rollback to {target.name}", config=target.env)
+        return target, instances
+
+
+def _check_image(scheduler: Scheduler, app: str, target: releases.Release) -> None:
+    """Refuse a rollback whose image the scheduler no longer has, before anything changes."""
+    try:
+        scheduler.image_config(target.image)
+    except NotFound as exc:
+        if Capability.BUILD not in scheduler.capabilities:
+            # a registry-pulling driver reads images on this host only: not here is not gone
+            log.info("%s: image %s of %s is not on this host; the %s scheduler pulls it from its registry",
+                     app, target.image, target.name, scheduler.name)
+            return
+        raise NotFound(f"cannot roll back {app} to {target.name}: its image {target.image} is no longer "
+                       f"available to the {scheduler.name} scheduler ({exc}); nothing was changed") from exc
+    except DockyardError as exc:  # NotSupported, or the engine cannot be asked: trust the reference
+        log.info("%s: could not check image %s of %s (%s); rolling back to the reference",
+                 app, target.image, target.name, exc)
 
 
 # ---- scale --------------------------------------------------------------------------

@@ -163,21 +163,30 @@ def new_release_id() -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + f"{int(time.time() * 1000) % 1000:03d}"
 
 
-def record_release(store: PropertyStore, app: str, release: str, image: str, processes: Processes) -> None:
-    """Store the release with its parsed process list, so every scheduler uses the same one."""
+def release_ops(app: str, release: str, image: str, processes: Processes) -> list[Put]:
+    """The writes that make ``release`` current, for a caller's own batch."""
     encoded = json.dumps({k: list(v) if v is not None else None for k, v in processes.items()}, sort_keys=True)
-    store.apply([
+    return [
         Put(RELEASE, app, "current", release),
         Put(RELEASE, app, "image", image),
         Put(RELEASE, app, "processes", encoded),
-    ])
+    ]
+
+
+def record_release(store: PropertyStore, app: str, release: str, image: str, processes: Processes) -> None:
+    """Store the release with its parsed process list, so every scheduler uses the same one."""
+    store.apply(release_ops(app, release, image, processes))
 
 
 # ---- the plan -----------------------------------------------------------------------
-def app_env(store: PropertyStore, app: str) -> dict[str, str]:
-    """Global config overlaid with the app's: the containers' environment."""
+def app_env(store: PropertyStore, app: str, config: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Global config overlaid with the app's: the containers' environment. ``config``, when
+    given, stands for the app's own scope (a rollback's snapshot, not yet stored)."""
     env = {k: v for k, v in store.get_all("config", GLOBAL_SCOPE).items() if isinstance(v, str)}
-    env.update({k: v for k, v in store.get_all("config", app).items() if isinstance(v, str)})
+    if config is None:
+        env.update({k: v for k, v in store.get_all("config", app).items() if isinstance(v, str)})
+    else:
+        env.update(config)
     return env
 
 
@@ -188,8 +197,12 @@ def build_plan(
     processes: Processes | None = None,
     release: str | None = None,
     warn: bool = True,
+    config: Mapping[str, str] | None = None,
 ) -> DeployPlan:
-    """The plan for ``app``: the given image/processes, or the current release's."""
+    """The plan for ``app``: the given image/processes, or the current release's.
+
+    ``config`` replaces the app's own environment (its ``config`` scope) in the plan: a
+    rollback deploys a release's snapshot and stores it only once that release serves."""
     current = current_release(store, app)
     if image is None or processes is None:
         if current is None:
@@ -210,7 +223,7 @@ def build_plan(
         release=release or new_release_id(),
         image=image,
         processes=specs,
-        env=app_env(store, app),
+        env=app_env(store, app, config),
         networks=read_networks(store, app),
         checks=read_checks(store, app),
         ports=tuple(read_port_map(store, app)),

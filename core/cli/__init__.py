@@ -101,6 +101,7 @@ TOPIC_HELP = {
     "ports": "Manage ports for an app",
     "proxy": "Manage the proxy integration for an app",
     "ps": "List processes running in app containers",
+    "releases": "Manage an app's releases",
     "scheduler": "Manage scheduler settings",
     "props": "Manage the property store",
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable
 
 import click
 
@@ -53,7 +54,7 @@ def set_(c: CliContext, is_global: bool, no_restart: bool, encoded: bool, args: 
     c.emit({"set": [p.split("=", 1)[0] for p in pairs]},
            "-----> Setting config vars\n" + "\n".join(f"       {p.split('=', 1)[0]}" for p in pairs))
     if not no_restart:
-        _apply_env(c, scope)
+        _apply_env(c, scope, _describe("Set", [p.split("=", 1)[0] for p in pairs]))
 
 
 @click.command("config:get")
@@ -90,7 +91,7 @@ def unset(c: CliContext, is_global: bool, no_restart: bool, args: tuple[str, ...
     c.store.apply([Delete(PLUGIN, scope, _key(k)) for k in keys])
     c.emit({"unset": list(keys)}, "-----> Unsetting " + ", ".join(keys))
     if not no_restart:
-        _apply_env(c, scope)
+        _apply_env(c, scope, _describe("Unset", keys))
 
 
 def _decode(key: str, value: str) -> str:
@@ -112,9 +113,15 @@ def _values(c: CliContext, scope: str) -> dict[str, str]:
     return {k: v for k, v in sorted(c.store.get_all(PLUGIN, scope).items()) if isinstance(v, str)}
 
 
-def _apply_env(c: CliContext, scope: str) -> None:
+def _describe(verb: str, keys: Iterable[str]) -> str:
+    """A config change's release description: ``Set KEY1, KEY2`` (names only, never values)."""
+    return f"{verb} {', '.join(dict.fromkeys(keys))}"
+
+
+def _apply_env(c: CliContext, scope: str, description: str) -> None:
     """As Dokku does, a deployed app is redeployed (zero downtime) so its containers get the
-    new environment. Global config reaches each app at its next deploy or ps:restart."""
+    new environment; the redeploy is a new release, recorded with ``description``. Global
+    config reaches each app at its next deploy or ps:restart."""
     if scope == GLOBAL_SCOPE:
         return
     from dockyard.core.plan import is_deployed
@@ -125,7 +132,7 @@ def _apply_env(c: CliContext, scope: str) -> None:
     from dockyard.core.interrupts import interruptible
 
     with interruptible(), c.timed(f"Redeployed {scope} with its new environment"):
-        rebuild_app(c.store, c.scheduler_for(scope), scope)
+        rebuild_app(c.store, c.scheduler_for(scope), scope, description=description)
 
 
 @click.command("config:show")
@@ -211,7 +218,7 @@ def clear(c: CliContext, is_global: bool, no_restart: bool, app: str | None) -> 
     c.store.apply([Delete(PLUGIN, scope, k) for k in names])
     c.info("Unsetting config vars")
     if not no_restart and names:
-        _apply_env(c, scope)
+        _apply_env(c, scope, _describe("Unset", names))
 
 
 @click.command("config:bundle")
@@ -289,7 +296,7 @@ def import_(c: CliContext, is_global: bool, fmt: str, replace: bool, no_restart:
     for k in values:
         click.echo(f"       {k}")
     if not no_restart:
-        _apply_env(c, scope)
+        _apply_env(c, scope, _describe("Set", values))
 
 
 def _read(path: str) -> str:

@@ -288,10 +288,11 @@ def restart(c: CliContext, app: str) -> None:
 def rebuild(c: CliContext, app: str) -> None:
     """Redeploy APP's current image and processes as a new release (zero downtime); a changed
     procfile-path reads the image's Procfile again, as Dokku's rebuild from source does."""
-    _redeploy(c, app, "Rebuilt", reread_procfile=True)
+    _redeploy(c, app, "Rebuilt", reread_procfile=True, description="Rebuild")
 
 
-def _redeploy(c: CliContext, app: str, what: str, reread_procfile: bool = False) -> None:
+def _redeploy(c: CliContext, app: str, what: str, reread_procfile: bool = False,
+              description: str = "Restart") -> None:
     from dockyard.core.apps import rebuild_app
     from dockyard.core.cli.deploy import progress_logger
     from dockyard.core.interrupts import interruptible
@@ -300,7 +301,7 @@ def _redeploy(c: CliContext, app: str, what: str, reread_procfile: bool = False)
     # a rollout like deploy's: SIGINT/SIGTERM go down its failure path, as for deploy
     with interruptible(), c.timed(f"{what} {app}"):
         rebuild_app(c.store, c.scheduler_for(app), app, progress=progress_logger(c),
-                    reread_procfile=reread_procfile)
+                    reread_procfile=reread_procfile, description=description)
 
 
 @set_command("ps:set")

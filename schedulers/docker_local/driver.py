@@ -48,6 +48,10 @@ from dockyard.schedulers.local_images import LocalEngineImages
 
 #: the property plugin of Dokku's scheduler-docker-local settings
 SETTINGS_PLUGIN = "scheduler-docker-local"
+#: (plugin, key) of the list of images the app's kept releases need (core's release history
+#: writes it, ``dockyard.core.releases.KEPT_IMAGES``): they survive the image pruning, so a
+#: rollback to any kept release finds its image here
+KEPT_IMAGES = ("releases", "kept-images")
 
 log = logging.getLogger("dockyard.docker-local")
 
@@ -312,13 +316,17 @@ class DockerLocalScheduler(LocalEngineImages, Scheduler):
         self._prune_app_images(plan.app, plan.image)
 
     def _prune_app_images(self, app: str, keep: str) -> None:
-        """Drop the app's earlier build tags (``dockyard/APP:*``), as Dokku's cleanup does.
+        """Drop the app's earlier build tags (``dockyard/APP:*``), as Dokku's cleanup does,
+        but those of the releases its history keeps (``releases:set APP retention N``): those
+        stay for a rollback, and go once retention prunes their release.
 
         An image still used by a container (a retiring one, a one-off) is left alone.
         """
+        plugin, key = KEPT_IMAGES
+        kept = {keep, *self.store.list_get(plugin, app, key)}
         for img in self.api.images(name=f"dockyard/{app}"):
             for tag in img.get("RepoTags") or []:
-                if tag != keep:
+                if tag not in kept:
                     try:
                         self.api.remove_image(tag)
                     except Exception as exc:
