@@ -420,3 +420,67 @@ class SchedulerSuite:
         scheduler.destroy(app)
         assert scheduler.status(app) == []
         assert app_listeners(store, scheduler, app).get("web", []) == []
+
+    # ---- releases -----------------------------------------------------------------------------
+    @staticmethod
+    def reported_env(scheduler: Scheduler, app: str) -> list[dict[str, str]] | None:
+        """Each live instance's environment where the driver's ``inspect`` shows it (a docker
+        container's ``Config.Env``), else None: the case then checks it through ``run``."""
+        found = []
+        for item in scheduler.inspect(app):
+            config = item.get("Config") if isinstance(item, dict) else None
+            if not isinstance(config, dict) or not isinstance(config.get("Env"), list):
+                return None
+            found.append(dict(str(e).partition("=")[::2] for e in config["Env"]))
+        return found or None
+
+    def test_rollback_runs_the_old_release_with_its_environment_and_zero_downtime(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        """Deploy v1 with env A, v2 with env B (and a worker), roll back: what runs is v1's
+        image, processes and environment again, as a new release, and v2 served until it was up."""
+        from dockyard.core import releases
+        from dockyard.core.deploy import rollback_app
+
+        app = new_app("rollback")
+        store.set("config", app, "GREETING", "a")
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        store.set("config", app, "GREETING", "b")
+        write_scale(store, app, {"worker": 1})
+        v2 = deploy_app(store, scheduler, app, image=image, processes={"web": WEB, "worker": WORKER},
+                        hooks=self.quiet())
+        at_switch: list[set[str]] = []
+        hooks = self.quiet()
+        hooks.subscribe("core-post-deploy", lambda **kw: at_switch.append(
+            {i.release for i in self.live(scheduler, app)}))
+        target, instances = rollback_app(store, scheduler, app, hooks=hooks)
+        assert target.name == "v1"
+        new = instances[0].release
+        current = current_release(store, app)
+        assert current is not None and current[0] == new and current[1] == image and set(current[2]) == {"web"}
+        v3 = releases.get_release(store, app, 3)
+        assert (v3.description, v3.status, v3.image) == ("Rollback to v1", "succeeded", image)
+        assert v3.env == {"GREETING": "a"}
+        assert store.get("config", app, "GREETING") == "a"
+        live = self.live(scheduler, app)
+        assert _by_type(live) == {"web": 1} and {i.release for i in live} == {new}
+        envs = self.reported_env(scheduler, app)
+        if envs is not None:
+            assert [e.get("GREETING") for e in envs] == ["a"]
+        assert len(at_switch) == 1 and new in at_switch[0]
+        if Capability.ZERO_DOWNTIME in scheduler.capabilities:
+            assert v2[0].release in at_switch[0], "the old release kept running until the new one was up"
+
+    @pytest.mark.needs_containers
+    def test_a_rolled_back_release_runs_with_its_environment(
+            self, scheduler: Scheduler, store: PropertyStore, image: str, new_app: Callable[..., str]) -> None:
+        """Where ``inspect`` does not show the environment, a one-off of the rolled-back release does."""
+        _needs(scheduler, Capability.RUN)
+        from dockyard.core.deploy import rollback_app
+
+        app = new_app("rollenv")
+        store.set("config", app, "GREETING", "a")
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        store.set("config", app, "GREETING", "b")
+        deploy_app(store, scheduler, app, image=image, processes={"web": WEB}, hooks=self.quiet())
+        rollback_app(store, scheduler, app, hooks=self.quiet())
+        assert run_app(store, scheduler, app, ["sh", "-c", 'test "$GREETING" = a']) == 0
