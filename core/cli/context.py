@@ -14,6 +14,7 @@ import click
 from dockyard.core.errors import DockyardError
 
 if TYPE_CHECKING:
+    from dockyard.core.models import DeployPlan
     from dockyard.core.settings import Settings
     from dockyard.propstores.base import PropertyStore
     from dockyard.proxy.base import Proxy
@@ -99,6 +100,13 @@ class CliContext:
         from dockyard.core.routing import configured_type, proxy_type
 
         return (configured_type if configured else proxy_type)(self.store, app)
+
+    def render_plan(self, app: str, image: str | None, scheduler: Scheduler) -> DeployPlan:
+        """The plan a deploy of ``app`` would use (with ``image``, read through ``scheduler``;
+        default the current release), for a driver's render command."""
+        from dockyard.core.deploy import plan_for_render
+
+        return plan_for_render(self.store, app, image, scheduler)
 
     def load_proxy(self, name: str, store: PropertyStore | None = None) -> Proxy:
         """The proxy driver ``name`` on ``store`` (default: the command's store)."""

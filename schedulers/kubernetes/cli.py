@@ -10,25 +10,22 @@ from __future__ import annotations
 import click
 
 from dockyard.core.cli.context import CliContext, pass_cli
+from dockyard.schedulers.remote import render_command
 
 
-@click.command("k8s:manifests")
-@click.argument("app")
-@click.option("--image", metavar="IMAGE", help="Image to render (default: the app's last deployed one).")
+@render_command("k8s:manifests")
 @pass_cli
 def manifests(c: CliContext, app: str, image: str | None) -> None:
     """Print the Kubernetes objects a deploy of APP would apply, as YAML documents."""
     import yaml
 
-    from dockyard.core.deploy import plan_for_render
-    from dockyard.schedulers.capabilities import check_plan
     from dockyard.schedulers.kubernetes.client import read_settings
     from dockyard.schedulers.kubernetes.driver import KubernetesScheduler
     from dockyard.schedulers.kubernetes.render import render_manifests
+    from dockyard.schedulers.remote import render_as_deployed
 
-    plan = plan_for_render(c.store, app, image, KubernetesScheduler(c.store))
-    check_plan(app, plan.networks, plan.ports, KubernetesScheduler.name, KubernetesScheduler.capabilities)
-    docs = render_manifests(plan, read_settings(c.store, app))
+    docs = render_as_deployed(c, app, image, KubernetesScheduler(c.store),
+                              lambda plan: render_manifests(plan, read_settings(c.store, app)))
     if c.json:
         c.emit(docs)
         return

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import logging
 import queue
 import secrets
@@ -44,14 +43,13 @@ from dockyard.core.hooks import Hooks
 from dockyard.core.lookup import computed_float
 from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
 from dockyard.core.names import validate_network_name
-from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
+from dockyard.schedulers.base import Capability, Progress, Rollout, no_progress
 from dockyard.schedulers.capabilities import check_plan
 from dockyard.schedulers.kubernetes import render as R
 from dockyard.schedulers.kubernetes.client import PLUGIN, ApiError, KubeClient, read_settings
 from dockyard.schedulers.local_images import LocalEngineImages
-from dockyard.schedulers.logstreams import merge_log_streams
+from dockyard.schedulers.remote import LogStream, RemoteScheduler
 from dockyard.schedulers.retries import retry_settings
-from dockyard.schedulers.runs import run_argv
 
 log = logging.getLogger("dockyard.kubernetes")
 
@@ -103,8 +101,11 @@ def rollout_state(dep: Obj) -> tuple[str, str]:
     return "complete", f"{available} of {want} replicas available"
 
 
-class KubernetesScheduler(LocalEngineImages, Scheduler):
+class KubernetesScheduler(LocalEngineImages, RemoteScheduler[str]):
+    """A one-off is a Pod, named by its handle."""
+
     name = "kubernetes"
+    plugin = PLUGIN
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.ATTACH_POST_CREATE,
         Capability.ATTACH_POST_DEPLOY,
@@ -133,9 +134,6 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
         if self._kube is not None:
             self._kube.close()
             self._kube = None
-
-    def _poll(self, app: str | None) -> float:
-        return computed_float(self.store, PLUGIN, app, "poll-interval", 1.0)
 
     def _ns(self, app: str | None) -> str:
         return read_settings(self.store, app).namespace
@@ -433,18 +431,17 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
             patch = {"spec": {"replicas": int(noted)}, "metadata": {"annotations": {STOPPED_REPLICAS: None}}}
             self.kube.call(f"scale {name} to {noted}", self.kube.apps.patch_namespaced_deployment, name, ns, patch)
             started.append(name)
-        timeout = computed_float(self.store, PLUGIN, app, "rollout-timeout", 900.0)
-        deadline = time.monotonic() + timeout
-        while started:
+
+        def not_started() -> str | None:
+            nonlocal started
             states = {n: rollout_state(self._read("Deployment", n, ns) or {}) for n in started}
             failed = {n: d for n, (state, d) in states.items() if state == "failed"}
             if failed:
                 raise DeployError(f"app {app}: start failed: " + "; ".join(f"{n}: {d}" for n, d in failed.items()))
             started = [n for n, (state, _) in states.items() if state != "complete"]
-            if started and time.monotonic() > deadline:
-                raise DeployError(f"app {app}: {', '.join(started)} did not start within {timeout:.0f}s")
-            if started:
-                time.sleep(self._poll(app))
+            return ", ".join(started) or None
+
+        self._wait_started(app, not_started)
 
     def destroy(self, app: str) -> None:
         """Returns once no controller of the app is left to start a pod, as Dokku's
@@ -454,12 +451,10 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
         for kind in ("Deployment", "Service", "NetworkPolicy"):
             for obj in self._list(kind, ns, selector):
                 self._delete(kind, _meta(obj)["name"], ns)
-        timeout = computed_float(self.store, PLUGIN, app, "rollout-timeout", 900.0)
-        deadline = time.monotonic() + timeout
-        while self._list("Deployment", ns, selector) or self._list("ReplicaSet", ns, selector):
-            if time.monotonic() > deadline:
-                raise DeployError(f"app {app}: its Deployments were still being deleted after {timeout:.0f}s")
-            time.sleep(self._poll(app))
+        self._wait_until_done(
+            app, lambda: "its Deployments" if (self._list("Deployment", ns, selector)
+                                               or self._list("ReplicaSet", ns, selector)) else None,
+            lambda what, timeout: DeployError(f"app {app}: {what} were still being deleted after {timeout:.0f}s"))
         for pod in self._list("Pod", ns, selector):  # one-off pods, and any the controllers left
             if not _meta(pod).get("deletionTimestamp"):
                 self._delete("Pod", _meta(pod)["name"], ns)
@@ -535,27 +530,20 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
         return out
 
     # ---- run ---------------------------------------------------------------------
-    def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
-            env: dict[str, str] | None = None) -> int:
-        check_plan(plan.app, plan.networks, (), self.name, self.capabilities)
-        argv = run_argv(plan, command)
+    def _create_one_off(self, plan: DeployPlan, argv: list[str], env: dict[str, str]) -> str:
         settings = read_settings(self.store, plan.app)
-        ns = settings.namespace
         name = R.run_pod_name(plan.app, secrets.token_hex(3))
-        pod = R.render_run_pod(plan, argv, settings, name, {**(env or {}), "DYNO": "run.1"})
-        self.apply(pod)
-        try:
-            hooks.fire("post-container-create", container_type="app", container_id=name, app=plan.app,
-                       phase=Phase.RUN, process_type="run", scheduler=self)
-            poll = self._poll(plan.app)
-            timeout = computed_float(self.store, PLUGIN, plan.app, "run-timeout", 3600.0)
-            deadline = time.monotonic() + timeout
-            live = self._wait_pod(ns, name, {"Running", "Succeeded", "Failed"}, poll, deadline)
-            self._stream_log(ns, name)
-            live = self._wait_pod(ns, name, {"Succeeded", "Failed"}, poll, deadline)
-            return _exit_code(live)
-        finally:
-            self._delete("Pod", name, ns)
+        self.apply(R.render_run_pod(plan, argv, settings, name, env))
+        return name
+
+    def _await_one_off(self, app: str, one_off: str, deadline: float) -> int:
+        ns, poll = self._ns(app), self._poll(app)
+        self._wait_pod(ns, one_off, {"Running", "Succeeded", "Failed"}, poll, deadline)
+        self._stream_log(ns, one_off)
+        return _exit_code(self._wait_pod(ns, one_off, {"Succeeded", "Failed"}, poll, deadline))
+
+    def _remove_one_off(self, app: str, one_off: str) -> None:
+        self._delete("Pod", one_off, self._ns(app))
 
     def _wait_pod(self, ns: str, name: str, phases: set[str], poll: float, deadline: float) -> Obj:
         while True:
@@ -583,28 +571,24 @@ class KubernetesScheduler(LocalEngineImages, Scheduler):
             resp.release_conn()
 
     # ---- logs and events -----------------------------------------------------------
-    def logs(self, app: str, process_type: str | None = None, follow: bool = False,
-             tail: int | None = None) -> Iterator[str]:
-        ns = self._ns(app)
-        targets = [(i.name, f"{app}[{i.process_type}.{i.index}]") for i in self.status(app)
-                   if process_type is None or i.process_type == process_type]
-        if not follow:
-            for pod, prefix in targets:
-                text = self.kube.call(f"read the log of pod {pod}", self.kube.core.read_namespaced_pod_log,
-                                      pod, ns, tail_lines=tail)
-                for line in str(text).splitlines():
-                    yield f"{prefix}: {line}"
-            return
+    def _log_lines(self, app: str, instance: Instance, tail: int | None) -> list[str]:
+        text = self.kube.call(f"read the log of pod {instance.name}", self.kube.core.read_namespaced_pod_log,
+                              instance.name, self._ns(app), tail_lines=tail)
+        return str(text).splitlines()
 
-        def follow_pod(pod: str) -> Iterator[bytes]:
-            resp: Any = self.kube.call(f"follow the log of pod {pod}", self.kube.core.read_namespaced_pod_log,
-                                       pod, ns, follow=True, tail_lines=tail, _preload_content=False)
+    def _log_streams(self, app: str, instance: Instance, tail: int | None) -> list[LogStream]:
+        ns = self._ns(app)
+
+        def follow_pod() -> Iterator[bytes]:
+            resp: Any = self.kube.call(f"follow the log of pod {instance.name}",
+                                       self.kube.core.read_namespaced_pod_log, instance.name, ns,
+                                       follow=True, tail_lines=tail, _preload_content=False)
             try:
                 yield from resp.stream(1024, decode_content=False)
             finally:
                 resp.release_conn()
 
-        yield from merge_log_streams([(prefix, functools.partial(follow_pod, pod)) for pod, prefix in targets])
+        return [follow_pod]
 
     def _namespaces(self) -> list[str]:
         from dockyard.core.properties import list_apps, selected_scheduler

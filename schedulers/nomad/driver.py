@@ -36,21 +36,20 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound
 from dockyard.core.hooks import Hooks
 from dockyard.core.lookup import computed_float
-from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, Phase, SchedulerEvent
-from dockyard.schedulers.base import Capability, Progress, Rollout, Scheduler, no_progress
+from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, SchedulerEvent
+from dockyard.schedulers.base import Capability, Progress, Rollout, no_progress
 from dockyard.schedulers.capabilities import check_plan
 from dockyard.schedulers.local_images import LocalEngineImages
-from dockyard.schedulers.logstreams import merge_log_streams
 from dockyard.schedulers.nomad import render as R
 from dockyard.schedulers.nomad.client import PLUGIN, NomadClient, read_settings
+from dockyard.schedulers.remote import LogStream, RemoteScheduler
 from dockyard.schedulers.retries import retry_settings
-from dockyard.schedulers.runs import run_argv
 
 log = logging.getLogger("dockyard.nomad")
 
@@ -62,8 +61,11 @@ _INDEX_RE = re.compile(r"\[(\d+)\]$")
 STOPPED_COUNTS = "dockyard.stopped-counts"
 
 
-class NomadScheduler(LocalEngineImages, Scheduler):
+class NomadScheduler(LocalEngineImages, RemoteScheduler[str]):
+    """A one-off is a batch job, named by its handle (the job id)."""
+
     name = "nomad"
+    plugin = PLUGIN
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.INITIAL_NETWORK,
         Capability.RUN,
@@ -89,9 +91,6 @@ class NomadScheduler(LocalEngineImages, Scheduler):
         for c in self._clients.values():
             c.close()
         self._clients.clear()
-
-    def _poll(self, app: str | None) -> float:
-        return computed_float(self.store, PLUGIN, app, "poll-interval", 1.0)
 
     # ---- deploy ------------------------------------------------------------------
     def rollout(self, plan: DeployPlan, hooks: Hooks, progress: Progress = no_progress) -> Rollout:
@@ -256,12 +255,8 @@ class NomadScheduler(LocalEngineImages, Scheduler):
         job["Meta"] = meta
         c.call(f"scale job {app} back", c.api.jobs.register_job, {"Job": job})
         want = sum(int(v) for v in counts.values())
-        timeout = computed_float(self.store, PLUGIN, app, "rollout-timeout", 900.0)
-        deadline = time.monotonic() + timeout
-        while len([a for a in self._allocs(c, app) if a.get("ClientStatus") == "running"]) < want:
-            if time.monotonic() > deadline:
-                raise DeployError(f"app {app}: its allocations did not start within {timeout:.0f}s")
-            time.sleep(self._poll(app))
+        self._wait_started(app, lambda: "its allocations" if len(
+            [a for a in self._allocs(c, app) if a.get("ClientStatus") == "running"]) < want else None)
 
     def destroy(self, app: str) -> None:
         c = self.client(app)
@@ -336,36 +331,33 @@ class NomadScheduler(LocalEngineImages, Scheduler):
         return out
 
     # ---- run ---------------------------------------------------------------------
-    def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
-            env: dict[str, str] | None = None) -> int:
-        check_plan(plan.app, plan.networks, (), self.name, self.capabilities)
-        argv = run_argv(plan, command)
-        settings = read_settings(self.store, plan.app)
+    def _create_one_off(self, plan: DeployPlan, argv: list[str], env: dict[str, str]) -> str:
         c = self.client(plan.app)
         job_id = f"{plan.app}-run-{secrets.token_hex(3)}"
-        job = R.render_run_job(plan, argv, settings, job_id, {**(env or {}), "DYNO": "run.1"})
+        job = R.render_run_job(plan, argv, read_settings(self.store, plan.app), job_id, env)
         c.call(f"register job {job_id}", c.api.jobs.register_job, job)
-        try:
-            hooks.fire("post-container-create", container_type="app", container_id=job_id, app=plan.app,
-                       phase=Phase.RUN, process_type="run", scheduler=self)
-            poll = self._poll(plan.app)
-            deadline = time.monotonic() + computed_float(self.store, PLUGIN, plan.app, "run-timeout", 3600.0)
-            while True:
-                allocs = c.call(f"list allocations of {job_id}", c.api.job.get_allocations, job_id)
-                done = [a for a in allocs if a.get("ClientStatus") in ("complete", "failed", "lost")]
-                if done:
-                    alloc = done[0]
-                    break
-                if time.monotonic() > deadline:
-                    raise DockyardError(f"nomad: run job {job_id} did not finish in time")
-                time.sleep(poll)
-            sys.stdout.write(self._read_log(c, alloc["ID"], "run", "stdout"))
-            sys.stderr.write(self._read_log(c, alloc["ID"], "run", "stderr"))
-            sys.stdout.flush()
-            return _exit_code(alloc)
-        finally:
-            with contextlib.suppress(DockyardError):
-                c.call(f"deregister job {job_id}", c.api.job.deregister_job, job_id, purge=True)
+        return job_id
+
+    def _await_one_off(self, app: str, one_off: str, deadline: float) -> int:
+        c, poll = self.client(app), self._poll(app)
+        while True:
+            allocs = c.call(f"list allocations of {one_off}", c.api.job.get_allocations, one_off)
+            done = [a for a in allocs if a.get("ClientStatus") in ("complete", "failed", "lost")]
+            if done:
+                alloc = done[0]
+                break
+            if time.monotonic() > deadline:
+                raise DockyardError(f"nomad: run job {one_off} did not finish in time")
+            time.sleep(poll)
+        sys.stdout.write(self._read_log(c, alloc["ID"], "run", "stdout"))
+        sys.stderr.write(self._read_log(c, alloc["ID"], "run", "stderr"))
+        sys.stdout.flush()
+        return _exit_code(alloc)
+
+    def _remove_one_off(self, app: str, one_off: str) -> None:
+        c = self.client(app)
+        with contextlib.suppress(DockyardError):
+            c.call(f"deregister job {one_off}", c.api.job.deregister_job, one_off, purge=True)
 
     # ---- logs and events -----------------------------------------------------------
     def _read_log(self, c: NomadClient, alloc_id: str, task: str, kind: str) -> str:
@@ -375,29 +367,24 @@ class NomadScheduler(LocalEngineImages, Scheduler):
         except DockyardError:
             return ""
 
-    def logs(self, app: str, process_type: str | None = None, follow: bool = False,
-             tail: int | None = None) -> Iterator[str]:
-        c = self.client(app)
-        targets = [(i.id, i.process_type, f"{app}[{i.process_type}.{i.index}]") for i in self.status(app)
-                   if process_type is None or i.process_type == process_type]
-        if not follow:
-            for alloc_id, task, prefix in targets:
-                lines = self._read_log(c, alloc_id, R.group_name(task), "stdout").splitlines()
-                lines += self._read_log(c, alloc_id, R.group_name(task), "stderr").splitlines()
-                for line in lines[-tail:] if tail else ([] if tail == 0 else lines):
-                    yield f"{prefix}: {line}"
-            return
+    def _log_lines(self, app: str, instance: Instance, tail: int | None) -> list[str]:
+        c, task = self.client(app), R.group_name(instance.process_type)
+        lines = self._read_log(c, instance.id, task, "stdout").splitlines()
+        lines += self._read_log(c, instance.id, task, "stderr").splitlines()
+        return lines[-tail:] if tail else ([] if tail == 0 else lines)
 
-        def follow_alloc(alloc_id: str, task: str, kind: str) -> Iterator[bytes]:
+    def _log_streams(self, app: str, instance: Instance, tail: int | None) -> list[LogStream]:
+        """stdout and stderr, each from the start: Nomad's follow has no line count."""
+        c, task = self.client(app), R.group_name(instance.process_type)
+
+        def follow_alloc(kind: str) -> Iterator[bytes]:
             params = {"task": task, "type": kind, "follow": True, "plain": True, "origin": "start"}
-            resp = c.call("follow logs", c.log_stream.request, alloc_id, params=params, method="get",
+            resp = c.call("follow logs", c.log_stream.request, instance.id, params=params, method="get",
                           stream=True, timeout=None)
             for raw in resp.iter_lines():
                 yield raw + b"\n"
 
-        yield from merge_log_streams([
-            (prefix, functools.partial(follow_alloc, alloc_id, R.group_name(task), kind))
-            for alloc_id, task, prefix in targets for kind in ("stdout", "stderr")])
+        return [functools.partial(follow_alloc, kind) for kind in ("stdout", "stderr")]
 
     def events(self) -> Iterator[SchedulerEvent]:
         """``/v1/event/stream?topic=Allocation`` from the current index, normalised."""
