@@ -11,6 +11,14 @@ baseline measured in the same run, with the ratio.
   one by one with docker-py. Goal: <= 0.7x.
 - ps:scale 10 -> 0: Dockyard's ``scale_app`` (web=0) against stopping and removing the
   same 10 containers one by one with docker-py.
+- Recording a release: the same deploy with the release record (number taken through the
+  store's atomic update, the record in the switch's batch, the last one superseded) against
+  the deploy with recording stubbed out, alternating, in the same run; and the recording
+  steps' own time as a share of the deploy. Goal: < 5%.
+- ``releases:list`` of an app with 1,000 releases on the file store (the whole command,
+  in-process, ``--format json``), against the raw store reads of the same records (one scan
+  of the app's ``releases`` scope). Goal: < 150 ms. ``--releases-only`` runs just this one
+  (no docker needed).
 
 Everything runs against a busybox image imported offline; every container, image and
 property made here is removed at the end, also on failure.
@@ -62,16 +70,116 @@ def baseline_stop(containers: list[Any]) -> float:
     return time.perf_counter() - t0
 
 
+class _NoRecords:
+    """``dockyard.core.releases`` as core/deploy.py uses it, doing nothing: a deploy as it was
+    before release records, for the recording benchmark's baseline."""
+
+    @staticmethod
+    def allocate(store: Any, app: str) -> int:
+        return 0
+
+    @staticmethod
+    def app_config(store: Any, app: str) -> dict[str, str]:
+        return {}
+
+    @staticmethod
+    def new_release(number: int, **kw: Any) -> None:
+        return None
+
+    @staticmethod
+    def succeeded_ops(store: Any, app: str, release: Any) -> list[Any]:
+        return []
+
+
+class _Timed:
+    """``dockyard.core.releases`` with the time spent in each step the deploy calls summed."""
+
+    STEPS = ("allocate", "app_config", "new_release", "succeeded_ops")
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.spent = real, 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.real, name)
+        if name not in self.STEPS:
+            return attr
+
+        def timed(*a: Any, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return attr(*a, **kw)
+            finally:
+                self.spent += time.perf_counter() - t0
+
+        return timed
+
+
+def releases_list_benchmark(trials: int, count: int = 1000) -> tuple[list[float], list[float]]:
+    """(releases:list times, raw-scan times) of an app with ``count`` releases on the file store."""
+    import contextlib
+    import io
+
+    from dockyard.core import open_propstore
+    from dockyard.core import releases as R
+    from dockyard.core.cli import main as cli
+    from dockyard.core.properties import create_app
+    from dockyard.propstores.base import Put
+
+    ours: list[float] = []
+    base: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"file://{tmp}"
+        store = open_propstore(url)
+        create_app(store, "shop")
+        env = {f"VAR_{i}": f"value-{i}" for i in range(20)}
+        ops = [Put(R.PLUGIN, "shop", R.key_of(n), R.new_release(
+            n, image=f"dockyard/shop:{n}", processes={"web": ("sh", "-c", "exec httpd -f -p $PORT")},
+            env=env, scale={"web": 2}, description=f"Deploy dockyard/shop:{n}",
+            release_id=str(n)).to_json()) for n in range(1, count + 1)]
+        ops += [Put(R.PLUGIN, "shop", R.CURRENT, f"v{count}"), Put(R.PLUGIN, "shop", R.COUNTER, str(count))]
+        store.apply(ops)
+        for trial in range(trials + 1):  # the first round warms the page cache and imports
+            sides = ["dockyard", "baseline"] if trial % 2 == 0 else ["baseline", "dockyard"]
+            for side in sides:
+                t0 = time.perf_counter()
+                if side == "dockyard":
+                    out = io.StringIO()
+                    with contextlib.redirect_stdout(out):
+                        try:
+                            cli(["--propstore", url, "--format", "json", "releases:list", "shop"])
+                        except SystemExit as exc:
+                            assert not exc.code, exc.code
+                    took = time.perf_counter() - t0
+                    assert out.getvalue().count('"name": "v') == count
+                else:
+                    found = [p.value for p in store.iter_properties(R.PLUGIN, "shop")]
+                    took = time.perf_counter() - t0
+                    assert len(found) == count + 2
+                if trial:
+                    (ours if side == "dockyard" else base).append(took)
+        store.close()
+    return ours, base
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--count", type=int, default=10)
+    parser.add_argument("--releases-only", action="store_true", help="Only the releases:list benchmark.")
     args = parser.parse_args()
     if not 1 <= args.trials <= 10 or not 1 <= args.count <= 50:
         parser.error("--trials must be 1-10 and --count 1-50 (keep the benchmark bounded)")
+    med = statistics.median
+    list_times, list_base = releases_list_benchmark(max(args.trials, 5))
+    if args.releases_only:
+        print("| benchmark | Dockyard | baseline | ratio | goal |")
+        print("|---|---|---|---|---|")
+        print(row("releases:list, 1,000 releases (file store)", med(list_times), med(list_base), "< 150 ms"))
+        return 0
 
     import docker
 
+    import dockyard.core.deploy as deploy_module
     from dockyard.core import load_scheduler, open_propstore
     from dockyard.core.deploy import deploy_app, scale_app
     from dockyard.core.hooks import Hooks
@@ -89,6 +197,9 @@ def main() -> int:
     deploy_base: list[float] = []
     scale_times: list[float] = []
     scale_base: list[float] = []
+    recorded: list[float] = []
+    unrecorded: list[float] = []
+    recording_share: list[float] = []
     leftovers: list[Any] = []
     try:
         # warm the engine (first create of an image is slower) outside the measurements
@@ -114,6 +225,22 @@ def main() -> int:
                     took, made = baseline_start(client, image, f"{tag}b{trial}", args.count)
                     leftovers += made
                     deploy_base.append(took)
+            # a redeploy of the same 10 containers with and without the release record, alternating
+            # which goes first
+            real = deploy_module.releases
+            order = [True, False] if trial % 2 == 0 else [False, True]
+            for recording in order:
+                timed = _Timed(real)
+                deploy_module.releases = timed if recording else _NoRecords()  # type: ignore[assignment]
+                try:
+                    t0 = time.perf_counter()
+                    deploy_app(store, sched, app, image=image, hooks=hooks, processes={"web": WEB})
+                    took = time.perf_counter() - t0
+                finally:
+                    deploy_module.releases = real
+                (recorded if recording else unrecorded).append(took)
+                if recording:
+                    recording_share.append(timed.spent / took)
             for side in sides:
                 if side == "dockyard":
                     t0 = time.perf_counter()
@@ -137,17 +264,26 @@ def main() -> int:
         client.images.remove(image, force=True)
         tmp.cleanup()
 
-    med = statistics.median
     print(f"docker-local, {args.count} containers, median of {args.trials} trials "
           f"(each trial: Dockyard and the baseline, same engine, same run)\n")
     print("| benchmark | Dockyard | baseline (docker-py, one by one) | ratio | goal |")
     print("|---|---|---|---|---|")
     print(row(f"deploy web={args.count} (checks wait 0)", med(deploy_times), med(deploy_base), "<= 0.7x"))
     print(row(f"ps:scale web={args.count} -> 0", med(scale_times), med(scale_base), "-"))
+    print(row(f"redeploy web={args.count} recording its release (baseline: recording stubbed out)",
+              med(recorded), med(unrecorded), "< 1.05x"))
+    print(row("releases:list, 1,000 releases (file store; baseline: one raw scan of the records)",
+              med(list_times), med(list_base), "< 150 ms"))
+    print(f"\nrecording steps' own time: median {100 * med(recording_share):.2f}% of the deploy "
+          f"(max {100 * max(recording_share):.2f}%)")
     print("\nraw deploy:", " ".join(f"{x:.2f}" for x in deploy_times), "| baseline:",
           " ".join(f"{x:.2f}" for x in deploy_base))
     print("raw scale: ", " ".join(f"{x:.2f}" for x in scale_times), "| baseline:",
           " ".join(f"{x:.2f}" for x in scale_base))
+    print("raw recorded deploy:", " ".join(f"{x:.3f}" for x in recorded), "| unrecorded:",
+          " ".join(f"{x:.3f}" for x in unrecorded))
+    print("raw releases:list (ms):", " ".join(f"{x * 1000:.1f}" for x in list_times), "| raw scan:",
+          " ".join(f"{x * 1000:.1f}" for x in list_base))
     return 0
 
 

@@ -36,7 +36,8 @@ from dockyard.core.names import GLOBAL_SCOPE, validate_app_name
 from dockyard.core.plan import PS, current_release, is_deployed
 from dockyard.core.properties import APP_LOCKS, APPS_PLUGIN, LOCK_KEY, app_exists, deploy_lock, list_apps, require_app
 from dockyard.core.properties import create_app as register_app
-from dockyard.propstores.base import PropertyStore
+from dockyard.core.releases import PLUGIN as RELEASES_PLUGIN
+from dockyard.propstores.base import Delete, PropertyStore
 
 if TYPE_CHECKING:
     from dockyard.schedulers.base import Scheduler
@@ -168,6 +169,8 @@ def clone_app(store: PropertyStore, scheduler_for: SchedulerFor, old: str, new: 
         store.set(APPS_PLUGIN, new, "created-at", str(int(time.time())))
         for plugin, key in (("release", "current"), ("apps", "deployed-image"), (APPS_PLUGIN, LOCK_KEY)):
             store.delete(plugin, new, key)
+        # nor of its history: NEW's releases start at v1 with its own first deploy
+        store.apply([Delete(p.plugin, p.scope, p.key) for p in store.iter_properties(RELEASES_PLUGIN, new)])
     hooks.fire("post-app-clone", old=old, new=new, store=store)
     if source is None or skip_deploy:
         return False

@@ -213,10 +213,9 @@ def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, proce
 def _record_failed(store: PropertyStore, app: str, record: releases.Release, exc: BaseException) -> None:
     """Keep a release that did not take over in the history, with why, so ``releases:list``
     shows what was tried; the failure itself is what the caller raises, whatever happens here."""
-    reason = str(exc) if isinstance(exc, DeployError) else f"interrupted ({exc})"
     with held():
-        try:
-            store.apply(releases.failed_ops(store, app, record, reason))
+        try:  # the reason is the error the user sees (``interrupted by SIGTERM`` for a signal)
+            store.apply(releases.failed_ops(store, app, record, str(exc)))
         except DockyardError as err:
             log.warning("%s: could not record the failed release %s: %s", app, record.name, err)
 

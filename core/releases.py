@@ -27,7 +27,7 @@ import os
 import re
 import socket
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dockyard.core.errors import NotFound, ValidationError
@@ -87,16 +87,20 @@ class Release:
         """The processes as the rest of core takes them (commands as tuples)."""
         return {k: (tuple(v) if v is not None else None) for k, v in self.processes.items()}
 
+    def _fields(self) -> dict[str, Any]:
+        # by hand, not dataclasses.asdict: its deep copy was most of releases:list's time
+        return {name: getattr(self, name) for name in _FIELDS}
+
     def to_json(self) -> str:
-        data = asdict(self)
-        if not data["extra"]:
-            del data["extra"]
+        data = {**self.extra, **self._fields()}
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
-    def as_dict(self, current: int | None = None) -> dict[str, Any]:
-        """Plain data for ``--format json``: the record, its name and whether it serves."""
-        data = asdict(self)
-        data.pop("extra", None)
+    def as_dict(self, current: int | None = None, show_values: bool = False) -> dict[str, Any]:
+        """Plain data for ``--format json``: the record, its name and whether it serves;
+        environment values masked unless ``show_values`` (the output gets pasted around)."""
+        data = self._fields()
+        if not show_values:
+            data["env"] = {k: MASK for k in self.env}
         data["name"] = self.name
         data["current"] = self.number == current
         return data
@@ -104,10 +108,14 @@ class Release:
     @classmethod
     def from_json(cls, text: str) -> Release:
         data = json.loads(text)
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         # fields a newer Dockyard wrote are kept, not dropped, when this one rewrites the record
-        extra = {k: v for k, v in data.items() if k not in known}
-        return cls(**{k: v for k, v in data.items() if k in known}, extra=extra)
+        extra = {k: v for k, v in data.items() if k not in _KNOWN}
+        return cls(**{k: v for k, v in data.items() if k in _KNOWN}, extra=extra)
+
+
+#: the stored fields of a Release (``extra`` holds the ones this version does not know)
+_FIELDS = tuple(f for f in Release.__dataclass_fields__ if f != "extra")
+_KNOWN = frozenset(_FIELDS)
 
 
 # ---- names and numbers -------------------------------------------------------------

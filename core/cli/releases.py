@@ -60,9 +60,7 @@ def info(c: CliContext, app: str, release: str, show_values: bool) -> None:
     record = R.get_release(c.store, app, R.parse_name(release))
     current = R.current_number(c.store, app)
     if c.json:
-        data = record.as_dict(current)
-        data["env"] = _masked(record.env, show_values)
-        c.emit(data)
+        c.emit(record.as_dict(current, show_values))
         return
     env = _masked(record.env, show_values)
     rows: dict[str, Any] = {

@@ -152,6 +152,25 @@ def test_a_failed_switch_is_recorded_failed_with_the_reason_and_the_old_one_serv
     assert current is not None and current[1] == "shop:1"
 
 
+def test_an_interrupted_release_is_recorded_failed(store: PropertyStore, sched: Recording,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from dockyard.core.errors import Interrupted
+
+    deploy(store, sched)
+
+    def interrupted(plan: DeployPlan, hooks: Any, progress: Any = None) -> Rollout:
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(sched, "rollout", interrupted)
+    with pytest.raises(Interrupted):
+        deploy(store, sched, "shop:2")
+    v2 = R.get_release(store, "shop", 2)
+    assert (v2.status, v2.reason) == ("failed", "interrupted by SIGTERM")
+    assert R.current_number(store, "shop") == 1
+
+
 # ---- numbering -----------------------------------------------------------------------------
 def _allocate_many(url: str, count: int, out: Any) -> None:
     s = open_propstore(url)
@@ -329,6 +348,8 @@ def test_list_info_and_diff_commands(run: Callable[..., Any], file_store: Proper
     rows = json.loads(ok(run("--format", "json", "releases:list", "shop")).stdout)
     assert [(r["name"], r["status"], r["current"]) for r in rows] == [
         ("v2", "succeeded", True), ("v1", "superseded", False)]
+    assert rows[0]["env"] == {"API_TOKEN": R.MASK}, "values are masked in the list too"
+    assert "secret" not in ok(run("--format", "json", "releases:list", "shop")).stdout
     text = ok(run("releases:list", "shop")).stdout.splitlines()
     assert text[1].startswith("* v2") and "Set API_TOKEN" in text[1] and text[2].startswith("  v1")
 
@@ -363,3 +384,14 @@ def test_docker_local_reads_the_kept_images_where_core_writes_them() -> None:
     from dockyard.schedulers.docker_local.driver import KEPT_IMAGES
 
     assert KEPT_IMAGES == (R.PLUGIN, R.KEPT_IMAGES)
+
+
+def test_a_clone_starts_its_own_history(store: PropertyStore, sched: Recording) -> None:
+    from dockyard.core.apps import clone_app
+
+    deploy(store, sched, "shop:1")
+    deploy(store, sched, "shop:2")
+    assert clone_app(store, lambda _app: sched, "shop", "shop2", hooks=quiet())
+    assert [(r.name, r.description) for r in R.list_releases(store, "shop2")] == [("v1", "Deploy shop:2")]
+    assert R.current_number(store, "shop2") == 1
+    assert [r.name for r in R.list_releases(store, "shop")] == ["v2", "v1"], "the original keeps its own"
