@@ -42,7 +42,7 @@ from dockyard.core.errors import DeployError, DockyardError, NotFound, Validatio
 from dockyard.core.hooks import Hooks
 from dockyard.core.lookup import computed_float
 from dockyard.core.models import DeployPlan, Exposure, Instance, Listener, NetworkInfo, Phase, SchedulerEvent
-from dockyard.core.names import validate_network_name
+from dockyard.core.names import GLOBAL_SCOPE, validate_network_name
 from dockyard.schedulers.base import Capability, Progress, Rollout, no_progress
 from dockyard.schedulers.capabilities import check_plan
 from dockyard.schedulers.kubernetes import render as R
@@ -467,22 +467,11 @@ class KubernetesScheduler(LocalEngineImages, RemoteScheduler[str]):
         by_type: dict[str, list[Obj]] = {}
         for pod in pods:
             by_type.setdefault(_labels(pod).get(R.PROC_LABEL, ""), []).append(pod)
-        networks = self._app_networks(app)
         for proc, group in sorted(by_type.items()):
             group.sort(key=lambda p: (_meta(p).get("creationTimestamp") or "", _meta(p).get("name", "")))
             for index, pod in enumerate(group, 1):
-                out.append(_instance(app, proc, index, pod, networks))
+                out.append(_instance(app, proc, index, pod))
         return out
-
-    def _app_networks(self, app: str) -> dict[str, str]:
-        """Pod label -> Dockyard network name, for the networks the app's properties name."""
-        from dockyard.core.plan import read_networks
-
-        try:
-            nets = read_networks(self.store, app)
-        except DockyardError:
-            return {}
-        return {R.network_label(n): n for n in (*nets.attach_post_create, *nets.attach_post_deploy)}
 
     def _listener_mode(self, app: str) -> str:
         """``scheduler-kubernetes/<app>/listeners``: ``endpoints`` (default) or ``service``."""
@@ -591,13 +580,12 @@ class KubernetesScheduler(LocalEngineImages, RemoteScheduler[str]):
         return [follow_pod]
 
     def _namespaces(self) -> list[str]:
-        from dockyard.core.properties import list_apps, selected_scheduler
-
-        namespaces = {self._ns(None)}
-        for app in list_apps(self.store):
-            if selected_scheduler(self.store, app, "") == self.name:
-                namespaces.add(self._ns(app))
-        return sorted(namespaces)
+        """The namespaces this driver's own settings name: the global one and each app's
+        ``scheduler-kubernetes/<app>/namespace`` (an app without one deploys to the global
+        one). Read from the driver's properties, not core's app registry; an app that set a
+        namespace but runs elsewhere only adds a watch that sees nothing."""
+        apps = [s for s in self.store.scopes(PLUGIN) if s != GLOBAL_SCOPE]
+        return sorted({self._ns(None), *(self._ns(app) for app in apps)})
 
     def events(self) -> Iterator[SchedulerEvent]:
         """A watch on Dockyard's pods in every namespace in use, as start/restart/die/destroy."""
@@ -712,7 +700,21 @@ def _pod_ready(pod: Obj) -> bool:
     return False
 
 
-def _instance(app: str, proc: str, index: int, pod: Obj, networks: dict[str, str]) -> Instance:
+def pod_networks(pod: Obj) -> dict[str, str]:
+    """Network label -> Dockyard network name, for the networks the pod's labels name.
+
+    Read from the pod (its ``NETWORKS_ANNOTATION``), not the app's settings: the pod is
+    where the driver wrote what it joined. A pod rendered before that annotation existed
+    names a network by its label only, which is the network's name unless
+    ``k8s_network_name`` had to slug it."""
+    labels = _labels(pod)
+    out = {k: k[len(R.NETWORK_LABEL_PREFIX):] for k in labels if k.startswith(R.NETWORK_LABEL_PREFIX)}
+    named = str((_meta(pod).get("annotations") or {}).get(R.NETWORKS_ANNOTATION) or "")
+    out.update({R.network_label(n): n for n in named.split(",") if n})
+    return out
+
+
+def _instance(app: str, proc: str, index: int, pod: Obj) -> Instance:
     status = pod.get("status") or {}
     statuses = status.get("containerStatuses") or []
     restarts = sum(int(cs.get("restartCount") or 0) for cs in statuses)
@@ -724,7 +726,8 @@ def _instance(app: str, proc: str, index: int, pod: Obj, networks: dict[str, str
     addresses = {"pod": status["podIP"]} if status.get("podIP") else {}
     if status.get("podIP"):  # a member (label "true", not "pending") is reachable on that network
         labels = _labels(pod)
-        addresses.update({net: status["podIP"] for label, net in networks.items() if labels.get(label) == R.MEMBER})
+        addresses.update({net: status["podIP"] for label, net in pod_networks(pod).items()
+                          if labels.get(label) == R.MEMBER})
     return Instance(app=app, process_type=proc, index=index, id=str(_meta(pod).get("uid", "")),
                     name=_meta(pod).get("name", ""), state=state, restart_count=restarts,
                     release=_labels(pod).get(R.RELEASE_LABEL, ""), addresses=addresses)

@@ -66,6 +66,9 @@ NETWORK_LABEL_PREFIX = "dockyard.io/network-"
 NETWORK_POLICY_LABEL = "dockyard.io/network"
 PROXY_LABEL = "dockyard.io/proxy"
 RESTART_ANNOTATION = "dockyard.io/restart-policy"
+#: on a pod template: the Dockyard names of the networks its labels stand for (comma-separated),
+#: since a label holds ``k8s_network_name``, which may be a slug
+NETWORKS_ANNOTATION = "dockyard.io/networks"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "dockyard"}
 MEMBER = "true"
 PENDING = "pending"
@@ -184,6 +187,10 @@ def render_deployment(plan: DeployPlan, spec: ProcessSpec, settings: KubeSetting
     name = object_name(plan.app, spec.name)
     labels = {**app_labels(plan.app, spec.name), RELEASE_LABEL: plan.release}
     pod_labels = {**labels, **pod_network_labels(plan)}
+    pod_annotations = {RESTART_ANNOTATION: plan.restart_policy}
+    networks = {*plan.networks.attach_post_create, *plan.networks.attach_post_deploy}
+    if networks:  # a pod says what it joined: status reads the pod, not the app's settings
+        pod_annotations[NETWORKS_ANNOTATION] = ",".join(sorted(networks))
     checks = plan.checks
     min_ready = int(checks.wait) if checks.enabled_for(spec.name) else 0
     deployment: Manifest = {
@@ -207,7 +214,7 @@ def render_deployment(plan: DeployPlan, spec: ProcessSpec, settings: KubeSetting
             "template": {
                 # a Deployment's pods can only restart Always; the app's policy rides along so
                 # events report it and the event listener applies its limit as on docker-local
-                "metadata": {"labels": pod_labels, "annotations": {RESTART_ANNOTATION: plan.restart_policy}},
+                "metadata": {"labels": pod_labels, "annotations": pod_annotations},
                 "spec": {"restartPolicy": "Always", "containers": [_container(plan, spec)]},
             },
         },
