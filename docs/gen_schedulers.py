@@ -1,6 +1,9 @@
 """Write docs/schedulers.md from the installed scheduler drivers.
 
-Each row is one scheduler found under the ``dockyard.schedulers`` entry points. Whether a
+Each row is one scheduler found under the ``dockyard.schedulers`` entry points, installed or
+declared by a plugin shipped in this repository (``plugins/*/pyproject.toml``, imported from
+its folder when it is not installed), so the page is the same whether or not a plugin was
+``pip install``-ed into the venv that checks it. Whether a
 cell is supported comes from the driver's declared ``capabilities``; how it maps onto the
 platform comes from the driver's ``describe()``. So the table cannot claim more than the
 drivers declare, and the core refuses exactly what it marks as not supported.
@@ -11,7 +14,9 @@ drivers declare, and the core refuses exactly what it marks as not supported.
 
 from __future__ import annotations
 
+import importlib
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,7 @@ from dockyard.core.plugins import SCHEDULERS, installed_names, load_driver
 from dockyard.schedulers.base import Capability
 
 OUT = Path(__file__).with_name("schedulers.md")
+PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 
 #: table column -> (capabilities that make it supported (any of), describe() keys to read)
 COLUMNS: dict[str, tuple[tuple[Capability, ...], tuple[str, ...]]] = {
@@ -103,9 +109,20 @@ before (`/v1/job/:id/revert` with `EnforcePriorVersion`). Settings under `schedu
 `datacenters`, `address-mode`, `deploy-timeout`, `run-timeout`, `poll-interval`, `retries`,
 `retry-backoff`.
 
+## Swarm
+
+An out-of-tree plugin (`plugins/dockyard-swarm`, distribution `dockyard-swarm`), written as a
+third party would: one swarm service per process type, `dnsrr` endpoints, listeners at each
+task's `docker_gwbridge` address. Deploys are swarm's own rolling update (`start-first`,
+`failure_action: rollback`), with the checks as a healthcheck so an old task stops only once
+its replacement is healthy. See the plugin's README for what changes on a multi-node swarm.
+Settings under `scheduler-swarm`: `init-process`, `deploy-timeout`.
+
 ## What was tested against what
 
 * docker-local: a real dockerd (see the docker-local tests).
+* swarm: a real single-node swarm on the same dockerd (`docker swarm init`; the plugin's
+  tests, `plugins/dockyard-swarm/tests/`).
 * kubernetes and nomad: the stateful HTTP doubles in `tests/doubles/`, with the real
   `kubernetes` and `python-nomad` clients talking HTTP to them; every rendered manifest is
   validated with `kubernetes-validate` (strict, the newest schemas it ships). No real
@@ -119,12 +136,31 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def in_tree_schedulers() -> dict[str, tuple[str, Path]]:
+    """name -> (``module:attr``, plugin folder) of the schedulers the repo's plugins declare."""
+    found: dict[str, tuple[str, Path]] = {}
+    for pyproject in sorted(PLUGINS.glob("*/pyproject.toml")):
+        project = tomllib.loads(pyproject.read_text()).get("project", {})
+        for name, target in project.get("entry-points", {}).get(SCHEDULERS, {}).items():
+            found.setdefault(name, (target.split("[")[0].strip(), pyproject.parent))
+    return found
+
+
+def _load_in_tree(target: str, folder: Path) -> Any:
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))  # after site-packages: an installed copy wins
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def render() -> str:
-    names = installed_names(SCHEDULERS)
+    installed = installed_names(SCHEDULERS)
+    in_tree = in_tree_schedulers()
     drivers: list[tuple[str, Any, str | None]] = []
-    for name in names:
+    for name in sorted(set(installed) | set(in_tree), key=lambda n: (n not in installed, n)):
         try:
-            drivers.append((name, load_driver(SCHEDULERS, name), None))
+            cls = load_driver(SCHEDULERS, name) if name in installed else _load_in_tree(*in_tree[name])
+            drivers.append((name, cls, None))
         except Exception as exc:  # shown, never dropped
             drivers.append((name, None, str(exc)))
     lines = [INTRO, "## Capabilities", ""]
