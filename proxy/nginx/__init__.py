@@ -31,7 +31,7 @@ _LOG_KEYS = frozenset({"access-log-path", "error-log-path"})
 _DOKKU_DIRECTIVES = ("client-body-timeout", "client-header-timeout", "keepalive-timeout", "lingering-timeout",
                      "send-timeout", "proxy-connect-timeout", "proxy-send-timeout", "proxy-buffering",
                      "underscore-in-headers", "proxy-buffer-size", "proxy-buffers", "proxy-busy-buffers-size",
-                     "access-log-format")
+                     "access-log-format", "proxy-keepalive")
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,8 @@ class NginxProxy(Proxy):
                 },
                 hsts=Hsts.build(get("hsts") == "true", int(get("hsts-max-age")),
                                 get("hsts-include-subdomains") == "true", get("hsts-preload") == "true"),
-                template_path=get("template-path") or None,
+                # Dokku's disable-custom-config: the built-in template, whatever template-path says
+                template_path=None if get("disable-custom-config") == "true" else get("template-path") or None,
             )
         return shared
 

@@ -100,6 +100,8 @@ class NginxValues:
     proxy_busy_buffers_size: str = "8k"
     #: a log_format name, appended to ``access_log`` unless the path is ``off`` (Dokku's template)
     access_log_format: str = ""
+    #: idle keepalive connections per http upstream (``keepalive N;``), none when empty
+    proxy_keepalive: str = ""
 
 
 @dataclass(frozen=True)

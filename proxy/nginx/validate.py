@@ -218,6 +218,25 @@ def _format_name(key: str, value: str) -> str:
     return value
 
 
+def _count(key: str, value: str) -> str:
+    """A positive whole number (``proxy-keepalive``: idle connections kept per upstream)."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 6 or int(value) < 1:
+        raise ValidationError(f"nginx property {key} must be a whole number from 1, not {value!r}")
+    return value
+
+
+_IMAGE_PATH = re.compile(r"^[A-Za-z0-9._/@+-]{1,255}$")
+
+
+def _image_path(key: str, value: str) -> str:
+    """A file's path inside an app's image, relative to its WORKDIR or absolute (Dokku's
+    ``nginx-conf-sigil-path``)."""
+    if not _IMAGE_PATH.match(value) or ".." in value.split("/"):
+        raise ValidationError(f"nginx property {key} must be a path of letters, digits and ._/@+- "
+                              f"without '..', not {value!r}")
+    return value
+
+
 def _log_path(key: str, value: str) -> str:
     return value if value == "off" else safe_path(key, value)
 
@@ -329,6 +348,12 @@ PROPERTIES: dict[str, tuple[str | None, Validator, bool, bool]] = {
     "proxy-buffers": (f"8 {PAGE_K}k", _buffers, True, True),
     "proxy-busy-buffers-size": (f"{PAGE_K * 2}k", _size, True, True),
     "access-log-format": ("", _format_name, True, True),
+    "proxy-keepalive": ("", _count, True, True),  # off unless set, as Dokku's
+    # true: the app's custom template (template-path) is ignored and the built-in one is used
+    "disable-custom-config": ("false", _bool, True, True),
+    # kept and reported for Dokku's tools; Dockyard reads no template from an image (moving-from-dokku.md)
+    "nginx-conf-sigil-path": ("nginx.conf.sigil", _image_path, True, True),
+    "nginx-service-command": ("", _command, True, True),
     # global only: where nginx and its files are
     "main-conf": (None, safe_path, False, True),
     "conf-dir": (None, safe_path, False, True),

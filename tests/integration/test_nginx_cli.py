@@ -161,3 +161,37 @@ def test_reload_checks_the_tree_first_and_keeps_serving(two: dict[str, Any], run
     assert request(port).status == 200, "the running nginx never saw the broken tree"
     broken.write_text(good)
     assert run("nginx:reload").exit_code == 0
+
+
+def test_proxy_keepalive_and_disable_custom_config(two: dict[str, Any], run: Any, tmp_path: Any) -> None:
+    """Dokku's proxy-keepalive (idle upstream connections, off by default) and
+    disable-custom-config (the built-in template, whatever custom one is set)."""
+    app, port = two["app"], two["port"]
+    assert "keepalive " not in run("nginx:show-config", app).stdout.replace("keepalive_timeout", "")
+    assert run("nginx:set", app, "proxy-keepalive", "32").exit_code == 0
+    assert 'keepalive "32";' in run("nginx:show-config", app).stdout
+    assert request(port).status == 200
+    for bad in ("0", "ten", "32;", "1234567"):
+        refused = run("nginx:set", app, "proxy-keepalive", bad)
+        assert refused.exit_code == 1 and len(refused.stderr.strip().splitlines()) == 1, bad
+    assert 'keepalive "32";' in run("nginx:show-config", app).stdout
+
+    custom = tmp_path / "custom.conf.j2"
+    custom.write_text('{% extends "dockyard/app.conf.j2" %}{% block http %}# custom template of {{ APP }}\n'
+                      '{{ super() }}{% endblock %}')
+    assert run("nginx:set", app, "template-path", str(custom)).exit_code == 0
+    assert f"# custom template of {app}" in run("nginx:show-config", app).stdout
+    assert run("nginx:set", app, "disable-custom-config", "true").exit_code == 0
+    assert "# custom template" not in run("nginx:show-config", app).stdout
+    assert request(port).status == 200
+    assert run("nginx:set", app, "disable-custom-config", "maybe").exit_code == 1
+
+    report = run("--format", "json", "nginx:report", app).stdout
+    import json
+
+    rows = json.loads(report)
+    assert rows["nginx-computed-nginx-conf-sigil-path"] == "nginx.conf.sigil"
+    assert rows["nginx-computed-disable-custom-config"] == "true"
+    assert rows["nginx-computed-nginx-service-command"] == ""
+    assert run("nginx:set", app, "nginx-conf-sigil-path", "../etc/x").exit_code == 1
+    assert run("nginx:set", app, "nginx-conf-sigil-path", "deploy/nginx.conf.sigil").exit_code == 0
