@@ -64,6 +64,8 @@ CONFIG_TO_PROPERTY: dict[str, tuple[str, str]] = {
     "DOKKU_CHECKS_TIMEOUT": ("checks", "timeout"),
     "DOKKU_CHECKS_ATTEMPTS": ("checks", "attempts"),
     "DOKKU_DOCKER_STOP_TIMEOUT": ("ps", "stop-timeout-seconds"),
+    # 0.20's ps:restore skipped an app whose environment set DOKKU_APP_RESTORE=0
+    "DOKKU_APP_RESTORE": ("ps", "restore"),
 }
 
 #: the same for the global environment (Dokku's ``GlobalConfigVar`` names)
@@ -233,6 +235,8 @@ def _converted_env(scope: DokkuScope, plan: ScopePlan) -> tuple[dict[str, str], 
             continue
         if var == "DOKKU_DISABLE_PROXY":
             value = "true"
+        elif var == "DOKKU_APP_RESTORE":
+            value = "false" if value.strip() in ("0", "false") else "true"
         props[(plugin, key)] = value.split() if (plugin, key) == ("ports", "map") else value
         plan.notes.append(f"{var} became the {plugin} {key} property")
     return env, props

@@ -61,7 +61,8 @@ def dokku_020(base: Path) -> tuple[Path, Path, dict[str, tuple[str, str]]]:
     shop = root / "shop"
     env = dict(AWKWARD)
     env.update({"DOKKU_PROXY_PORT_MAP": "http:80:5000 https:443:5000", "DOKKU_APP_TYPE": "dockerfile",
-                "DOKKU_CHECKS_DISABLED": "worker", "DOKKU_WAIT_TO_RETIRE": "30", "GIT_REV": "abc123"})
+                "DOKKU_CHECKS_DISABLED": "worker", "DOKKU_WAIT_TO_RETIRE": "30", "GIT_REV": "abc123",
+                "DOKKU_APP_RESTORE": "0"})
     write(shop / "ENV", shell_env(env))
     write(shop / "VHOST", "shop.dokku.me\nwww.shop.test\n")
     write(shop / "DOKKU_SCALE", "web=2\nworker=1\n")

@@ -116,7 +116,7 @@ def test_import_020_layout(kind: str, run: Run, store_url_factory: Any, tmp_path
     assert refusals[1].startswith("error: not imported: bad_app")
     assert "2 new" in r.stdout and "1 refused" in r.stdout
     _check_env(run, url, "shop")
-    for var in ("DOKKU_PROXY_PORT_MAP", "DOKKU_CHECKS_DISABLED", "DOKKU_WAIT_TO_RETIRE"):
+    for var in ("DOKKU_PROXY_PORT_MAP", "DOKKU_CHECKS_DISABLED", "DOKKU_WAIT_TO_RETIRE", "DOKKU_APP_RESTORE"):
         assert run("--propstore", url, "config:get", "shop", var).exit_code == 1  # became properties
     assert run("--propstore", url, "config:get", "shop", "GIT_REV").stdout == "abc123\n"
     assert run("--propstore", url, "config:get", "blog", "BLOG_TITLE").stdout == 'Tom\'s "blog" $$\n'
@@ -133,6 +133,7 @@ def test_import_020_layout(kind: str, run: Run, store_url_factory: Any, tmp_path
         assert s.get("checks", "shop", "disabled") == "worker"
         assert s.get("checks", "shop", "wait-to-retire") == "30"
         assert s.get("ps", "shop", "restart-policy") == "on-failure:5"
+        assert s.get("ps", "shop", "restore") == "false"  # 0.20's DOKKU_APP_RESTORE=0: ps:restore skips it
         assert s.get("scheduler", "--global", "selected") == "docker-local"
         assert s.get("checks", "--global", "wait-to-retire") == "120"
         assert not s.exists("config", "--global", "DOKKU_WAIT_TO_RETIRE")
