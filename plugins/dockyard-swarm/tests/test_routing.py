@@ -2,8 +2,8 @@
 loopback), web over HTTP and a tcp process over the stream module; a killed task is
 replaced by swarm and the event listener reroutes nginx to its replacement.
 
-Everything goes through what a user runs: the CLI for settings, ``deploy_app`` (what
-``deploy`` runs) for the rollout, ``EventListener`` (what ``events:listen`` runs).
+Everything goes through what a user runs: the CLI (``dockyard --scheduler swarm deploy``)
+and ``EventListener`` (what ``events:listen`` runs).
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ import pytest
 
 pytestmark = [pytest.mark.docker]
 
-WEB = ("sh", "-c", "mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p $PORT -h /tmp/www")
-TCP = ("nc", "-ll", "-p", "7000", "-e", "cat")
+PROCFILE = (
+    "web: sh -c 'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p $PORT -h /tmp/www'\n"
+    "tcp: nc -ll -p 7000 -e cat\n"
+)
 
 
 @dataclass
@@ -82,7 +84,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root.mkdir()
     monkeypatch.setenv("DOCKYARD_ROOT", str(root))
     monkeypatch.delenv("DOCKYARD_PROPSTORE", raising=False)
-    monkeypatch.setenv("DOCKYARD_SCHEDULER", "swarm")
+    monkeypatch.delenv("DOCKYARD_SCHEDULER", raising=False)
     cfg = tmp_path / "empty.toml"
     cfg.write_text("")
     monkeypatch.setenv("DOCKYARD_CONFIG", str(cfg))
@@ -165,22 +167,21 @@ def web_task_container(swarm_client: Any, app: str) -> Any:
 
 def test_web_and_tcp_through_nginx_and_a_killed_task_is_rerouted(
         nginx: Path, run: Callable[..., Result], store: Any, swarm: Any, swarm_client: Any,
-        swarm_image: str) -> None:
-    from dockyard.core.deploy import deploy_app
+        swarm_image: str, tmp_path: Path) -> None:
     from dockyard.core.events import EventListener
-    from dockyard.core.plan import write_scale
 
     app = f"swroute-{uuid.uuid4().hex[:6]}"
     ok(run("apps:create", app))
     swarm.made.append(app)
-    ok(run("scheduler:set", app, "selected", "swarm"))
-    store.set("checks", app, "wait", "1")  # the healthcheck holds each task back for 1 s
-    store.set("checks", app, "wait-to-retire", "0")
-    store.set("ps", app, "stop-timeout-seconds", "1")
+    ok(run("checks:set", app, "wait", "1"))  # the healthcheck holds each task back for 1 s
+    ok(run("checks:set", app, "wait-to-retire", "0"))
     web, tcp = free_port(), free_port()
     ok(run("ports:set", app, f"http:{web}:5000", f"tcp:{tcp}:7000:tcp"))
-    write_scale(store, app, {"web": 1, "tcp": 1})
-    deploy_app(store, swarm, app, image=swarm_image, processes={"web": WEB, "tcp": TCP})
+    ok(run("ps:scale", app, "tcp=1"))
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(PROCFILE)
+    ok(run("--scheduler", "swarm", "deploy", app, "--image", swarm_image, "--procfile", str(procfile)))
+    assert swarm.status(app), "the app runs on swarm"
 
     first = web_task_container(swarm_client, app)
     assert get(web) == (200, first.attrs["Config"]["Hostname"]), "nginx routes web to the swarm task"
