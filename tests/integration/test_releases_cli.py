@@ -198,3 +198,22 @@ def test_a_store_restored_from_an_export_rolls_back(
     rows = releases(run, app, *other)
     assert (rows[0]["name"], rows[0]["description"], rows[0]["current"]) == ("v3", "Rollback to v1", True)
     ok(run(*other, "apps:destroy", app, "--force"))
+
+
+def test_a_deploy_whose_checks_fail_is_listed_failed_with_the_reason(
+        run: Run, docker_client: Any, make_app: Callable[[str], str], greeting_image: str, tmp_path: Path) -> None:
+    app = make_app("fail")
+    ok(run("props:set", "proxy", app, "type", "null"))
+    ok(run("deploy", app, "--image", greeting_image))
+    before = web(docker_client, app).id
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("web: sh -c 'echo about to fail; exit 3'\n")
+    failed = run("deploy", app, "--image", greeting_image, "--procfile", str(procfile))
+    assert failed.exit_code != 0
+    rows = releases(run, app)
+    assert [(r["name"], r["status"], r["current"]) for r in rows] == [
+        ("v2", "failed", False), ("v1", "succeeded", True)]
+    info = json.loads(ok(run("--format", "json", "releases:info", app, "v2")).stdout)
+    assert app in info["reason"] and "about to fail" in info["reason"], "the reason is the error the deploy gave"
+    assert web(docker_client, app).id == before, "the old release kept serving"
+    assert run("releases:rollback", app, "v2").exit_code != 0
