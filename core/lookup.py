@@ -56,6 +56,15 @@ def computed_int(store: PropertyStore, plugin: str, app: str | None, key: str, d
     return _computed_number(store, plugin, app, key, default, minimum, int, "a whole number")
 
 
+#: Dokku's ``ps`` ``stop-timeout-seconds`` default since 0.36.0 (it was docker's 10 before)
+DEFAULT_STOP_TIMEOUT_SECONDS = 30
+
+
+def stop_timeout_seconds(store: PropertyStore, app: str | None) -> int:
+    """Seconds an instance has between SIGTERM and SIGKILL when it stops or retires."""
+    return computed_int(store, "ps", app, "stop-timeout-seconds", DEFAULT_STOP_TIMEOUT_SECONDS, minimum=0)
+
+
 def report_triplet(
     store: PropertyStore, plugin: str, app: str, key: str, default: str = ""
 ) -> tuple[str, str, str]:

@@ -16,6 +16,7 @@ from dockyard.core.cli._props import (
 )
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import ValidationError
+from dockyard.core.lookup import DEFAULT_STOP_TIMEOUT_SECONDS
 from dockyard.core.plan import DEFAULT_RESTART_POLICY, PS, current_release, is_deployed, read_scale
 from dockyard.core.procfile import DEFAULT_PROCFILE_PATH, validate_procfile_path
 from dockyard.core.properties import require_app
@@ -24,8 +25,8 @@ _POLICY_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
 #: Dokku's ps properties that Dockyard honours; ``restore`` is per app only, as in Dokku
 PROPERTIES = ("procfile-path", "restart-policy", "restore", "stop-timeout-seconds")
 GLOBAL_PROPERTIES = ("procfile-path", "restart-policy", "stop-timeout-seconds")
-#: what docker-local (and Dokku) use when no stop-timeout-seconds is set
-DEFAULT_STOP_TIMEOUT = "10"
+#: what docker-local (and Dokku since 0.36.0) use when no stop-timeout-seconds is set
+DEFAULT_STOP_TIMEOUT = str(DEFAULT_STOP_TIMEOUT_SECONDS)
 #: the triplet properties of ps:report (app, global, computed) with their defaults
 TRIPLETS = {"procfile-path": DEFAULT_PROCFILE_PATH, "restart-policy": DEFAULT_RESTART_POLICY,
             "stop-timeout-seconds": DEFAULT_STOP_TIMEOUT}

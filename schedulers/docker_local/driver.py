@@ -346,10 +346,9 @@ class DockerLocalScheduler(LocalEngineImages, Scheduler):
             list(pool.map(lambda cid: containers.remove(self.api, cid), ids))
 
     def _stop_timeout(self, app: str) -> int:
-        from dockyard.core.lookup import computed
+        from dockyard.core.lookup import stop_timeout_seconds
 
-        raw = computed(self.store, "ps", app, "stop-timeout-seconds", "10")
-        return int(raw) if raw.isdigit() else 10
+        return stop_timeout_seconds(self.store, app)
 
     # ---- one-offs and builds -----------------------------------------------------
     def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,

@@ -38,7 +38,7 @@ def test_json_carries_prefixed_and_stripped_keys(run: Run) -> None:
     _ok(run("ps:set", "web", "restart-policy", "always"))
     one = json.loads(_ok(run("ps:report", "web", "--format", "json")).stdout)
     assert one["ps-restart-policy"] == one["restart-policy"] == "always"
-    assert one["ps-computed-stop-timeout-seconds"] == one["computed-stop-timeout-seconds"] == "10"
+    assert one["ps-computed-stop-timeout-seconds"] == one["computed-stop-timeout-seconds"] == "30"  # Dokku 0.36+
     assert one["deployed"] == "false"
     every = json.loads(_ok(run("ports:report", "--format", "json")).stdout)
     assert every["web"]["ports-map-is-default"] == every["web"]["map-is-default"] == "true"
