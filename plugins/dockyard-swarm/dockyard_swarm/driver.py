@@ -335,10 +335,20 @@ class SwarmScheduler(LocalEngineImages, Scheduler):
                 self.api.remove_container(c["Id"], force=True)
 
     def status(self, app: str) -> list[Instance]:
+        """The tasks swarm wants running; for a service ``ps:stop`` scaled to 0, its kept
+        scale as ``stopped`` instances, so ``ps:start`` starts them again (swarm keeps no
+        stopped tasks to start) rather than rolling out a new release."""
         found: list[Instance] = []
         for service in T.services(self.api, app):
             proc = T.proc_of(service)
-            found += [T.instance(app, proc, t) for t in T.wanted(T.tasks_of(self.api, service["ID"]))]
+            live = [T.instance(app, proc, t) for t in T.wanted(T.tasks_of(self.api, service["ID"]))]
+            labels = service["Spec"].get("Labels") or {}
+            kept = str(labels.get(L.STOPPED_SCALE, ""))
+            if not live and kept.isdigit():
+                live = [Instance(app=app, process_type=proc, index=slot, id=f"{service['ID']}.{slot}",
+                                 name=L.live_name(app, proc, slot), state="stopped",
+                                 release=str(labels.get(L.RELEASE, ""))) for slot in range(1, int(kept) + 1)]
+            found += live
         return sorted(found, key=lambda i: (i.process_type, i.index, i.name))
 
     def listeners(self, app: str, exposure: Exposure) -> dict[str, list[Listener]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clihelp import Result
 
 TEST_LABEL = "com.dockyard.swarm-test"
 SESSION = uuid.uuid4().hex[:8]
@@ -166,3 +167,59 @@ def session_labelled(monkeypatch: pytest.MonkeyPatch) -> None:
             return {**_real(*args), f"{TEST_LABEL}-session": SESSION}
 
         monkeypatch.setattr(labels, fn, wrapped)
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Dockyard of its own: DOCKYARD_ROOT (a file store) under the test's tmp dir."""
+    root = tmp_path / "root"
+    root.mkdir()
+    monkeypatch.setenv("DOCKYARD_ROOT", str(root))
+    monkeypatch.delenv("DOCKYARD_PROPSTORE", raising=False)
+    monkeypatch.delenv("DOCKYARD_SCHEDULER", raising=False)
+    cfg = tmp_path / "empty.toml"
+    cfg.write_text("")
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(cfg))
+    return root
+
+
+@pytest.fixture
+def run(root: Path, capfd: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    """``run("ports:set", ...)``: the real CLI in-process, as from a shell."""
+    from dockyard.core.cli import main
+
+    def _run(*args: str) -> Result:
+        capfd.readouterr()
+        code = 0
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capfd.readouterr()
+        return Result(code, out, err)
+
+    return _run
+
+
+@pytest.fixture
+def store(root: Path) -> Iterator[Any]:
+    from dockyard.core import open_propstore
+
+    s = open_propstore(f"file://{root}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def swarm(store: Any, swarm_client: Any, session_labelled: None) -> Iterator[Any]:
+    from dockyard.core import load_scheduler
+
+    sched = load_scheduler("swarm", store)
+    made: list[str] = []
+    sched.made = made  # type: ignore[attr-defined]
+    yield sched
+    for app in made:
+        sched.destroy(app)
+    sched.close()
+
+

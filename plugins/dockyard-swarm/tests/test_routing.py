@@ -16,11 +16,11 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clihelp import Result, ok
 
 pytestmark = [pytest.mark.docker]
 
@@ -28,13 +28,6 @@ PROCFILE = (
     "web: sh -c 'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p $PORT -h /tmp/www'\n"
     "tcp: nc -ll -p 7000 -e cat\n"
 )
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
 
 
 def free_port() -> int:
@@ -78,43 +71,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
 
 
 @pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A Dockyard of its own: DOCKYARD_ROOT (a file store) under the test's tmp dir."""
-    root = tmp_path / "root"
-    root.mkdir()
-    monkeypatch.setenv("DOCKYARD_ROOT", str(root))
-    monkeypatch.delenv("DOCKYARD_PROPSTORE", raising=False)
-    monkeypatch.delenv("DOCKYARD_SCHEDULER", raising=False)
-    cfg = tmp_path / "empty.toml"
-    cfg.write_text("")
-    monkeypatch.setenv("DOCKYARD_CONFIG", str(cfg))
-    return root
-
-
-@pytest.fixture
-def run(root: Path, capfd: pytest.CaptureFixture[str]) -> Callable[..., Result]:
-    """``run("ports:set", ...)``: the real CLI in-process, as from a shell."""
-    from dockyard.core.cli import main
-
-    def _run(*args: str) -> Result:
-        capfd.readouterr()
-        code = 0
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capfd.readouterr()
-        return Result(code, out, err)
-
-    return _run
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    return result
-
-
-@pytest.fixture
 def nginx(root: Path, run: Callable[..., Result]) -> Iterator[Path]:
     """A private nginx on loopback, started and stopped by ``nginx:start``/``nginx:stop``."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -133,28 +89,6 @@ def nginx(root: Path, run: Callable[..., Result]) -> Iterator[Path]:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-@pytest.fixture
-def store(root: Path) -> Iterator[Any]:
-    from dockyard.core import open_propstore
-
-    s = open_propstore(f"file://{root}")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def swarm(store: Any, swarm_client: Any, session_labelled: None) -> Iterator[Any]:
-    from dockyard.core import load_scheduler
-
-    sched = load_scheduler("swarm", store)
-    made: list[str] = []
-    sched.made = made  # type: ignore[attr-defined]
-    yield sched
-    for app in made:
-        sched.destroy(app)
-    sched.close()
 
 
 def web_task_container(swarm_client: Any, app: str) -> Any:
