@@ -31,7 +31,7 @@ from typing import Any
 
 from dockyard.core.errors import DeployError, DockyardError, NotFound
 from dockyard.core.hooks import Hooks
-from dockyard.core.lookup import computed, computed_float
+from dockyard.core.lookup import computed, computed_float, stop_timeout_seconds
 from dockyard.core.models import (
     DeployPlan,
     Exposure,
@@ -108,8 +108,8 @@ class SwarmScheduler(LocalEngineImages, Scheduler):
         return computed(self.store, SETTINGS_PLUGIN, app, "init-process", "true") != "false"
 
     def _stop_timeout(self, app: str) -> int:
-        raw = computed(self.store, "ps", app, "stop-timeout-seconds", "10")
-        return int(raw) if raw.isdigit() else 10
+        """``ps``'s stop-timeout-seconds (Dokku's default, as docker-local): the grace period."""
+        return stop_timeout_seconds(self.store, app)
 
     def _deploy_timeout(self, plan: DeployPlan) -> float:
         checks = plan.checks
