@@ -154,7 +154,9 @@ def test_rollback_to_an_image_that_is_gone_is_refused_naming_the_release(
     assert refused.exit_code != 0
     assert "v1" in refused.stderr and built in refused.stderr and "no longer available" in refused.stderr
     assert web(docker_client, app).id == before and env_of(web(docker_client, app))["GREETING"] == "two"
-    assert [r["name"] for r in releases(run, app)] == ["v3", "v2", "v1"], "nothing was recorded"
+    rows = releases(run, app)
+    assert [(r["name"], r["description"]) for r in rows] == [
+        ("v3", f"Deploy {greeting_image}"), ("v2", "Set GREETING"), ("v1", f"Deploy {built}")], "nothing recorded"
 
 
 def test_retention_prunes_history_and_the_images_of_pruned_releases(
@@ -217,3 +219,9 @@ def test_a_deploy_whose_checks_fail_is_listed_failed_with_the_reason(
     assert app in info["reason"] and "about to fail" in info["reason"], "the reason is the error the deploy gave"
     assert web(docker_client, app).id == before, "the old release kept serving"
     assert run("releases:rollback", app, "v2").exit_code != 0
+    # the other changes that make a new running state, each with its description
+    ok(run("config:set", app, "A=1", "B=2"))
+    ok(run("config:unset", app, "A"))
+    ok(run("ps:rebuild", app))
+    assert [(r["name"], r["description"]) for r in releases(run, app)][:3] == [
+        ("v5", "Rebuild"), ("v4", "Unset A"), ("v3", "Set A, B")]
