@@ -11,6 +11,9 @@ starting a new task in the same slot, counted here as the slot's restarts).
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -80,8 +83,34 @@ def normalise(api: Any, event: dict[str, Any]) -> SchedulerEvent | None:
 
 
 def stream(api: Any) -> Iterator[SchedulerEvent]:
+    """Follow the engine's events. Each one is normalised on a thread of its own, so a start
+    waiting for its task to run (up to ``RUNNING_WAIT``) never holds back the events behind
+    it; the generator ends when the engine's stream does."""
+    found: queue.Queue[SchedulerEvent | None] = queue.Queue()
     events = api.events(decode=True, filters={"type": "container", "label": [L.APP, L.SWARM_SERVICE_ID]})
-    for event in events:
-        found = normalise(api, event)
-        if found is not None:
-            yield found
+    pending: list[threading.Thread] = []
+
+    def one(event: dict[str, Any]) -> None:
+        normalised = normalise(api, event)
+        if normalised is not None:
+            found.put(normalised)
+
+    def read() -> None:
+        try:
+            for event in events:
+                worker = threading.Thread(target=one, args=(event,), daemon=True)
+                worker.start()
+                pending.append(worker)
+                pending[:] = [w for w in pending if w.is_alive()]
+        finally:
+            for worker in list(pending):
+                worker.join(RUNNING_WAIT)
+            found.put(None)
+
+    threading.Thread(target=read, daemon=True, name="dockyard-swarm-events").start()
+    try:
+        while (item := found.get()) is not None:
+            yield item
+    finally:
+        with contextlib.suppress(Exception):
+            events.close()
