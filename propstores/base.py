@@ -381,7 +381,8 @@ class PropertyStore(abc.ABC):
         return []
 
     def remove_leftovers(self, older_than: float = 0.0) -> int:
-        """Remove what ``leftovers(older_than)`` lists; return how many were removed."""
+        """Remove what ``leftovers(older_than)`` lists; return how many were removed. A store
+        whose live writes leave the same debris raises LockHeld while one is in progress."""
         return 0
 
     def remove_lock(self, name: str) -> bool:

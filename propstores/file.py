@@ -60,6 +60,9 @@ WRITE_THREADS = 4
 _DIR_MODE = 0o700
 #: read-modify-write locks: ROOT/locks/.update-N.lock, N < UPDATE_STRIPES (outside config/)
 UPDATE_LOCK_PREFIX = ".update-"
+#: ROOT/locks/.writers.lock: every write holds it shared while its temp files exist, and
+#: removing leftovers takes it exclusively, so no live write's temp file is ever taken
+WRITERS_LOCK = ".writers"
 UPDATE_STRIPES = 64
 _FILE_MODE = 0o600
 
@@ -173,12 +176,34 @@ class FileStore(PropertyStore):
         return sorted(found)
 
     def remove_leftovers(self, older_than: float = 0.0) -> int:
-        removed = 0
-        for path in self.leftovers(older_than):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-                removed += 1
-        return removed
+        """Remove leftover temp files, only while no write is in progress (a long import's
+        temp files can be minutes old before their renames): with one running, nothing is
+        removed and LockHeld says so."""
+        fd = self._lock_fd(WRITERS_LOCK)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockHeld("a write to the store is in progress (an import?): its temp files were left "
+                               "alone; run props:check --repair again once it is done") from None
+            removed = 0
+            for path in self.leftovers(older_than):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                    removed += 1
+            return removed
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the writers lock shared while this write's temp files exist."""
+        fd = self._lock_fd(WRITERS_LOCK)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
 
     def sweep(self, every: float = SWEEP_EVERY, older_than: float = SWEEP_AGE) -> int:
         """Remove temp files older than an hour (no live write takes that long), at most once
@@ -197,7 +222,10 @@ class FileStore(PropertyStore):
                 os.utime(mark)
         except OSError:  # a read-only root: nothing to sweep with
             return 0
-        return self.remove_leftovers(older_than)
+        try:
+            return self.remove_leftovers(older_than)
+        except LockHeld:  # a write is in progress: sweep another time
+            return 0
 
     # ---- paths -----------------------------------------------------------------------
     def _path(self, plugin: str, scope: str, key: str) -> str:
@@ -279,6 +307,10 @@ class FileStore(PropertyStore):
         return sorted(found)
 
     def _apply(self, ops: Sequence[Op]) -> None:
+        with self._writing():
+            self._apply_locked(ops)
+
+    def _apply_locked(self, ops: Sequence[Op]) -> None:
         # the last operation on a key wins, as if applied in order
         final: dict[tuple[str, str, str], Op] = {}
         for op in ops:

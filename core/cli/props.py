@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from dockyard.core.cli.context import CliContext, pass_cli
-from dockyard.core.errors import NotFound, ValidationError
+from dockyard.core.errors import LockHeld, NotFound, ValidationError
 from dockyard.core.names import GLOBAL_SCOPE, validate_component
 
 
@@ -309,8 +309,13 @@ def check(c: CliContext, repair: bool) -> None:
         except ValidationError as exc:
             invalid.append((prop.plugin, prop.scope, prop.key))
             reasons.append(str(exc))
+    busy = False
     if repair:
-        removed = c.store.remove_leftovers(LEFTOVER_AGE)
+        try:
+            removed = c.store.remove_leftovers(LEFTOVER_AGE)
+        except LockHeld as exc:  # a live import's temp files are not leftovers
+            c.warn(str(exc))
+            removed, busy = 0, True
         c.store.remove_unchecked(invalid)
     found = bool(leftovers or invalid)
     if c.json:
@@ -325,5 +330,5 @@ def check(c: CliContext, repair: bool) -> None:
         elif not found:
             lines.append("-----> The store is clean")
         click.echo("\n".join(lines))
-    if found and not repair:
+    if (found and not repair) or busy:
         raise SystemExit(1)

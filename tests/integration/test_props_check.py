@@ -109,3 +109,36 @@ def test_apps_destroy_forgets_the_apps_lock_files_but_never_a_held_one(run: Run,
         pass
     store.close()
     other.close()
+
+
+def test_repair_leaves_the_temp_files_of_a_write_in_progress(run: Run, dockyard_root: Path) -> None:
+    """A long import stages every temp file before its first rename, so its early files can
+    be minutes old; props:check --repair must not take them from under it (issue 8)."""
+    import threading
+
+    assert run("apps:create", "shop").exit_code == 0
+    store = open_propstore(f"file://{dockyard_root}")
+    staged = dockyard_root / "config" / "apps" / "shop" / f"{TMP_PREFIX}feedfacefeedface"
+    staged.write_bytes(b"staged by a live import")
+    old = time.time() - 600
+    os.utime(staged, (old, old))
+    importing, done = threading.Event(), threading.Event()
+
+    def live_write() -> None:  # what every write holds while its temp files exist
+        with store._writing():  # type: ignore[attr-defined]
+            importing.set()
+            done.wait(30)
+
+    writer = threading.Thread(target=live_write)
+    writer.start()
+    try:
+        assert importing.wait(10)
+        busy = run("props:check", "--repair")
+        assert busy.exit_code == 1 and "a write to the store is in progress" in busy.stderr
+        assert staged.exists(), "a live write's temp file was removed"
+    finally:
+        done.set()
+        writer.join(10)
+        store.close()
+    assert run("props:check", "--repair").exit_code == 0  # once it is done (here: given up), it goes
+    assert not staged.exists()

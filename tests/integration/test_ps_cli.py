@@ -154,10 +154,16 @@ def test_ps_retire_removes_what_earlier_rollouts_left(
     again = ok(run("ps:retire"))
     assert f"Retired {b} container {b}.web.1.retired-ba9876543210" in again.stdout
     assert f"Retired {a} " not in again.stdout  # nothing left there
-    assert old_b not in {c.id for c in docker_client.containers.list(all=True)}
+    assert old_b not in _ids(docker_client, b)
     assert ok(run("ps:report", b, "--running")).stdout == "true\n"
     assert ok(run("--quiet", "ps:retire")).stdout == ""
 
+
+
+def _ids(client: Any, app: str) -> set[str]:
+    """The app's containers by label only: the engine is shared, and listing every container
+    inspects each, so one that another test removes meanwhile is a 404."""
+    return {c.id for c in client.containers.list(all=True, filters={"label": f"com.dockyard.app={app}"})}
 
 
 def test_ps_retire_of_every_app_passes_over_one_being_deployed(
@@ -174,8 +180,7 @@ def test_ps_retire_of_every_app_passes_over_one_being_deployed(
     assert result.exit_code == 1 and f"not retired, a deploy is running: {a}" in result.stderr
     assert f"Retired {b} container {b}.web.1.retired-ba9876543210" in result.stdout
     assert single.exit_code == 1
-    ids = {c.id for c in docker_client.containers.list(all=True)}
-    assert busy in ids and old_b not in ids
+    assert busy in _ids(docker_client, a) and old_b not in _ids(docker_client, b)
 
 
 def test_ps_restore_starts_what_ran_before_a_reboot(
