@@ -24,6 +24,7 @@ Every action is logged with the app, the wall-clock time and how long it took.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -96,9 +97,14 @@ class EventListener:
                  redeploy: Callable[[str], object] | None = None, backoff: tuple[float, float] = (0.5, 30.0),
                  redeploy_cooldown: float = 60.0, renew: Callable[[], object] | None = None,
                  renew_every: float = RENEW_INTERVAL, renew_first: float = RENEW_FIRST_DELAY,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 scheduler_named: Callable[[str], Scheduler] | None = None, default_scheduler: str = "") -> None:
         self.store = store
         self.scheduler_factory = scheduler_factory
+        # with scheduler_named, every scheduler some app selects is followed, not only the
+        # default one (an app on swarm under a docker-local default is rerouted by swarm's events)
+        self.scheduler_named = scheduler_named
+        self.default_scheduler = default_scheduler
         self.scheduler_for = scheduler_for or (lambda app: scheduler_factory())
         self.debounce = debounce
         self.redeploy = redeploy or self._ps_rebuild
@@ -136,9 +142,13 @@ class EventListener:
     def run(self, max_events: int | None = None, max_seconds: float | None = None) -> None:
         """Listen until stopped, ``max_events`` events were handled or ``max_seconds`` passed."""
         deadline = time.monotonic() + max_seconds if max_seconds is not None else None
-        threading.Thread(target=self._read, daemon=True, name="dockyard-events-reader").start()
+        sources = self._sources()
+        for name, factory in sources.items():
+            threading.Thread(target=self._read, args=(factory,), daemon=True,
+                             name=f"dockyard-events-{name or 'reader'}").start()
         self._start_watch()
-        log.info("[%s] listening for events", _now())
+        log.info("[%s] listening for events%s", _now(),
+                 f" of {', '.join(sorted(sources))}" if len(sources) > 1 else "")
         self._next_renewal = self.clock() + self.renew_first
         try:
             while not self._stop.is_set():
@@ -195,13 +205,26 @@ class EventListener:
             self._renewing.release()
 
     # ---- reading --------------------------------------------------------------------------
-    def _read(self) -> None:
+    def _sources(self) -> dict[str, Callable[[], Scheduler]]:
+        """The schedulers to follow, by name: the default one, and with ``scheduler_named``
+        every scheduler an app (or ``--global``) selects when the listener starts."""
+        if self.scheduler_named is None:
+            return {self.default_scheduler: self.scheduler_factory}
+        from dockyard.core.properties import list_apps, selected_scheduler
+
+        names = {self.default_scheduler} | {selected_scheduler(self.store, app, self.default_scheduler)
+                                            for app in list_apps(self.store)}
+        named = self.scheduler_named
+        return {name: (self.scheduler_factory if name == self.default_scheduler
+                       else functools.partial(named, name)) for name in sorted(names)}
+
+    def _read(self, factory: Callable[[], Scheduler] | None = None) -> None:
         delay = self.backoff[0]
         first = True
         while not self._stop.is_set():
             connected_at = time.monotonic()
             try:
-                scheduler = self.scheduler_factory()
+                scheduler = (factory or self.scheduler_factory)()
                 stream = scheduler.events()
                 # registered before the first event: everything after this point is seen
                 self._queue.put((_RESYNC, "start" if first else "reconnect"))

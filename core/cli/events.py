@@ -31,5 +31,6 @@ def listen(c: CliContext, max_events: int | None, max_seconds: float | None, deb
     name = c.settings.scheduler_default
     every, first = renew_schedule()
     listener = EventListener(c.store, lambda: c.scheduler(name), scheduler_for=c.scheduler_for,
-                             debounce=debounce, renew=renew, renew_every=every, renew_first=first)
+                             debounce=debounce, renew=renew, renew_every=every, renew_first=first,
+                             scheduler_named=c.scheduler, default_scheduler=name)
     listener.run(max_events=max_events, max_seconds=max_seconds)

@@ -73,3 +73,27 @@ def test_redeploys_once_when_exhausted_never_for_always_and_resyncs_after_reconn
     # every deployed app was resynchronised after the reconnect, not only the one with an event
     assert {"loop", "dead", "idle"} <= set(source.listener_calls)
     assert listener.stats.events == 9
+
+
+def test_every_scheduler_an_app_selects_is_followed(run: Any, file_store: Any) -> None:
+    """events:listen follows the default scheduler and every other one in use: an app on a
+    second scheduler is rerouted by that scheduler's own events."""
+    for app in ("here", "there"):
+        assert run("apps:create", app).exit_code == 0
+        file_store.set("release", app, "current", "1")
+    assert run("proxy:set", "--global", "type", "null").exit_code == 0
+    file_store.set("scheduler", "there", "selected", "elsewhere")  # a third-party scheduler's name
+    sources = {"local": Scripted([[SchedulerEvent("start", "here", "web", "c1", time.time())]]),
+               "elsewhere": Scripted([[SchedulerEvent("start", "there", "web", "c2", time.time())]])}
+    asked: list[str] = []
+
+    def named(name: str) -> Any:
+        asked.append(name)
+        return sources[name]
+
+    listener = EventListener(file_store, lambda: sources["local"], scheduler_named=named,
+                             default_scheduler="local", debounce=0.01, backoff=(0.05, 0.2))
+    listener.run(max_events=2, max_seconds=10)
+    assert listener.stats.events == 2
+    assert sources["local"].connects >= 1 and sources["elsewhere"].connects >= 1
+    assert asked and set(asked) == {"elsewhere"}, "the default comes from its own factory"
