@@ -24,7 +24,7 @@ from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Phase
 from dockyard.schedulers.docker_local import containers
 from dockyard.schedulers.docker_local import labels as L
-from dockyard.schedulers.runs import run_argv
+from dockyard.schedulers.runs import run_argv, stream_output
 
 
 def _free_index(api: Any, app: str) -> int:
@@ -71,7 +71,7 @@ def run(api: Any, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: b
         with _raw_terminal(stdin if tty else None):
             if attached is not None and stdin is not None:
                 threading.Thread(target=_pump_stdin, args=(stdin, attached), daemon=True).start()
-            _stream(api, cid, tty)
+            stream_output(api, cid, tty)
             return int(api.wait(cid).get("StatusCode", 1))
     finally:
         containers.remove(api, cid)
@@ -116,31 +116,3 @@ def _raw_terminal(fd: int | None) -> Any:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _write(stream: Any, data: bytes) -> None:
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        buffer.write(data)
-        buffer.flush()
-    else:
-        stream.write(data.decode(errors="replace"))
-        stream.flush()
-
-
-def _stream(api: Any, cid: str, tty: bool) -> None:
-    """Copy the container's output from its very start until it exits.
-
-    ``logs --follow`` ends when the container stops (an attach stream may not); one
-    follower per stream keeps stdout and stderr apart.
-    """
-
-    def follow(stdout: bool, target: Any) -> None:
-        for chunk in api.logs(cid, stdout=stdout, stderr=not stdout, stream=True, follow=True):
-            _write(target, chunk)
-
-    err = threading.Thread(target=follow, args=(False, sys.stderr), daemon=True)
-    if not tty:
-        err.start()
-    with contextlib.suppress(KeyboardInterrupt):
-        follow(True, sys.stdout)
-    if not tty:
-        err.join(timeout=5)

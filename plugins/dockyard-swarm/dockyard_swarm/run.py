@@ -10,30 +10,18 @@ forwarded (a limitation of this driver, not of swarm).
 from __future__ import annotations
 
 import contextlib
-import sys
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dockyard.core.errors import DockyardError
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import DeployPlan, Phase
-from dockyard.schedulers.runs import run_argv
+from dockyard.schedulers.runs import run_argv, stream_output
 from dockyard_swarm import labels as L
 from dockyard_swarm import spec as S
 
 if TYPE_CHECKING:
     from dockyard_swarm.driver import SwarmScheduler
-
-
-def _write(stream: Any, data: bytes) -> None:
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        buffer.write(data)
-        buffer.flush()
-    else:
-        stream.write(data.decode(errors="replace"))
-        stream.flush()
 
 
 def _create(api: Any, plan: DeployPlan, argv: list[str], tty: bool, env: dict[str, str] | None) -> str:
@@ -66,18 +54,7 @@ def run(scheduler: SwarmScheduler, plan: DeployPlan, command: Sequence[str], hoo
         hooks.fire("post-container-create", container_type="app", container_id=cid, app=plan.app,
                    phase=Phase.RUN, process_type="run", scheduler=scheduler)
         api.start(cid)
-
-        def follow(stdout: bool, target: Any) -> None:
-            for chunk in api.logs(cid, stdout=stdout, stderr=not stdout, stream=True, follow=True):
-                _write(target, chunk)
-
-        err = threading.Thread(target=follow, args=(False, sys.stderr), daemon=True)
-        if not tty:
-            err.start()
-        with contextlib.suppress(KeyboardInterrupt):
-            follow(True, sys.stdout)
-        if not tty:
-            err.join(timeout=5)
+        stream_output(api, cid, tty)
         return int(api.wait(cid).get("StatusCode", 1))
     finally:
         with contextlib.suppress(Exception):
