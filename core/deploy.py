@@ -385,19 +385,13 @@ def rollback_app(store: PropertyStore, scheduler: Scheduler, app: str, number: i
 
 def _check_image(scheduler: Scheduler, app: str, target: releases.Release) -> None:
     """Refuse a rollback whose image the scheduler no longer has, before anything changes."""
-    try:
-        scheduler.image_config(target.image)
-    except NotFound as exc:
-        if Capability.BUILD not in scheduler.capabilities:
-            # a registry-pulling driver reads images on this host only: not here is not gone
-            log.info("%s: image %s of %s is not on this host; the %s scheduler pulls it from its registry",
-                     app, target.image, target.name, scheduler.name)
-            return
+    available = scheduler.image_available(target.image)
+    if available is False:
         raise NotFound(f"cannot roll back {app} to {target.name}: its image {target.image} is no longer "
-                       f"available to the {scheduler.name} scheduler ({exc}); nothing was changed") from exc
-    except DockyardError as exc:  # NotSupported, or the engine cannot be asked: trust the reference
-        log.info("%s: could not check image %s of %s (%s); rolling back to the reference",
-                 app, target.image, target.name, exc)
+                       f"available to the {scheduler.name} scheduler; nothing was changed")
+    if available is None:
+        log.info("%s: the %s scheduler cannot tell whether image %s of %s is available; rolling back to "
+                 "the reference", app, scheduler.name, target.image, target.name)
 
 
 # ---- scale --------------------------------------------------------------------------

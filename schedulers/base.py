@@ -203,6 +203,12 @@ class Scheduler(abc.ABC):
         """The text of the file at absolute ``path`` in ``image``; None when it has none."""
         raise NotSupported(f"the {self.name} scheduler cannot read images")
 
+    def image_available(self, image: str) -> bool | None:
+        """Can an instance of ``image`` start now? None (the default) when the driver cannot
+        tell, as when its platform pulls from a registry this host cannot see; core then
+        trusts the reference (a rollback to an older release, say)."""
+        return None
+
     def build(self, app: str, context: Path, networks: NetworkSettings, hooks: Hooks,
               progress: Progress = no_progress) -> str:
         """Build an image from a Dockerfile in ``context``; return its reference."""

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dockyard.core.errors import DeployError, DockyardError
+from dockyard.core.errors import DeployError, DockyardError, NotFound
 from dockyard.core.hooks import Hooks
 from dockyard.core.models import (
     DeployPlan,
@@ -349,6 +349,16 @@ class DockerLocalScheduler(LocalEngineImages, Scheduler):
         from dockyard.core.lookup import stop_timeout_seconds
 
         return stop_timeout_seconds(self.store, app)
+
+    def image_available(self, image: str) -> bool | None:
+        """The engine runs only what it holds: a removed image cannot start again."""
+        try:
+            self.image_config(image)
+        except NotFound:
+            return False
+        except DockyardError:  # the engine cannot be asked now: say nothing
+            return None
+        return True
 
     # ---- one-offs and builds -----------------------------------------------------
     def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,

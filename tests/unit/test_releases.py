@@ -61,6 +61,9 @@ class Recording(Scheduler):
             raise NotFound(f"image {image} does not exist")
         return ImageConfig("/", None)
 
+    def image_available(self, image: str) -> bool | None:
+        return None if self.images is None else image in self.images
+
     def stop(self, app: str) -> None: ...
 
     def start(self, app: str) -> None: ...
@@ -311,7 +314,12 @@ def test_rollback_is_refused_naming_the_release_when_its_image_is_gone(store: Pr
 
 def test_a_registry_pulling_scheduler_rolls_back_to_the_reference(store: PropertyStore) -> None:
     class Pulling(Recording):
+        """Reads images on this host, but runs what its registry holds: it cannot tell."""
+
         capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+        def image_available(self, image: str) -> bool | None:
+            return None
 
     sched = Pulling(store, images=set())  # nothing on this host: the registry has them
     deploy(store, sched, "reg.example/shop:1")
