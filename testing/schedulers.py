@@ -178,7 +178,13 @@ class SchedulerSuite:
         write_scale(store, app, {"web": 2, "worker": 1})
         deploy_app(store, scheduler, app, image=image,
                    processes={"web": WEB, "worker": WORKER, "idle": WORKER}, hooks=self.quiet())
+        # behind the null proxy nothing waited for them: a cluster lists a ready pod in its
+        # EndpointSlice a moment later, so they are asked again until they settle (bounded)
+        deadline = time.monotonic() + 30
         listeners = app_listeners(store, scheduler, app)
+        while len(listeners.get("web", [])) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            listeners = app_listeners(store, scheduler, app)
         assert set(listeners) >= {"web", "worker", "idle"}
         assert len(listeners["web"]) == 2 and {x.port for x in listeners["web"]} == {5005}
         assert len(listeners["worker"]) == 1 and listeners["worker"][0].port == 7001

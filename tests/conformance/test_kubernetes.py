@@ -39,7 +39,8 @@ def plan_for(store: Any, app: str, image: str, processes: dict[str, Any], **prop
 def hooks() -> tuple[Hooks, list[dict[str, Any]]]:
     fired: list[dict[str, Any]] = []
     h = Hooks(load_entry_points=False)
-    h.subscribe("core-post-deploy", lambda **kw: fired.append(kw))
+    # reads the listeners as a routing proxy does, so the rollout waits for every endpoint
+    h.subscribe("core-post-deploy", lambda **kw: fired.append({**kw, "listeners": dict(kw.get("listeners") or {})}))
     return h, fired
 
 
