@@ -203,7 +203,7 @@ def _release(store: PropertyStore, scheduler: Scheduler, plan: DeployPlan, proce
         # the new release is what serves, whatever happens to the retirement
         instances = roll_out(scheduler, plan, hooks, progress, store=store,
                              on_switched=lambda: _record(store, plan, processes, source, record, config))
-    except (DeployError, Interrupted) as exc:
+    except (DockyardError, Interrupted) as exc:  # a failed check, a platform error, a signal
         _record_failed(store, plan.app, record, exc)
         raise
     hooks.fire("post-deploy", app=plan.app, plan=plan, instances=instances, store=store, scheduler=scheduler)
@@ -366,9 +366,9 @@ def rollback_app(store: PropertyStore, scheduler: Scheduler, app: str, number: i
     leaves the environment, the current release and what runs as they were; the app's
     current scale is kept (as Heroku's, a rollback restores code and config, not formation).
 
-    Refused, naming the release, when its image is gone from a scheduler that keeps images
-    where it runs them (one with the build capability: docker-local). A scheduler that pulls
-    from a registry gets the reference, which the registry must still hold."""
+    Refused, naming the release, when the scheduler says its image is gone
+    (``Scheduler.image_available``: docker-local asks its engine). A scheduler that cannot
+    tell (one pulling from a registry) gets the reference, which the registry must still hold."""
     require_app(store, app)
     if is_locked(store, app):
         raise DeployError(f"Deploy lock exists for {app}: apps:unlock {app} to roll back")

@@ -48,7 +48,7 @@ from dockyard.core.models import Instance, NetworkSettings, Phase
 from dockyard.core.plan import app_listeners, current_release, write_scale
 from dockyard.core.properties import create_app
 from dockyard.propstores.base import PropertyStore
-from dockyard.schedulers.base import Capability, Scheduler
+from dockyard.schedulers.base import Capability, Rollout, Scheduler
 from dockyard.schedulers.capabilities import check_plan
 
 __all__ = ["FAILING", "WEB", "WORKER", "SchedulerSuite"]
@@ -56,6 +56,16 @@ __all__ = ["FAILING", "WEB", "WORKER", "SchedulerSuite"]
 WEB = ("sh", "-c", "echo web up on $PORT; exec httpd -f -v -p $PORT -h /")
 WORKER = ("sh", "-c", "echo worker up; exec sleep 3600")
 FAILING = ("sh", "-c", "echo about to fail; exit 3")
+
+
+class SettledRollout(Rollout):
+    """A rollout with nothing to retire or undo, for a test scheduler that starts nothing
+    (core's side of the contract under test, not a driver's)."""
+
+    def finish(self, progress: Any = None) -> None: ...
+
+    def undo(self) -> str:
+        return "nothing to undo"
 
 
 def _needs(scheduler: Scheduler, *caps: Capability) -> None:

@@ -218,6 +218,14 @@ def render_text(data: Any) -> str:
     return str(data)
 
 
+def split_global(is_global: bool, app: str | None, args: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """``CMD --global X Y`` parses X as the APP argument: with ``--global`` it is the first
+    of the arguments instead (Dokku's ``APP|--global`` commands)."""
+    if is_global and app is not None:
+        return None, (app, *args)
+    return app, args
+
+
 def scope_of(c: CliContext, app: str | None, is_global: bool) -> str:
     """The scope an ``APP|--global`` command acts on; the app must exist."""
     from dockyard.core.names import GLOBAL_SCOPE

@@ -13,7 +13,7 @@ import click
 
 from dockyard.core.cli._props import report_command
 from dockyard.core.cli._routing import routed
-from dockyard.core.cli.context import CliContext, pass_cli, scope_of
+from dockyard.core.cli.context import CliContext, pass_cli, scope_of, split_global
 from dockyard.core.domains import (
     DISABLED_KEY,
     PLUGIN,
@@ -33,11 +33,6 @@ from dockyard.propstores.base import PropertyStore
 log = logging.getLogger("dockyard.domains")
 
 
-def _split(is_global: bool, app: str | None, names: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
-    if is_global and app is not None:
-        return None, (app, *names)
-    return app, names
-
 
 def _after(c: CliContext, scope: str) -> None:
     if scope == GLOBAL_SCOPE:
@@ -51,7 +46,7 @@ def _after(c: CliContext, scope: str) -> None:
 @pass_cli
 def add(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...]) -> None:
     """Add DOMAIN… to APP (or --global)."""
-    app, names = _split(is_global, app, names)
+    app, names = split_global(is_global, app, names)
     scope = scope_of(c, app, is_global)
     if not names:
         raise click.UsageError("specify at least one domain")
@@ -68,7 +63,7 @@ def add(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...])
 @pass_cli
 def remove(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...]) -> None:
     """Remove DOMAIN… from APP (or --global)."""
-    app, names = _split(is_global, app, names)
+    app, names = split_global(is_global, app, names)
     scope = scope_of(c, app, is_global)
     gone = validate_domains(names)
 
@@ -90,7 +85,7 @@ def remove(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ..
 @pass_cli
 def set_(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...]) -> None:
     """Replace the domains of APP (or --global); no names clears them."""
-    app, names = _split(is_global, app, names)
+    app, names = split_global(is_global, app, names)
     scope = scope_of(c, app, is_global)
     routed(c, scope, lambda s: write_domains(s, scope, names))
     _after(c, scope)

@@ -7,7 +7,7 @@ import logging
 import click
 
 from dockyard.core.cli._props import report_command
-from dockyard.core.cli.context import CliContext, pass_cli, scope_of
+from dockyard.core.cli.context import CliContext, pass_cli, scope_of, split_global
 from dockyard.core.errors import DockyardError
 from dockyard.core.names import GLOBAL_SCOPE
 from dockyard.core.plan import is_deployed
@@ -161,9 +161,7 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
     """Set the proxy type: proxy:set APP|--global type NAME (an empty NAME unsets)."""
     from dockyard.core.apps import set_proxy_type
 
-    if is_global and app is not None:
-        args = (app, *args)
-        app = None
+    app, args = split_global(is_global, app, args)
     if len(args) == 1 and args[0] != "type":
         value = args[0]  # Dokku's older form: proxy:set APP NAME
     elif len(args) in (1, 2) and args[0] == "type":

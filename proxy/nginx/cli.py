@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from dockyard.core.cli.context import CliContext, pass_cli, scope_of
+from dockyard.core.cli.context import CliContext, pass_cli, scope_of, split_global
 from dockyard.core.errors import ProxyError
 from dockyard.core.names import GLOBAL_SCOPE, validate_single_value
 from dockyard.proxy.base import Proxy
@@ -36,9 +36,7 @@ def _nginx(c: CliContext) -> Proxy:
 @pass_cli
 def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...]) -> None:
     """Set an nginx property: nginx:set APP|--global PROPERTY [VALUE] (no value unsets)."""
-    if is_global and app is not None:
-        args = (app, *args)
-        app = None
+    app, args = split_global(is_global, app, args)
     if len(args) not in (1, 2):
         raise click.UsageError("usage: nginx:set APP|--global PROPERTY [VALUE]")
     scope = scope_of(c, app, is_global)

@@ -23,15 +23,7 @@ from dockyard.core.models import Exposure, Instance
 from dockyard.core.plan import current_release
 from dockyard.core.properties import create_app
 from dockyard.schedulers.base import Rollout, Scheduler
-
-
-class Settled(Rollout):
-    """A rollout with nothing to retire or undo."""
-
-    def finish(self, progress: Any = None) -> None: ...
-
-    def undo(self) -> str:
-        return "nothing to undo"
+from dockyard.testing.schedulers import SettledRollout
 
 pytestmark = pytest.mark.redis
 
@@ -53,7 +45,7 @@ class SteppingScheduler(Scheduler):
         except BaseException as exc:  # the driver's failure path: remove what it created
             self.failed_with.append(exc)
             raise
-        return Settled(plan, self)
+        return SettledRollout(plan, self)
 
     def stop(self, app: str) -> None: ...
 

@@ -27,16 +27,10 @@ from dockyard.core.plan import current_release
 from dockyard.core.properties import create_app
 from dockyard.propstores.base import PropertyStore
 from dockyard.schedulers.base import Capability, Rollout, Scheduler
+from dockyard.testing.schedulers import SettledRollout
 from tests.fixtures.cli import ok
 
 WEB = ("sh", "-c", "httpd")
-
-
-class Settled(Rollout):
-    def finish(self, progress: Any = None) -> None: ...
-
-    def undo(self) -> str:
-        return "nothing to undo"
 
 
 class Recording(Scheduler):
@@ -52,7 +46,7 @@ class Recording(Scheduler):
 
     def rollout(self, plan: DeployPlan, hooks: Any, progress: Any = None) -> Rollout:
         self.plans.append(plan)
-        return Settled(plan, self)
+        return SettledRollout(plan, self)
 
     def image_config(self, image: str) -> ImageConfig:
         if self.images is None:

@@ -21,13 +21,7 @@ from dockyard.core.models import Exposure, Instance, Listener
 from dockyard.core.properties import create_app
 from dockyard.propstores.base import PropertyStore
 from dockyard.schedulers.base import Rollout, Scheduler
-
-
-class Settled(Rollout):
-    def finish(self, progress: Any = None) -> None: ...
-
-    def undo(self) -> str:
-        return "nothing to undo"
+from dockyard.testing.schedulers import SettledRollout
 
 
 class Counting(Scheduler):
@@ -40,7 +34,7 @@ class Counting(Scheduler):
         self.asked = 0
 
     def rollout(self, plan: Any, hooks: Any, progress: Any = None) -> Rollout:
-        return Settled(plan, self)
+        return SettledRollout(plan, self)
 
     def stop(self, app: str) -> None: ...
 

@@ -10,15 +10,7 @@ from typing import Any
 from dockyard.core.cli.ps import sanitize_inspect
 from dockyard.core.models import Exposure, Instance
 from dockyard.schedulers.base import Rollout, Scheduler
-
-
-class Settled(Rollout):
-    """A rollout with nothing to retire or undo."""
-
-    def finish(self, progress: Any = None) -> None: ...
-
-    def undo(self) -> str:
-        return "nothing to undo"
+from dockyard.testing.schedulers import SettledRollout
 
 
 class Minimal(Scheduler):
@@ -27,7 +19,7 @@ class Minimal(Scheduler):
     name = "minimal"
 
     def rollout(self, plan: Any, hooks: Any, progress: Any = None) -> Rollout:
-        return Settled(plan, self)
+        return SettledRollout(plan, self)
 
     def stop(self, app: str) -> None: ...
 

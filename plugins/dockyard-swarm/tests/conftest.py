@@ -8,10 +8,8 @@ service of an app this session created, and is removed at the end of the session
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
-import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,10 +19,10 @@ from typing import Any
 import pytest
 from clihelp import Result
 
+from dockyard.testing.images import import_base_image
+
 TEST_LABEL = "com.dockyard.swarm-test"
 SESSION = uuid.uuid4().hex[:8]
-APPLETS = ("sh", "httpd", "nc", "sleep", "cat", "echo", "env", "wget", "true", "false", "test", "kill",
-           "ps", "ls", "hostname", "timeout")
 
 
 def _unavailable(why: str) -> None:
@@ -84,41 +82,14 @@ def remove_network(client: Any, name: str, timeout: float = 30.0) -> None:
             time.sleep(0.5)
 
 
-def base_image_tar(busybox: str) -> bytes:
-    """A root filesystem with Debian's static busybox and its applets, for ``docker import``."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "tmp", "www", "etc"):
-            info = tarfile.TarInfo(d)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if d == "tmp" else 0o755
-            tar.addfile(info)
-        tar.add(busybox, arcname="bin/busybox")
-        for applet in APPLETS:
-            info = tarfile.TarInfo(f"bin/{applet}")
-            info.type = tarfile.SYMTYPE
-            info.linkname = "busybox"
-            tar.addfile(info)
-        for name, text in (("etc/passwd", "root:x:0:0:root:/:/bin/sh\n"), ("etc/group", "root:x:0:\n"),
-                           ("www/index.html", "hello from swarm\n")):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="session")
 def swarm_image(swarm_client: Any) -> str:
     busybox = shutil.which("busybox") or "/bin/busybox"
     if not Path(busybox).exists():
         _unavailable("busybox-static is needed for the test image")
     repo, tag = "dockyard-swarm-test/busybox", SESSION
-    swarm_client.api.import_image_from_data(base_image_tar(busybox), repository=repo, tag=tag,
-                                            changes=["ENV PATH=/bin", 'CMD ["sh"]', "WORKDIR /",
-                                                     f"LABEL {TEST_LABEL}={SESSION}"])
-    return f"{repo}:{tag}"
+    return import_base_image(swarm_client, repo, tag, f"{TEST_LABEL}={SESSION}", busybox=busybox,
+                             page="hello from swarm\n")
 
 
 @pytest.fixture
