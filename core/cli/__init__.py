@@ -86,23 +86,61 @@ class _Group(click.Group):
         default = DEFAULT_SUBCOMMAND.get(self.name or "")
         if default and args and args[0] not in self._table:
             return default, _import(self._table[default][0]), args
+        if args and args[0] not in self._table and not args[0].startswith("-"):
+            raise NotACommand([f"{self.name}:{args[0]}", *args[1:]])
         return super().resolve_command(ctx, args)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """A bare topic is Dokku's: ``apps`` lists the apps (``apps:list``), ``config APP``
+        is ``config:show APP``, and any other topic prints its ``TOPIC:help``."""
+        if not args:
+            bare = BARE_TOPIC.get(self.name or "")
+            if bare:
+                args = [bare]
+            else:
+                _topic_help(self.name or "", _all_commands()).main(args=[], standalone_mode=False)
+                ctx.exit(0)
+        return super().parse_args(ctx, args)
+
+
+class NotACommand(click.ClickException):
+    """Dokku's answer to a command no plugin implements: two warnings, exit 1. Only the
+    command word is named (Dokku repeats every argument; a mistyped ``config:sett APP
+    KEY=secret`` would print the secret)."""
+
+    exit_code = 1
+
+    def __init__(self, words: Sequence[str]) -> None:
+        super().__init__(words[0] if words else "")
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f" !     `{self.message}` is not a dockyard command.", err=True)
+        click.echo(" !     See `dockyard help` for a list of available commands.", err=True)
+
+
+#: Dokku's bare topics that run a command rather than print the topic's help
+BARE_TOPIC = {"apps": "list"}
 
 
 #: the one-line descriptions Dokku's ``PLUGIN:help`` prints for the plugins Dockyard covers
 TOPIC_HELP = {
     "apps": "Manage apps",
-    "certs": "Manage Dokku apps SSL (TLS) certs",
+    "certs": "Manage SSL (TLS) certs",
     "checks": "Manage zero-downtime settings",
     "config": "Manage global and app-specific config vars",
+    "dokku": "Import a Dokku server's apps and settings",
     "domains": "Manage domains used by the proxy",
+    "events": "Follow scheduler events and keep routing right",
+    "git": "Manage app deploys via git",
     "letsencrypt": "Automated installation of Let's Encrypt (ACME) TLS certificates",
     "network": "Manage network settings for an app",
     "ports": "Manage ports for an app",
     "proxy": "Manage the proxy integration for an app",
-    "ps": "List processes running in app containers",
+    "ps": "Manage app processes",
     "releases": "Manage an app's releases",
-    "scheduler": "Manage scheduler settings",
+    "scheduler": "Manage scheduler settings for an app",
+    "scheduler-docker-local": "Manage the docker-local scheduler integration for an app",
+    "plugins": "List installed drivers",
     "props": "Manage the property store",
 }
 
@@ -123,6 +161,38 @@ def _topic_help(topic: str, table: dict[str, tuple[str, str]]) -> click.Command:
     return show
 
 
+def _topics(table: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    """Dokku's ``help`` rows: each plugin (topic) with its description, and each command
+    that has no topic (``cleanup``, ``url``…) with its own help line."""
+    rows = {name.partition(":")[0]: "" for name in table if ":" in name}
+    for name in rows:
+        rows[name] = _topic_description(name, table)
+    for name, (target, help_) in table.items():
+        if ":" not in name:
+            rows[name] = _help_line(target, help_)
+    rows["help"] = "Print the list of commands"
+    return sorted(rows.items())
+
+
+@click.command("help")
+@click.option("--all", "all_commands", is_flag=True, help="Every command, not only the topics.")
+def help_command(all_commands: bool) -> None:
+    """Dokku's ``help``: the topics (``help --all``: every command), each with one line."""
+    table = _all_commands()
+    if all_commands:
+        rows = [(name, _help_line(target, help_)) for name, (target, help_) in sorted(table.items())]
+        rows = sorted([*rows, ("help", "Print the list of commands")])
+    else:
+        rows = _topics(table)
+    width = max(len(name) for name, _ in rows)
+    click.echo("Usage: dockyard [--quiet|--force|--format json] COMMAND <app> [command-specific-options]\n")
+    click.echo('Primary help options, type "dockyard COMMAND:help" for more details, '
+               "or dockyard help --all to see all commands.\n")
+    click.echo("Commands:\n")
+    for name, line in rows:
+        click.echo(f"    {name.ljust(width)}  {line}")
+
+
 class DockyardCLI(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_all_commands())
@@ -130,6 +200,8 @@ class DockyardCLI(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:  # built-in: no need to read plugin metadata
             return _import(COMMANDS[name][0])
+        if name == "help":
+            return help_command
         table = _all_commands()
         if name in table:
             return _import(table[name][0])
@@ -140,20 +212,40 @@ class DockyardCLI(click.Group):
             return _Group(name, table)
         return None
 
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """An unknown command is answered as Dokku answers it (exit 1), not with click's usage;
+        a bad option of a known command is still click's."""
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            raise NotACommand(args)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _help_line(target, help_)) for name, (target, help_) in sorted(_all_commands().items())]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
-@click.command(cls=DockyardCLI, context_settings={"help_option_names": ["-h", "--help"]})
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version`` / ``-v`` print what ``version`` prints, as Dokku's ``dokku -v`` does."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version as dist_version
+
+    click.echo(f"dockyard version {dist_version('dockyard')}")
+    ctx.exit(0)
+
+
+@click.command(cls=DockyardCLI, invoke_without_command=True,
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--propstore", metavar="URL", help="Property store URL (file://, redis://, etcd://).")
 @click.option("--scheduler", metavar="NAME", help="Default scheduler for apps that have none selected.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.option("--quiet", is_flag=True, help="Only warnings and errors on stderr (Dokku's --quiet).")
-@click.version_option(package_name="dockyard")
+@click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the version and exit (as `version`).")
 @click.pass_context
 def cli(ctx: click.Context, propstore: str | None, scheduler: str | None, fmt: str, force: bool,
         debug: bool, quiet: bool) -> None:
@@ -161,6 +253,8 @@ def cli(ctx: click.Context, propstore: str | None, scheduler: str | None, fmt: s
     ctx.obj = CliContext(propstore=propstore, scheduler=scheduler, fmt=fmt, force=force, debug=debug,
                          quiet=quiet)
     ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:  # bare ``dockyard`` is ``dockyard help``, as Dokku's
+        ctx.invoke(help_command)
 
 
 def hoist_global_options(argv: Sequence[str]) -> list[str]:

@@ -12,6 +12,9 @@ import click
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.schedulers.remote import render_command
 
+#: the description ``dockyard k8s:help`` and ``dockyard help`` print
+TOPIC_HELP = "Show what the kubernetes scheduler would apply"
+
 
 @render_command("k8s:manifests")
 @pass_cli

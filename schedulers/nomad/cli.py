@@ -13,6 +13,9 @@ import click
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.schedulers.remote import render_command
 
+#: the description ``dockyard nomad:help`` and ``dockyard help`` print
+TOPIC_HELP = "Show what the nomad scheduler would register"
+
 
 @render_command("nomad:job")
 @pass_cli

@@ -107,8 +107,11 @@ def test_a_value_taken_for_an_option_is_never_echoed(run: Run, args: tuple[str, 
     assert "put the values after `--`" in result.stderr
 
 
-def test_unknown_command_exits_2(run: Run) -> None:
-    assert run("nosuch:thing").exit_code == 2
+def test_unknown_command_is_answered_as_dokku_does(run: Run) -> None:
+    r = run("nosuch:thing", "KEY=secret")
+    assert r.exit_code == 1 and r.stdout == ""
+    assert r.stderr == (" !     `nosuch:thing` is not a dockyard command.\n"
+                        " !     See `dockyard help` for a list of available commands.\n")
 
 
 # ---- global options, settings -------------------------------------------------------------------
