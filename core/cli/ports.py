@@ -124,12 +124,67 @@ def clear(c: CliContext, app: str) -> None:
     _show(c, app)
 
 
+def _as_json(entries: list[PortMapping]) -> str:
+    """Dokku's JSON of a port map (Go's ``json.Marshal``: compact, its field order); an entry
+    for another process type than web also carries ``process_type`` (Dockyard's fourth field)."""
+    import json
+
+    rows: list[dict[str, object]] = []
+    for p in entries:
+        row: dict[str, object] = {"container_port": p.container_port, "host_port": p.host_port, "scheme": p.scheme}
+        if p.process_type != "web":
+            row["process_type"] = p.process_type
+        rows.append(row)
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def _stored(c: CliContext, app: str) -> list[PortMapping]:
+    from dockyard.core.ports import parse_mappings
+
+    return parse_mappings(c.store.list_get(PLUGIN, app, KEY))
+
+
+def _detected(c: CliContext, app: str) -> list[PortMapping]:
+    """What applies when no map is stored (Dokku's ``map-detected``): ``http:80:PORT`` for web."""
+    from dockyard.core.ports import web_port
+
+    return [PortMapping("http", 80, web_port(c.store, app), "web")]
+
+
+@click.command("ports:list")
+@click.argument("app")
+@pass_cli
+def list_cmd(c: CliContext, app: str) -> None:
+    """List APP's stored port mappings as Dokku's table (none stored: exit 1, as Dokku)."""
+    from dockyard.core.errors import DockyardError
+
+    require_app(c.store, app)
+    entries = _stored(c, app)
+    if c.json:
+        click.echo(_as_json(entries))
+        return
+    if not entries:
+        raise DockyardError("No port mappings configured for app")
+    rows = sorted([*([] if c.quiet else [("-----> scheme", "host port", "container port")]),
+                   *((p.scheme, str(p.host_port), str(p.container_port)
+                      + ("" if p.process_type == "web" else f" ({p.process_type})")) for p in entries)],
+                  key=":".join)  # Dokku sorts the joined lines
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    c.info(f"Port mappings for {app}")
+    for r in rows:  # Dokku's columnize: four spaces in front, two between columns
+        click.echo(f"    {r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}")
+
+
 @report_command("ports:report")
 def report(c: CliContext, app: str) -> dict[str, str]:
-    """Report the port map (stored, or the default); ``APP --ports-map`` prints one value."""
-    stored = c.store.list_get(PLUGIN, app, KEY)
+    """Report the port map as Dokku does: ``ports-map`` is the stored map (empty when none is
+    stored), ``ports-map-detected`` what applies then; ``APP --ports-map`` prints one value."""
+    stored = _stored(c, app)
+    detected = _detected(c, app)
     return {
-        "ports-map": " ".join(str(p) for p in read_port_map(c.store, app)),
-        "ports-map-stored": " ".join(stored),
+        "ports-map": " ".join(str(p) for p in stored),
+        "ports-map-json": _as_json(stored),
+        "ports-map-detected": " ".join(str(p) for p in detected),
+        "ports-map-detected-json": _as_json(detected),
         "ports-map-is-default": str(not stored).lower(),
     }

@@ -91,6 +91,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "proxy:enable": (f"{M}.proxy:enable", "Route an app (or --all) through its proxy again"),
     "proxy:disable": (f"{M}.proxy:disable", "Stop routing an app (or --all): its proxy config is removed"),
     "proxy:set": (f"{M}.proxy:set_", "Set the proxy type of an app"),
+    "ports:list": (f"{M}.ports:list_cmd", "List an app's port mappings"),
     "ports:add": (f"{M}.ports:add", "Add port mappings"),
     "ports:set": (f"{M}.ports:set_", "Replace port mappings"),
     "ports:remove": (f"{M}.ports:remove", "Remove port mappings"),

@@ -69,19 +69,20 @@ def test_app_flag_puts_the_app_after_the_command(run: Run) -> None:
     _ok(run("--app", "web", "config:set", "A=b"))
     assert _ok(run("config:get", "web", "A")).stdout.strip() == "b"
     assert _ok(run("--app", "web", "--format", "json", "ports:report")).stdout.startswith("{")
-    assert _ok(run("ports:report", "--app=web", "--ports-map")).stdout.startswith("http:80:")
+    assert _ok(run("ports:report", "--app=web", "--ports-map-detected")).stdout.startswith("http:80:")
 
 
 def test_quiet_drops_headers_and_info_lines(run: Run) -> None:
     _ok(run("apps:create", "web"))
     quiet = _ok(run("--quiet", "ports:report", "web"))
     assert "=====>" not in quiet.stdout and "ports-map:" in quiet.stdout
-    assert _ok(run("--quiet", "ports:report", "web", "--ports-map")).stdout.startswith("http:80:")
+    assert _ok(run("--quiet", "ports:report", "web", "--ports-map-detected")).stdout.startswith("http:80:")
     assert "----->" not in _ok(run("ps:set", "web", "restart-policy", "always", "--quiet")).stdout
 
 
 def test_ps_scale_json_gives_the_resulting_scale(run: Run) -> None:
     _ok(run("apps:create", "web"))
-    assert json.loads(_ok(run("ps:scale", "web", "web=2", "worker=1", "--format", "json")).stdout) == {
-        "web": 2, "worker": 1}
-    assert json.loads(_ok(run("ps:scale", "web", "--format", "json")).stdout) == {"web": 2, "worker": 1}
+    assert json.loads(_ok(run("ps:scale", "web", "web=2", "worker=1", "--format", "json")).stdout) == [
+        {"process_type": "web", "quantity": 2}, {"process_type": "worker", "quantity": 1}]
+    assert json.loads(_ok(run("ps:scale", "web", "--format", "json")).stdout) == [
+        {"process_type": "web", "quantity": 2}, {"process_type": "worker", "quantity": 1}]
