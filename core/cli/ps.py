@@ -68,8 +68,17 @@ def scale(c: CliContext, app: str, pairs: tuple[str, ...], skip_deploy: bool) ->
         stored = read_scale(c.store, app)
         # before a deploy, web=1 is implied (Dokku writes it when the app is created)
         shown = effective_scale(stored, current[2]) if current else {"web": 1, **stored}
-        c.emit(shown, lambda s: "=====> Scaling for " + app + "\nproctype: qty\n--------: ---\n"
-               + "\n".join(f"{k + ':':<9} {v}" for k, v in sorted(s.items())))
+        if c.json:  # Dokku's formations: [{"process_type": …, "quantity": …}], sorted by type
+            import json
+
+            click.echo(json.dumps([{"process_type": k, "quantity": v} for k, v in sorted(shown.items())],
+                                  separators=(",", ":")))
+            return
+        c.info(f"Scaling for {app}")
+        rows = ([] if c.quiet else [("proctype", "qty"), ("--------", "---")]) + [
+            (k, str(v)) for k, v in sorted(shown.items())]
+        for kind, qty in rows:  # Dokku's RightPad("TYPE:", 5) then the count
+            click.echo(f"{(kind + ':').ljust(5)} {qty}")
 
     if not pairs:
         show()
@@ -251,45 +260,114 @@ def restore(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> No
         raise DockyardError(f"restore command returned {errors} errors")
 
 
+def _all_apps_option(verb: str) -> Any:
+    """Dokku's ``[--parallel count] [--all|APP]`` of ps:start/stop/restart/rebuild."""
+    def wrap(f: Any) -> Any:
+        f = click.option("--parallel", type=int, default=0, metavar="COUNT",
+                         help="Accepted as Dokku's (-1: CPU count); apps are handled one by one.")(f)
+        return click.option("--all", "all_apps", is_flag=True, help=f"{verb} every app, one by one.")(f)
+    return wrap
+
+
+def _each_app(c: CliContext, app: str | None, all_apps: bool, parallel: int, command: str,
+              action: Any) -> None:
+    """``action(name)`` on APP, or with ``--all`` on every app in turn as Dokku's
+    ``RunCommandAgainstAllApps`` does (``Running CMD against app APP``; a failure is warned and
+    counted, the other apps go on, and the command exits 1 with ``CMD command returned N
+    errors``). An app that has not been deployed is passed over with Dokku's warning."""
+    from dockyard.core.errors import DockyardError
+    from dockyard.core.properties import list_apps
+
+    if all_apps == bool(app):
+        raise click.UsageError("specify APP or --all")
+    if parallel < -1:
+        raise DockyardError(f"Invalid value {parallel} for --parallel flag")
+    if not all_apps:
+        name = require_app(c.store, app or "")
+        if not is_deployed(c.store, name):
+            c.warn(f"App {name} has not been deployed")
+            return
+        action(name)
+        return
+    c.warn(f"Running {command} in serial mode")
+    apps = list_apps(c.store)
+    if not apps:
+        c.warn("You haven't deployed any applications yet")
+        return
+    errors = 0
+    for name in apps:
+        c.info(f"Running {command} against app {name}")
+        if not is_deployed(c.store, name):
+            c.warn(f"App {name} has not been deployed")
+            continue
+        try:
+            action(name)
+        except Exception as exc:  # any failure of one app is counted, as Dokku counts it
+            c.warn(f"Error running {command} against app {name}: {exc}")
+            errors += 1
+    if errors:
+        raise DockyardError(f"{command} command returned {errors} errors")
+
+
 @click.command("ps:start")
-@click.argument("app")
+@click.argument("app", required=False)
+@_all_apps_option("Start")
 @pass_cli
-def start(c: CliContext, app: str) -> None:
-    """Start APP's stopped processes (a fresh rollout if none are left)."""
+def start(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> None:
+    """Start APP's stopped processes (a fresh rollout if none are left), or every app's with --all."""
     from dockyard.core.apps import start_app
     from dockyard.core.cli.deploy import progress_logger
 
-    with c.timed(f"Started {app}"):
-        start_app(c.store, c.scheduler_for(require_app(c.store, app)), app, progress=progress_logger(c))
+    def one(name: str) -> None:
+        with c.timed(f"Started {name}"):
+            start_app(c.store, c.scheduler_for(name), name, progress=progress_logger(c))
+
+    _each_app(c, app, all_apps, parallel, "start", one)
 
 
 @click.command("ps:stop")
-@click.argument("app")
+@click.argument("app", required=False)
+@_all_apps_option("Stop")
 @pass_cli
-def stop(c: CliContext, app: str) -> None:
-    """Stop APP's processes (the containers are kept)."""
+def stop(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> None:
+    """Stop APP's processes (the containers are kept), or every app's with --all."""
     from dockyard.core.apps import stop_app
 
-    with c.timed(f"Stopped {app}"):
-        stop_app(c.store, c.scheduler_for, app)
+    def one(name: str) -> None:
+        c.info(f"Stopping {name}")
+        with c.timed(f"Stopped {name}"):
+            stop_app(c.store, c.scheduler_for, name)
+
+    _each_app(c, app, all_apps, parallel, "stop", one)
 
 
 @click.command("ps:restart")
-@click.argument("app")
+@click.argument("app", required=False)
+@click.argument("process_type", required=False)
+@_all_apps_option("Restart")
 @pass_cli
-def restart(c: CliContext, app: str) -> None:
+def restart(c: CliContext, app: str | None, process_type: str | None, all_apps: bool, parallel: int) -> None:
     """Restart APP as Dokku does: a zero-downtime redeploy of its current release, so
-    containers pick up the current environment, networks and scale."""
-    _redeploy(c, app, "Restarted")
+    containers pick up the current environment, networks and scale (--all: every app)."""
+    from dockyard.core.errors import DockyardError
+
+    if all_apps and process_type:
+        raise DockyardError("Unable to restart all apps when specifying a process name")  # Dokku's words
+    if process_type:
+        raise DockyardError(f"ps:restart of one process type ({process_type}) is not supported: "
+                            f"run ps:restart {app} to restart every process type")
+    _each_app(c, app, all_apps, parallel, "restart", lambda name: _redeploy(c, name, "Restarted"))
 
 
 @click.command("ps:rebuild")
-@click.argument("app")
+@click.argument("app", required=False)
+@_all_apps_option("Rebuild")
 @pass_cli
-def rebuild(c: CliContext, app: str) -> None:
+def rebuild(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> None:
     """Redeploy APP's current image and processes as a new release (zero downtime); a changed
     procfile-path reads the image's Procfile again, as Dokku's rebuild from source does."""
-    _redeploy(c, app, "Rebuilt", reread_procfile=True, description="Rebuild")
+    _each_app(c, app, all_apps, parallel, "rebuild",
+              lambda name: _redeploy(c, name, "Rebuilt", reread_procfile=True, description="Rebuild"))
 
 
 def _redeploy(c: CliContext, app: str, what: str, reread_procfile: bool = False,

@@ -62,7 +62,11 @@ def test_deploy_image_with_procfile_scale_before_deploy_and_report(
     assert report["processes"] == "tcp=0 web=2 worker=1"
     assert report["running"] == "true" and report["status-web-2"].startswith("running")
     scale = json.loads(ok(run("ps:scale", app, "--format", "json")).stdout)
-    assert scale == {"tcp": 0, "web": 2, "worker": 1}
+    assert scale == [
+        {"process_type": "tcp", "quantity": 0},
+        {"process_type": "web", "quantity": 2},
+        {"process_type": "worker", "quantity": 1},
+    ]
     # scaling a deployed app changes only the counts: web.1 keeps running untouched
     ok(run("ps:scale", app, "web=1", "tcp=1"))
     after = containers(docker_client, app)

@@ -25,10 +25,10 @@ def _snapshot(url: str) -> list[str]:
         return sorted(json.dumps([p.plugin, p.scope, p.key, p.value, p.items]) for p in s.iter_all())
 
 
-def _report(run: Run, url: str, *args: str) -> dict[str, Any]:
+def _report(run: Run, url: str, *args: str) -> Any:
     r = run("--propstore", url, *args, "--format", "json")
     assert r.exit_code == 0, r.stderr
-    data: dict[str, Any] = json.loads(r.stdout)
+    data: Any = json.loads(r.stdout)
     return data
 
 
@@ -93,7 +93,7 @@ def test_import_current_layout(kind: str, run: Run, store_url_factory: Any, tmp_
         assert not s.exists("nginx", "gone", "hsts")  # an orphan of a destroyed app
         assert s.exists("apps", "docs", "created-at") and not s.exists("release", "docs", "current")
     scale = _report(run, url, "ps:scale", "api")
-    assert scale == {"web": 3, "worker": 2}
+    assert scale == [{"process_type": "web", "quantity": 3}, {"process_type": "worker", "quantity": 2}]
     apps = run("--propstore", url, "apps:list", "--format", "json")
     assert json.loads(apps.stdout) == ["api", "docs"]
 
@@ -126,7 +126,10 @@ def test_import_020_layout(kind: str, run: Run, store_url_factory: Any, tmp_path
     assert _report(run, url, "ports:report", "shop")["ports-map"] == "http:80:5000 https:443:5000"
     assert _report(run, url, "ports:report", "blog")["ports-map-is-default"] == "true"
     assert _report(run, url, "certs:report", "shop")["ssl-hostnames"] == "www.shop.test"
-    assert _report(run, url, "ps:scale", "shop") == {"web": 2, "worker": 1}
+    assert _report(run, url, "ps:scale", "shop") == [
+        {"process_type": "web", "quantity": 2},
+        {"process_type": "worker", "quantity": 1},
+    ]
     with open_propstore(url) as s:
         assert s.get("certs", "shop", "crt") == certs["shop"][0]
         assert s.get("certs", "shop", "key") == certs["shop"][1]

@@ -264,6 +264,6 @@ def test_ps_scale_skip_deploy_stores_the_counts_for_the_next_deploy(
 
     ok(run("ps:scale", "--skip-deploy", app, "web=2"))
     assert webs() == 1, "nothing was deployed"
-    assert json.loads(ok(run("ps:scale", app, "--format", "json")).stdout)["web"] == 2
+    assert {"process_type": "web", "quantity": 2} in json.loads(ok(run("ps:scale", app, "--format", "json")).stdout)
     ok(run("ps:rebuild", app))
     assert webs() == 2

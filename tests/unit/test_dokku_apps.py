@@ -63,9 +63,15 @@ def test_apps_set_deploy_source_and_its_report_flags(run: Run) -> None:
 
 def test_ps_scale_of_a_new_app_shows_the_implied_web_1(run: Run) -> None:
     _ok(run("apps:create", "fresh"))
-    assert _ok(run("ps:scale", "fresh")).stdout.endswith("--------: ---\nweb:      1\n")
+    assert _ok(run("ps:scale", "fresh")).stdout == (
+        "-----> Scaling for fresh\nproctype: qty\n--------: ---\nweb:  1\n")  # Dokku's layout
     import json
 
-    assert json.loads(_ok(run("ps:scale", "fresh", "--format", "json")).stdout) == {"web": 1}
+    assert json.loads(_ok(run("ps:scale", "fresh", "--format", "json")).stdout) == [
+        {"process_type": "web", "quantity": 1},
+    ]
     _ok(run("ps:scale", "--skip-deploy", "fresh", "worker=2"))
-    assert json.loads(_ok(run("ps:scale", "fresh", "--format", "json")).stdout) == {"web": 1, "worker": 2}
+    assert json.loads(_ok(run("ps:scale", "fresh", "--format", "json")).stdout) == [
+        {"process_type": "web", "quantity": 1},
+        {"process_type": "worker", "quantity": 2},
+    ]

@@ -65,3 +65,49 @@ def test_report_json_and_global_report_carry_procfile_path(run: Run) -> None:
     assert glob["ps-global-stop-timeout-seconds"] == glob["ps-computed-stop-timeout-seconds"] == "75"
     assert ok(run("ps:report", "--global", "--ps-computed-restart-policy")).stdout == "on-failure:10\n"
     assert "restore" not in json.dumps(glob)
+
+
+def _deployed_on_a_missing_scheduler(store: Any, app: str) -> None:
+    """A deployed app whose every lifecycle command fails (its scheduler is not installed)."""
+    from dockyard.core.plan import record_release
+
+    record_release(store, app, "20250101000000001", "registry.example/shop:7", {"web": ("httpd",)})
+    store.set("scheduler", app, "selected", "nosuch")
+
+
+def test_lifecycle_all_goes_app_by_app_and_counts_failures(run: Run, file_store: Any) -> None:
+    """Dokku's ``ps:start|stop|restart|rebuild --all [--parallel N]``: each app under
+    ``Running CMD against app APP``, an undeployed one warned and passed over, a failure
+    warned and counted, exit 1 with ``CMD command returned N errors``."""
+    for name in ("alpha", "broken", "omega"):
+        ok(run("apps:create", name))
+    _deployed_on_a_missing_scheduler(file_store, "broken")
+    for command in ("start", "stop", "restart", "rebuild"):
+        r = run(f"ps:{command}", "--all", "--parallel", "4")
+        assert r.exit_code == 1, command
+        assert [line for line in r.stdout.splitlines() if "Running" in line] == [
+            f"-----> Running {command} against app {name}" for name in ("alpha", "broken", "omega")]
+        assert f"Running {command} in serial mode" in r.stderr
+        assert " !     App alpha has not been deployed" in r.stderr and "App omega has not been deployed" in r.stderr
+        assert f"Error running {command} against app broken: unknown scheduler 'nosuch'" in r.stderr
+        assert r.stderr.rstrip().endswith(f"error: {command} command returned 1 errors")
+    file_store.delete("scheduler", "broken", "selected")
+    file_store.delete("release", "broken", "current")  # not deployed any more: nothing fails
+    assert "Running stop against app omega" in ok(run("ps:stop", "--all")).stdout
+
+
+def test_lifecycle_commands_take_app_or_all_as_dokku(run: Run) -> None:
+    ok(run("apps:create", "web"))
+    # an app that has not been deployed: Dokku's warning, exit 0
+    for command in ("start", "stop", "restart", "rebuild"):
+        r = ok(run(f"ps:{command}", "web"))
+        assert r.stderr == " !     App web has not been deployed\n", command
+    assert run("ps:stop").exit_code == 2  # neither APP nor --all
+    assert run("ps:stop", "web", "--all").exit_code == 2
+    bad = run("ps:restart", "--all", "--parallel", "-2")
+    assert bad.exit_code == 1 and "Invalid value -2 for --parallel flag" in bad.stderr
+    both = run("ps:restart", "--all", "web", "worker")
+    assert both.exit_code == 1 and "Unable to restart all apps when specifying a process name" in both.stderr
+    one = run("ps:restart", "web", "worker")
+    assert one.exit_code == 1 and "not supported" in one.stderr
+    assert run("ps:start", "nosuch").exit_code == 1
