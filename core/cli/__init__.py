@@ -93,6 +93,9 @@ class _Group(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """A bare topic is Dokku's: ``apps`` lists the apps (``apps:list``), ``config APP``
         is ``config:show APP``, and any other topic prints its ``TOPIC:help``."""
+        default = DEFAULT_SUBCOMMAND.get(self.name or "")
+        if default and args and args[0].startswith("-") and args[0] not in ("-h", "--help"):
+            args = [default, *args]  # Dokku's ``config --global``, ``config --merged APP``
         if not args:
             bare = BARE_TOPIC.get(self.name or "")
             if bare:

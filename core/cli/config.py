@@ -7,7 +7,6 @@ backed up and migrated with everything else.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable
 
 import click
@@ -135,29 +134,45 @@ def _apply_env(c: CliContext, scope: str, description: str) -> None:
         rebuild_app(c.store, c.scheduler_for(scope), scope, description=description)
 
 
+def _merged(c: CliContext, scope: str, merged: bool) -> dict[str, str]:
+    """The scope's variables; with ``--merged``, over the global ones (Dokku's ``--merged``)."""
+    values = _values(c, scope)
+    if merged and scope != GLOBAL_SCOPE:
+        values = dict(sorted({**_values(c, GLOBAL_SCOPE), **values}.items()))
+    return values
+
+
 @click.command("config:show")
 @click.option("--global", "is_global", is_flag=True)
-@click.option("--shell", is_flag=True, help="Print as shell-quoted KEY=VALUE.")
+@click.option("--merged", is_flag=True, help="The app's variables over the global ones.")
+@click.option("--shell", is_flag=True, help="Print as shell-quoted KEY=VALUE (Dokku: deprecated).")
+@click.option("--export", "exports", is_flag=True, help="Print as eval-able exports (Dokku: deprecated).")
 @click.argument("app", required=False)
 @pass_cli
-def show(c: CliContext, is_global: bool, shell: bool, app: str | None) -> None:
+def show(c: CliContext, is_global: bool, merged: bool, shell: bool, exports: bool, app: str | None) -> None:
     """Show APP's (or the global) environment."""
     scope = scope_of(c, app, is_global)
-    values = _values(c, scope)
-    if shell:
-        c.emit(values, "\n".join(f"{k}={shlex.quote(v)}" for k, v in values.items()))
+    values = _merged(c, scope, merged)
+    if exports or shell:  # Dokku's deprecated forms, with its warnings
+        if exports and shell:
+            raise ValidationError("Only one of --shell and --export can be given")
+        c.warn(f"Deprecated: Use 'config:export --format {'exports' if exports else 'shell'}' instead")
+        text = ("\n".join(f"export {k}='{_sq(v)}'" for k, v in values.items()) if exports
+                else " ".join(f"{k}='{_sq(v)}'" for k, v in values.items()))
+        c.emit(values, text)
         return
-    width = max((len(k) for k in values), default=0)
-    c.emit(values, f"=====> {scope} env vars\n" + "\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in values.items()))
+    header = "" if c.quiet else f"=====> {scope} env vars\n"
+    c.emit(values, header + _pretty(values))  # Dokku's columns: KEY: padded, two spaces, value
 
 
 @click.command("config:keys")
 @click.option("--global", "is_global", is_flag=True)
+@click.option("--merged", is_flag=True, help="The app's names and the global ones.")
 @click.argument("app", required=False)
 @pass_cli
-def keys(c: CliContext, is_global: bool, app: str | None) -> None:
+def keys(c: CliContext, is_global: bool, merged: bool, app: str | None) -> None:
     """Print APP's (or the global) variable names, one a line."""
-    names = list(_values(c, scope_of(c, app, is_global)))
+    names = list(_merged(c, scope_of(c, app, is_global), merged))
     c.emit(names, "\n".join(names))
 
 
@@ -176,9 +191,7 @@ def export(c: CliContext, is_global: bool, fmt: str, merged: bool, app: str | No
     import json
 
     scope = scope_of(c, app, is_global)
-    values = _values(c, scope)
-    if merged and scope != GLOBAL_SCOPE:
-        values = dict(sorted({**_values(c, GLOBAL_SCOPE), **values}.items()))
+    values = _merged(c, scope, merged)
     if fmt == "json":
         text = json.dumps(values)
     elif fmt == "json-list":
@@ -233,9 +246,7 @@ def bundle(c: CliContext, is_global: bool, merged: bool, app: str | None) -> Non
     import tarfile
 
     scope = scope_of(c, app, is_global)
-    values = _values(c, scope)
-    if merged and scope != GLOBAL_SCOPE:
-        values = dict(sorted({**_values(c, GLOBAL_SCOPE), **values}.items()))
+    values = _merged(c, scope, merged)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for key, value in values.items():

@@ -82,3 +82,25 @@ def test_clear_and_bundle(run: Run) -> None:
         assert {m.name: tar.extractfile(m).read() for m in tar.getmembers()} == {"A": b"1", "B": b"two"}  # type: ignore[union-attr]
     assert "-----> Unsetting config vars" in _ok(run("config:clear", "web")).stdout
     assert _ok(run("config:keys", "web")).stdout == ""
+
+
+def test_show_and_keys_take_merged_and_the_bare_config_forms(run: Run) -> None:
+    """Dokku's ``config[:show] [--merged] (APP|--global)`` and ``config:keys --merged``
+    (config.bats "(config) config:show": ``KEY:`` padded, two spaces, the value)."""
+    _ok(run("apps:create", "web"))
+    _ok(run("config:set", "--global", "GLOBALKEY=g"))
+    _ok(run("config:set", "--no-restart", "web", "A=1", "GLOBALKEY=own"))
+    assert _ok(run("config:show", "web")).stdout == "=====> web env vars\nA:          1\nGLOBALKEY:  own\n"
+    assert _ok(run("--quiet", "config:show", "web")).stdout == "A:          1\nGLOBALKEY:  own\n"
+    _ok(run("config:unset", "--no-restart", "web", "GLOBALKEY"))
+    merged = _ok(run("config:show", "--merged", "web")).stdout
+    assert merged == "=====> web env vars\nA:          1\nGLOBALKEY:  g\n"
+    assert _ok(run("config", "web", "--merged")).stdout == merged  # bare config is config:show
+    assert _ok(run("config", "--global")).stdout == "=====> --global env vars\nGLOBALKEY:  g\n"
+    assert _ok(run("config:keys", "web")).stdout == "A\n"
+    assert _ok(run("config:keys", "--merged", "web")).stdout == "A\nGLOBALKEY\n"
+    # Dokku's deprecated forms still print, with its warning
+    shell = _ok(run("config", "--shell", "web"))
+    assert shell.stdout == "A='1'\n" and "Deprecated: Use 'config:export --format shell' instead" in shell.stderr
+    assert _ok(run("config:show", "--export", "--merged", "web")).stdout == "export A='1'\nexport GLOBALKEY='g'\n"
+    assert run("config:show", "--export", "--shell", "web").exit_code == 1
