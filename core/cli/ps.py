@@ -121,6 +121,7 @@ def report(c: CliContext, name: str) -> dict[str, object]:
         # Dokku's row has no ps- prefix; unset means true (ps:stop sets false, a deploy unsets it)
         "restore": c.store.get(PS, name, "restore") or "true",
         "running": "false",
+        "ps-can-scale": "true",  # Dokku: false for an app.json with formations; Dockyard reads none
         "ps-scheduler": c.scheduler_name(name),
     }
     if current:

@@ -56,6 +56,7 @@ def test_report_json_and_global_report_carry_procfile_path(run: Run) -> None:
     assert one["ps-computed-procfile-path"] == one["computed-procfile-path"] == "Procfile2"
     assert one["ps-global-procfile-path"] == ""
     assert one["restore"] == "true" and one["running"] == "false" and one["deployed"] == "false"
+    assert one["ps-can-scale"] == one["can-scale"] == "true"  # no app.json formations in Dockyard
     ok(run("ps:set", "--global", "stop-timeout-seconds", "75"))
     glob = json.loads(ok(run("ps:report", "--global", "--format", "json")).stdout)
     for key in ("ps-global-procfile-path", "global-procfile-path", "ps-computed-procfile-path",
