@@ -60,3 +60,19 @@ def test_bare_topics_are_dokkus(run: Run) -> None:
     assert ok(run("apps")).stdout == ok(run("apps:list")).stdout
     for topic in ("ps", "ports", "domains", "checks", "proxy", "network", "scheduler", "certs"):
         assert ok(run(topic)).stdout == ok(run(f"{topic}:help")).stdout, topic
+
+
+def test_what_dockyard_leaves_out_fails_loudly(run: Run) -> None:
+    """docs/moving-from-dokku.md, "Not in Dockyard, on purpose": each fails with exit 1 and
+    one message, never a silent success."""
+    ok(run("apps:create", "shop"))
+    for argv in (("certs:chain", "x"), ("certs:key", "shop", "x", "y"), ("certs:rollback", "shop"),
+                 ("nginx:show-conf", "shop"), ("nginx:validate",),
+                 ("ps:set", "shop", "start-cmd", "x"), ("ps:set", "shop", "dockerfile-start-cmd", "x"),
+                 ("ps:set", "--global", "skip-deploy", "true"), ("scheduler:set", "shop", "shell", "/bin/sh"),
+                 ("network:set", "shop", "static-web-listener", "127.0.0.1:5000"),
+                 ("apps:report", "shop", "--app-dir"), ("apps:report", "shop", "--app-global-disable-autocreation"),
+                 ("proxy:report", "shop", "--proxy-proxy-port"),
+                 ("ps:report", "shop", "--ps-start-cmd"), ("scheduler:report", "shop", "--scheduler-shell")):
+        r = run(*argv)
+        assert r.exit_code == 1 and r.stdout == "" and r.stderr.strip(), argv
