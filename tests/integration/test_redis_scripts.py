@@ -1,0 +1,62 @@
+"""The redis store's Lua scripts, as an operator's server treats them.
+
+The store calls its scripts by SHA (EVALSHA); a server that restarted or ran SCRIPT FLUSH
+no longer knows them. Each write must still land, once, with its change notice, and a list
+append must announce the whole new value in the notice, as every other write does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from dockyard.core import open_propstore
+
+
+@pytest.fixture
+def redis_store(store_url_factory: Any) -> Any:
+    store = open_propstore(store_url_factory("redis"))
+    yield store
+    store.close()
+
+
+def test_writes_land_after_the_server_forgot_the_scripts(redis_store: Any) -> None:
+    redis_store.list_write("domains", "shop", "vhosts", ["shop.example.com"])  # the scripts are known now
+    redis_store.client.script_flush()
+    redis_store.list_add("domains", "shop", "vhosts", "www.example.com")
+    redis_store.client.script_flush()
+    redis_store.set("config", "shop", "env", "A=1")
+    redis_store.client.script_flush()
+    assert redis_store.claim("ports", "tcp-7700", "shop") == "shop"
+    redis_store.client.script_flush()
+    redis_store.update("config", "shop", "env", lambda v: f"{v}\nB=2")
+
+    # the append ran once: the retry after NOSCRIPT did not add the item twice
+    assert redis_store.list_get("domains", "shop", "vhosts") == ["shop.example.com", "www.example.com"]
+    assert redis_store.get("config", "shop", "env") == "A=1\nB=2"
+    assert redis_store.get("ports", "--global", "tcp-7700") == "shop"
+
+
+def test_a_list_append_announces_the_whole_list(redis_store: Any) -> None:
+    pubsub = redis_store.client.pubsub()
+    pubsub.subscribe(redis_store.channel)
+    try:
+        deadline = time.monotonic() + 5
+        while pubsub.get_message(timeout=0.1) is None and time.monotonic() < deadline:
+            pass  # the subscribe confirmation
+        redis_store.list_add("domains", "shop", "vhosts", "a.example.com")
+        redis_store.list_add("domains", "shop", "vhosts", "b.example.com")
+        notices = []
+        while len(notices) < 2 and time.monotonic() < deadline:
+            msg = pubsub.get_message(timeout=0.2)
+            if msg and msg["type"] == "message":
+                notices.append(json.loads(msg["data"]))
+    finally:
+        pubsub.close()
+    assert notices == [[["domains/shop/vhosts", "a.example.com\n"]],
+                       [["domains/shop/vhosts", "a.example.com\nb.example.com\n"]]]
+    assert redis_store.scopes("domains") == ["shop"]
+    assert list(redis_store.get_all("domains", "shop")) == ["vhosts"]
