@@ -128,6 +128,10 @@ def test_value_over_the_store_limit_is_refused(run: Run, url: str, tmp_path: Pat
     (line({"plugin": "bulk", "scope": "app1", "key": "k00001", "value": "again"}), "duplicate property"),
     (line({"plugin": "config", "scope": "Web_App", "key": "K", "value": "x"}), "invalid scope"),
     (line({"plugin": "config", "scope": "-web", "key": "K", "value": "x"}), "invalid scope"),
+    # the issue's own names: one nginx would expand per request, and four that apps:list
+    # showed and apps:destroy could not remove
+    *[(line({"plugin": "config", "scope": scope, "key": "K", "value": "x"}), "invalid scope")
+      for scope in ("x$host", "Shop", "-rf", "--GLOBAL", "shop\u202e")],
 ])
 def test_duplicates_and_bad_scopes_are_refused(run: Run, url: str, tmp_path: Path, bad: bytes,
                                                expected: str) -> None:
