@@ -357,7 +357,7 @@ class PropertyStore(abc.ABC):
 
         The one primitive every read-modify-write is built on (lists, claims, domains), so no
         concurrent update is ever lost. A driver overrides it with its backend's own
-        compare-and-set (file: flock; redis: WATCH/MULTI; etcd: a txn on mod_revision) and must
+        compare-and-set (file: flock; redis: a compare-and-set script; etcd: a txn on mod_revision) and must
         call ``fn`` again when a concurrent change wins. This default serialises every update
         through the store's own lock, which is correct wherever that lock is.
         """

@@ -74,6 +74,13 @@ class RemoteScheduler(Scheduler, Generic[OneOff]):
         self._wait_until_done(
             app, pending, lambda what, timeout: DeployError(f"app {app}: {what} did not start within {timeout:.0f}s"))
 
+    def _wait_stopped(self, app: str, pending: Callable[[], str | None]) -> None:
+        """``stop``'s wait: ``ps:stop`` returns once the app's processes have ended (Dokku's
+        returns once ``docker stop`` did), so a report right after it shows nothing running;
+        ``rollout-timeout`` bounds it."""
+        self._wait_until_done(
+            app, pending, lambda what, timeout: DeployError(f"app {app}: {what} still running after {timeout:.0f}s"))
+
     # ---- run ---------------------------------------------------------------------
     def run(self, plan: DeployPlan, command: Sequence[str], hooks: Hooks, tty: bool = False,
             env: dict[str, str] | None = None) -> int:

@@ -80,7 +80,7 @@ class KubernetesScheduler(LocalEngineImages, KubeRollouts, KubeEvents, KubeNetwo
 
     def stop(self, app: str) -> None:
         """Scale each Deployment to 0, noting its count on the object, so ``start`` can bring
-        back what ran without asking the core for a plan."""
+        back what ran without asking the core for a plan; returns once the pods are gone."""
         ns, deps = self._app_deployments(app)
         for dep in deps:
             name = obj_meta(dep)["name"]
@@ -89,6 +89,15 @@ class KubernetesScheduler(LocalEngineImages, KubeRollouts, KubeEvents, KubeNetwo
             if replicas:  # a second stop keeps the first one's note
                 patch["metadata"] = {"annotations": {STOPPED_REPLICAS: str(replicas)}}
             self.kube.call(f"scale {name} to 0", self.kube.apps.patch_namespaced_deployment, name, ns, patch)
+        selector = f"{R.APP_LABEL}={app}"
+
+        def still_running() -> str | None:
+            # a terminating pod still runs its process until its grace period ends
+            left = [p for p in self._list("Pod", ns, selector) if obj_labels(p).get(R.PROC_LABEL) != "run"]
+            return f"{len(left)} pod{'s' if len(left) != 1 else ''}" if left else None
+
+        if deps:
+            self._wait_stopped(app, still_running)
 
     def start(self, app: str) -> None:
         """Scale each stopped Deployment back to the count ``stop`` noted, and wait until its

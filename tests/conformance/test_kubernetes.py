@@ -235,7 +235,7 @@ def test_stop_start_and_destroy(kube_scheduler: Any, kube_target: Target, file_s
     roll_out(kube_scheduler, plan, Hooks(load_entry_points=False))
     record_release(file_store, "k8s-life", plan.release, plan.image, {"web": WEB})
     kube_scheduler.stop("k8s-life")
-    assert [i for i in kube_scheduler.status("k8s-life") if i.state == "running"] == []
+    assert kube_scheduler.status("k8s-life") == []  # ps:stop returns once the pods are gone
     from dockyard.core.plan import write_scale
 
     write_scale(file_store, "k8s-life", {"web": 3})  # start brings back what ran, not a new plan
