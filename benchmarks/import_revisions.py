@@ -29,7 +29,7 @@ from pathlib import Path
 from dockyard.testing.propstores import run_etcd_server, run_redis_server
 
 # the same properties as benchmarks/propstores.py (this script's folder is first on sys.path)
-from propstores import dataset, write_export
+from propstores import dataset, print_table, write_export
 
 
 def fresh_url(kind: str, tmp: Path, redis_url: str, etcd_url: str) -> str:
@@ -90,12 +90,8 @@ def main() -> None:
     print(f"props:import, this checkout beside {args.base}, measured {time.strftime('%Y-%m-%d')}, medians of "
           f"{args.trials} alternated trials, each into a fresh store (whole command, start-up included).")
     print()
-    header = ("Measure", "Dockyard (this checkout)", "Baseline (other revision, same run)", "Throughput ratio",
-              "Goal")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print_table(("Measure", "Dockyard (this checkout)", "Baseline (other revision, same run)", "Throughput ratio",
+                 "Goal"), rows)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -430,10 +430,14 @@ def main() -> None:
     print(f"Export/import: N={args.n:,} for file and redis, N={args.etcd_n:,} for etcd; naive per-key loops "
           f"(raw client, one key at a time) run on the first {args.naive_n:,} properties and are shown in props/s.")
     print()
-    header = ("Measure", "Dockyard", "Baseline (same run)", "Ratio", "Goal")
+    print_table(("Measure", "Dockyard", "Baseline (same run)", "Ratio", "Goal"), ROWS)
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A Markdown table, as the README keeps it."""
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
-    for r in ROWS:
+    for r in rows:
         print("| " + " | ".join(r) + " |")
 
 
