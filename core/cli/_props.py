@@ -122,7 +122,7 @@ def global_triplet_rows(c: CliContext, plugin: str, defaults: Mapping[str, str],
             for prop in defaults}
 
 
-def _parse_report_args(args: tuple[str, ...]) -> tuple[str | None, bool, str | None]:
+def parse_report_args(args: tuple[str, ...]) -> tuple[str | None, bool, str | None]:
     """``[APP] [--global] [--INFO-FLAG]`` in any order -> (app, is_global, info flag key)."""
     app: str | None = None
     is_global = False
@@ -204,7 +204,7 @@ def report_command(name: str, title: str | None = None,
 
     def wrap(rows_for: Callable[[CliContext, str], Mapping[str, Any]]) -> click.Command:
         def body(c: CliContext, args: tuple[str, ...]) -> None:
-            app, is_global, flag = _parse_report_args(args)
+            app, is_global, flag = parse_report_args(args)
             show_report(c, topic, title or topic, app, is_global, flag,
                         lambda a: rows_for(c, a),
                         (lambda: global_rows(c)) if global_rows is not None else None, prefix)

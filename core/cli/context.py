@@ -133,6 +133,16 @@ class CliContext:
         results = rebuild_many(self.store, apps, self.scheduler_for, force=False) if apps else []
         return [r.app for r in results if not r.ok]
 
+    def show_report(self, topic: str, args: tuple[str, ...], rows_for: Callable[[str], Mapping[str, Any]],
+                    global_rows: Callable[[], Mapping[str, Any]] | None = None) -> None:
+        """A plug-in's ``TOPIC:report [APP] [--global] [--INFO-FLAG]`` (``args`` as given),
+        behaving as every core report does: an info flag prints one bare value, no APP
+        reports every app, JSON carries the prefixed and the stripped keys."""
+        from dockyard.core.cli._props import parse_report_args, show_report
+
+        app, is_global, flag = parse_report_args(args)
+        show_report(self, topic, topic, app, is_global, flag, rows_for, global_rows)
+
     def close(self) -> None:
         for sched in self._schedulers.values():
             sched.close()

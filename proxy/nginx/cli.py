@@ -54,14 +54,14 @@ def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...])
         log.info("Run proxy:build-config --all to apply it to deployed apps")
 
 
-@click.command("nginx:report", short_help="Report nginx settings")
-@click.option("--global", "is_global", is_flag=True)
-@click.argument("app", required=False)
+@click.command("nginx:report", short_help="Report nginx settings",
+               context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @pass_cli
-def report(c: CliContext, is_global: bool, app: str | None) -> None:
-    """Report nginx properties (app, global and computed values) and whether nginx runs."""
-    scope = scope_of(c, app, is_global)
-    c.report(f"{scope} nginx information", _nginx(c).report(scope))
+def report(c: CliContext, args: tuple[str, ...]) -> None:
+    """Report nginx properties (app, global and computed values) and whether nginx runs:
+    [APP] [--global] [--nginx-KEY] as Dokku's (no APP: every app)."""
+    c.show_report("nginx", args, lambda app: _nginx(c).report(app), lambda: _nginx(c).report(GLOBAL_SCOPE))
 
 
 def _require_nginx_app(c: CliContext, app: str) -> None:

@@ -86,3 +86,21 @@ def test_ps_scale_json_gives_the_resulting_scale(run: Run) -> None:
         {"process_type": "web", "quantity": 2}, {"process_type": "worker", "quantity": 1}]
     assert json.loads(_ok(run("ps:scale", "web", "--format", "json")).stdout) == [
         {"process_type": "web", "quantity": 2}, {"process_type": "worker", "quantity": 1}]
+
+
+def test_nginx_report_takes_dokku_info_flags_global_and_every_app(run: Run) -> None:
+    """nginx:report is a driver's command (proxy/nginx/cli.py) yet behaves as core's reports."""
+    _ok(run("apps:create", "web"))
+    _ok(run("apps:create", "api"))
+    _ok(run("nginx:set", "web", "client-max-body-size", "5m"))
+    _ok(run("nginx:set", "--global", "hsts", "false"))
+    assert _ok(run("nginx:report", "web", "--nginx-client-max-body-size")).stdout == "5m\n"
+    assert _ok(run("nginx:report", "api", "--nginx-computed-hsts")).stdout == "false\n"
+    assert _ok(run("nginx:report", "--global", "--nginx-global-hsts")).stdout == "false\n"
+    bad = run("nginx:report", "web", "--nginx-nope")
+    assert bad.exit_code == 1 and "Invalid flag passed, valid flags: " in bad.stderr
+    every = _ok(run("nginx:report")).stdout
+    assert "=====> api nginx information" in every and "=====> web nginx information" in every
+    rows = json.loads(_ok(run("--format", "json", "nginx:report", "web")).stdout)
+    assert rows["nginx-client-max-body-size"] == rows["client-max-body-size"] == "5m"
+    assert run("nginx:report", "no-such-app").exit_code == 1
