@@ -101,26 +101,33 @@ return 1
 
 #: list_add's append in one round trip: Dokku's list bytes are lines, so appending an item is
 #: APPEND of ``item\n`` (after a newline when the key holds a single value, which a list
-#: operation reads as a one-item list), plus the scope indexes and the change notice. Only the
-#: property's key is passed as a key: the index keys are built here from the prefix (ARGV 2),
-#: because each argument costs the client an encode and the wire a bulk string, and this is
-#: the one write whose cost is measured against a bare APPEND. ARGV: 1 ``item\n``, 2 prefix,
-#: 3 plugin, 4 scope, 5 key.
+#: operation reads as a one-item list), plus the scope indexes and the change notice. This is
+#: the one write measured against a bare APPEND, and each argument costs the client an encode
+#: and the wire a bulk string, so it takes two: ARGV 1 ``item\n``, ARGV 2 the path
+#: ``plugin/scope/key`` (split here; no component holds a '/'); KEYS 1 is the property's key.
+#: The index keys are built here from the store's prefix, written into the script's text by
+#: ``_lua_string`` (every byte as a decimal escape, so no prefix can change the code).
 _APPEND = """
+local p = @PREFIX@
 local cur = redis.call('get', KEYS[1])
 local add = ARGV[1]
 if cur and cur ~= '' and string.sub(cur, -1) ~= '\\n' then add = '\\n' .. add end
 redis.call('append', KEYS[1], add)
-local p = ARGV[2]
 if not cur then  -- a key that exists is already in its scope's index (written in the same script)
-  redis.call('sadd', p .. 'idx/' .. ARGV[3] .. '/' .. ARGV[4], ARGV[5])
-  redis.call('sadd', p .. 'scopes/' .. ARGV[3], ARGV[4])
-  redis.call('sadd', p .. 'plugins', ARGV[3])
+  local plugin, scope, key = string.match(ARGV[2], '^([^/]+)/([^/]+)/([^/]+)$')
+  redis.call('sadd', p .. 'idx/' .. plugin .. '/' .. scope, key)
+  redis.call('sadd', p .. 'scopes/' .. plugin, scope)
+  redis.call('sadd', p .. 'plugins', plugin)
 end
-local path = cjson.encode(ARGV[3] .. '/' .. ARGV[4] .. '/' .. ARGV[5])
-redis.call('publish', p .. 'changes', '[[' .. path .. ',' .. cjson.encode((cur or '') .. add) .. ']]')
+redis.call('publish', p .. 'changes', '[[' .. cjson.encode(ARGV[2]) .. ',' .. cjson.encode((cur or '') .. add) .. ']]')
 return 1
 """
+
+
+def _lua_string(text: str) -> str:
+    """``text`` as a Lua string literal of 3-digit decimal escapes (``"\\100\\121"``): no
+    quote, backslash or newline in it can end the literal early."""
+    return '"' + "".join(f"\\{b:03d}" for b in text.encode("utf-8")) + '"'
 
 
 class _Script:
@@ -185,7 +192,7 @@ class RedisStore(PropertyStore):
         self._plugins_key = f"{self.prefix}plugins"
         self._prune = self.client.register_script(_PRUNE)
         self._cas = _Script(_CAS)
-        self._append = _Script(_APPEND)
+        self._append = _Script(_APPEND.replace("@PREFIX@", _lua_string(self.prefix)))
 
     # ---- helpers -----------------------------------------------------------------------
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -315,8 +322,7 @@ class RedisStore(PropertyStore):
         if self._fences:
             self.check_fences()
         path = f"{plugin}/{scope}/{key}"
-        self._call(self._append, self.client, [self._data + path],
-                   [f"{item}\n", self.prefix, plugin, scope, key])
+        self._call(self._append, self.client, [self._data + path], [f"{item}\n", path])
 
     def claim(self, plugin: str, key: str, owner: str) -> str:
         """Create-if-absent first, as SET NX would, in one round trip; only a name already

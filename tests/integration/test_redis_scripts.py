@@ -60,3 +60,21 @@ def test_a_list_append_announces_the_whole_list(redis_store: Any) -> None:
                        [["domains/shop/vhosts", "a.example.com\nb.example.com\n"]]]
     assert redis_store.scopes("domains") == ["shop"]
     assert list(redis_store.get_all("domains", "shop")) == ["vhosts"]
+
+
+def test_a_prefix_with_quotes_and_newlines_cannot_change_the_script(redis_url: str) -> None:
+    """The append script carries the store's prefix in its text; any prefix stays data."""
+    from urllib.parse import quote
+
+    prefix = "t'\"\\\n]]-- é:"
+    store = open_propstore(f"{redis_url}?prefix={quote(prefix)}")
+    try:
+        store.list_add("domains", "shop", "vhosts", "a.example.com")
+        store.list_add("domains", "shop", "vhosts", "b.example.com")
+        assert store.list_get("domains", "shop", "vhosts") == ["a.example.com", "b.example.com"]
+        assert store.scopes("domains") == ["shop"] and "domains" in store.plugins()
+        assert store.client.smembers(f"{prefix}idx/domains/shop") == {"vhosts"}
+    finally:
+        for key in store.client.scan_iter(match=prefix.replace("\\", "\\\\").replace("*", "\\*") + "*"):
+            store.client.delete(key)
+        store.close()
