@@ -16,6 +16,7 @@ the same disk, and prints the medians side by side.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -32,18 +33,38 @@ from dockyard.testing.propstores import run_etcd_server, run_redis_server
 from propstores import dataset, print_table, write_export
 
 
-def fresh_url(kind: str, tmp: Path, redis_url: str, etcd_url: str) -> str:
-    tag = uuid.uuid4().hex[:10]
-    if kind == "file":
-        root = tmp / f"store-{tag}"
-        root.mkdir()
-        return f"file://{root}"
-    if kind == "redis":
-        return f"{redis_url}?prefix=b{tag}:"
-    return f"{etcd_url}?prefix=/b{tag}/"
+class Fresh:
+    """An empty store of each kind for every trial: a new folder, or the private redis and
+    etcd emptied, so no trial scans (``props:import`` reads the store to plan) what an
+    earlier one wrote."""
+
+    def __init__(self, tmp: Path, redis_url: str, etcd_url: str) -> None:
+        import etcd3
+        import redis
+
+        self.tmp, self.redis_url, self.etcd_url = tmp, redis_url, etcd_url
+        self.redis = redis.Redis.from_url(redis_url)
+        host, port = etcd_url.split("://", 1)[1].split(":")
+        self.etcd = etcd3.client(host=host, port=int(port))
+
+    def url(self, kind: str) -> str:
+        if kind == "file":
+            root = self.tmp / f"store-{uuid.uuid4().hex[:10]}"
+            root.mkdir()
+            return f"file://{root}"
+        if kind == "redis":
+            self.redis.flushall()
+            return f"{self.redis_url}?prefix=bench:"
+        self.etcd.delete_prefix("/")
+        return f"{self.etcd_url}?prefix=/bench/"
+
+    def close(self) -> None:
+        self.redis.close()
+        self.etcd.close()
 
 
 def timed_import(dockyard: str, url: str, src: Path) -> float:
+    os.sync()  # the previous trial's dirty pages are written out now, not during this one
     started = time.perf_counter()
     done = subprocess.run([dockyard, "--propstore", url, "props:import", str(src)], capture_output=True, text=True)
     elapsed = time.perf_counter() - started
@@ -57,7 +78,7 @@ def main() -> None:
     ap.add_argument("--base", required=True, help="the other revision's dockyard executable")
     ap.add_argument("--n", type=int, default=50_000, help="properties for file and redis")
     ap.add_argument("--etcd-n", type=int, default=20_000, help="properties for etcd")
-    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--trials", type=int, default=7)
     args = ap.parse_args()
     ours = shutil.which("dockyard", path=str(Path(sys.executable).parent)) or "dockyard"
 
@@ -69,6 +90,8 @@ def main() -> None:
         redis_url = stack.enter_context(run_redis_server(shutil.which("redis-server") or "redis-server",
                                                          tmp / "redis"))
         etcd_url = stack.enter_context(run_etcd_server(shutil.which("etcd") or "etcd", tmp / "etcd"))
+        fresh = Fresh(tmp, redis_url, etcd_url)
+        stack.callback(fresh.close)
         for kind, n in (("file", args.n), ("redis", args.n), ("etcd", args.etcd_n)):
             src = tmp / f"{kind}.jsonl"
             write_export(dataset(n), src)
@@ -77,7 +100,7 @@ def main() -> None:
                 # alternate who goes first, so neither always meets a warmer cache
                 order = [("ours", ours), ("base", args.base)]
                 for side, exe in order if trial % 2 == 0 else order[::-1]:
-                    times[side].append(timed_import(exe, fresh_url(kind, tmp, redis_url, etcd_url), src))
+                    times[side].append(timed_import(exe, fresh.url(kind), src))
                 print(f"{kind} trial {trial + 1}: ours {times['ours'][-1]:.2f} s, base {times['base'][-1]:.2f} s",
                       file=sys.stderr)
             t_ours, t_base = statistics.median(times["ours"]), statistics.median(times["base"])

@@ -53,7 +53,7 @@ def validate_component(kind: str, value: str) -> str:
         raise ValidationError(f"invalid {kind} {value!r}: no '/', '..' or control characters allowed")
     if value.startswith(".") and kind != "scope":
         raise ValidationError(f"invalid {kind} {value!r}: may not start with '.'")
-    if len(_utf8(kind, value)) > 255:
+    if (len(value) if value.isascii() else len(_utf8(kind, value))) > 255:  # ASCII: no copy
         raise ValidationError(f"invalid {kind}: longer than 255 bytes")
     return value
 
