@@ -35,23 +35,30 @@ def set_command(name: str) -> Callable[[SetBody], click.Command]:
 def scope_args(c: CliContext, app: str | None, prop: str | None, value: str | None,
                is_global: bool) -> tuple[str, str, str]:
     """``APP PROP [VALUE]`` or ``--global PROP [VALUE]`` -> (scope, prop, value)."""
+    from dockyard.core.errors import ValidationError
+
     if is_global:
         if prop is None and app is not None:
             return GLOBAL_SCOPE, app, ""
         if app is not None and prop is not None and not value:
             return GLOBAL_SCOPE, app, prop
+        if app is None:  # Dokku: exit 1, as for an app with no property
+            raise ValidationError("No property specified")
         raise click.UsageError("usage: --global PROP [VALUE]")
-    if app is None or prop is None:
-        raise click.UsageError("usage: APP PROP [VALUE] (or --global PROP [VALUE])")
+    if app is None:
+        raise ValidationError("App name must not be null")
+    if prop is None:  # Dokku's message and exit code (1), after the app is checked
+        require_app(c.store, app)
+        raise ValidationError("No property specified")
     return require_app(c.store, app), prop, value or ""
 
 
 def store_property(c: CliContext, plugin: str, scope: str, prop: str, value: str) -> None:
     """Set ``prop`` (an empty value unsets it, as in Dokku) and say which happened."""
     if set_or_unset(c.store, plugin, scope, prop, value):
-        c.info(f"Setting {prop} to {value}")
+        c.info2(f"Setting {prop} to {value}")
     else:
-        c.info(f"Removing {prop}")
+        c.info2(f"Unsetting {prop}")
 
 
 def set_property(c: CliContext, plugin: str, allowed: Iterable[str], app: str | None, prop: str | None,
@@ -116,10 +123,13 @@ def json_rows(topic: str, rows: Mapping[str, Any]) -> dict[str, Any]:
 
 def global_triplet_rows(c: CliContext, plugin: str, defaults: Mapping[str, str],
                         prefix: str | None = None) -> dict[str, str]:
-    """The ``--global`` report of a triplet plugin: its ``PREFIX-global-PROP`` rows."""
+    """The ``--global`` report of a triplet plugin, as Dokku's: each ``PREFIX-global-PROP``
+    row, then each ``PREFIX-computed-PROP`` (the global value, else the default)."""
     prefix = prefix or plugin
-    return {f"{prefix}-global-{prop}": c.store.get(plugin, GLOBAL_SCOPE, prop) or ""
-            for prop in defaults}
+    glob = {prop: c.store.get(plugin, GLOBAL_SCOPE, prop) or "" for prop in defaults}
+    rows = {f"{prefix}-global-{prop}": value for prop, value in glob.items()}
+    rows.update({f"{prefix}-computed-{prop}": glob[prop] or default for prop, default in defaults.items()})
+    return rows
 
 
 def parse_report_args(args: tuple[str, ...]) -> tuple[str | None, bool, str | None]:

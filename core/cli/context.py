@@ -186,6 +186,11 @@ class CliContext:
         if not self.quiet:
             click.echo(f"-----> {message}")
 
+    def info2(self, message: str) -> None:
+        """A Dokku ``=====> `` line (its ``LogInfo2Quiet``) on stdout, silenced by ``--quiet``."""
+        if not self.quiet:
+            click.echo(f"=====> {message}")
+
     def warn(self, message: str) -> None:
         """A `` !     `` warning on stderr (kept under --quiet)."""
         log.warning("%s", message)

@@ -143,22 +143,26 @@ def report(c: CliContext, name: str) -> dict[str, str]:
 
 
 @click.command("network:set")
-@click.argument("target")
+@click.argument("target", required=False)
 @click.argument("prop", required=False)
 @click.argument("values", nargs=-1)
 @click.option("--global", "is_global", is_flag=True, help="Set the global value.")
 @pass_cli
-def set_(c: CliContext, target: str, prop: str | None, values: tuple[str, ...], is_global: bool) -> None:
+def set_(c: CliContext, target: str | None, prop: str | None, values: tuple[str, ...], is_global: bool) -> None:
     """Set a network property of APP (or --global); no value unsets.
 
     attach-post-create and attach-post-deploy take several networks (stored comma-joined).
     """
     if is_global:
+        if target is None:
+            raise ValidationError("No property specified")
         scope, prop, values = GLOBAL_SCOPE, target, ((prop,) if prop else ()) + values
     else:
-        if prop is None:
-            raise click.UsageError("usage: network:set APP PROP [VALUE…] (or --global PROP [VALUE…])")
+        if target is None:
+            raise ValidationError("App name must not be null")
         scope = require_app(c.store, target)
+        if prop is None:
+            raise ValidationError("No property specified")
     check_property(NETWORK, prop, DEFAULTS, scope)
     other = split_networks(computed(c.store, NETWORK, scope, other_attach_phase(prop))) if prop in ATTACH else ()
     store_property(c, NETWORK, scope, prop, network_value(prop, values, other))

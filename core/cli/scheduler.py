@@ -30,7 +30,9 @@ def set_(c: CliContext, app: str | None, prop: str | None, value: str | None, is
 
 
 def _global_rows(c: CliContext) -> dict[str, str]:
-    return global_triplet_rows(c, PLUGIN, {"selected": ""})
+    rows = global_triplet_rows(c, PLUGIN, {"selected": ""})
+    rows["scheduler-computed-selected"] = c.scheduler_name(None)  # the global one, else the default
+    return rows
 
 
 @report_command("scheduler:report", global_rows=_global_rows)

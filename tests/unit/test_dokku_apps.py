@@ -49,7 +49,7 @@ def test_dokku_app_names_are_accepted(run: Run) -> None:
 
 def test_apps_set_deploy_source_and_its_report_flags(run: Run) -> None:
     _ok(run("apps:create", "src"))
-    assert _ok(run("apps:set", "src", "deploy-source", "git")).stdout == "-----> Setting deploy-source to git\n"
+    assert _ok(run("apps:set", "src", "deploy-source", "git")).stdout == "=====> Setting deploy-source to git\n"
     _ok(run("apps:set", "src", "deploy-source-metadata", "https://example.com/repo#abc123"))
     assert _ok(run("apps:report", "src", "--app-deploy-source")).stdout == "git\n"
     assert _ok(run("apps:report", "src", "--app-deploy-source-metadata")).stdout == "https://example.com/repo#abc123\n"

@@ -16,7 +16,7 @@ def test_procfile_path_raw_global_and_computed(run: Run) -> None:
     ok(run("apps:create", "web"))
     assert ok(run("ps:report", "web", "--ps-computed-procfile-path")).stdout == "Procfile\n"
     assert ok(run("ps:set", "--global", "procfile-path", ".dokku/Procfile")).stdout == (
-        "-----> Setting procfile-path to .dokku/Procfile\n")
+        "=====> Setting procfile-path to .dokku/Procfile\n")
     assert ok(run("ps:report", "web", "--ps-computed-procfile-path")).stdout == ".dokku/Procfile\n"
     assert ok(run("ps:report", "web", "--ps-global-procfile-path")).stdout == ".dokku/Procfile\n"
     assert ok(run("ps:report", "web", "--ps-procfile-path")).stdout == "\n"

@@ -51,7 +51,8 @@ def test_global_report_in_text_and_json(run: Run) -> None:
     assert text.startswith("=====> Global ps information\n")
     assert "ps-global-stop-timeout-seconds: 30" in " ".join(text.split()).replace(": ", ": ")
     glob = json.loads(_ok(run("scheduler:report", "--global", "--format", "json")).stdout)
-    assert glob == {"scheduler-global-selected": "docker-local", "global-selected": "docker-local"}
+    assert glob == {"scheduler-global-selected": "docker-local", "global-selected": "docker-local",
+                    "scheduler-computed-selected": "docker-local", "computed-selected": "docker-local"}
     assert _ok(run("ps:report", "--global", "--ps-global-stop-timeout-seconds")).stdout == "30\n"
 
 

@@ -25,7 +25,7 @@ def test_set_and_report(run: Run) -> None:
     assert run(f"{P}:set", "web", "init-process", "maybe").exit_code == 1
     assert run(f"{P}:set", "web", "parallel-schedule-count", "0").exit_code == 1
     assert run(f"{P}:set", "web", "bogus", "1").exit_code == 1
-    assert "Removing init-process" in _ok(run(f"{P}:set", "web", "init-process")).stdout
+    assert "=====> Unsetting init-process" in _ok(run(f"{P}:set", "web", "init-process")).stdout
 
 
 def test_scheduler_set_global(run: Run) -> None:

@@ -19,16 +19,16 @@ def _ok(result: Any) -> Any:
 
 def test_set_says_what_it_did_and_a_refused_value_keeps_the_old_one(run: Run) -> None:
     _ok(run("apps:create", "alpha"))
-    assert "-----> Setting restart-policy to always" in _ok(run("ps:set", "alpha", "restart-policy", "always")).stdout
+    assert "=====> Setting restart-policy to always" in _ok(run("ps:set", "alpha", "restart-policy", "always")).stdout
     bad = run("ps:set", "alpha", "stop-timeout-seconds", "forever")
     assert bad.exit_code == 1 and "error: invalid stop-timeout-seconds 'forever'" in bad.stderr
     assert run("ps:set", "alpha", "restart-policy", "sometimes").exit_code == 1
     report = json.loads(_ok(run("ps:report", "alpha", "--format", "json")).stdout)
     assert report["ps-restart-policy"] == "always"
-    assert "-----> Removing restart-policy" in _ok(run("ps:set", "alpha", "restart-policy")).stdout
-    assert "-----> Removing tld" in _ok(run("network:set", "alpha", "tld")).stdout
+    assert "=====> Unsetting restart-policy" in _ok(run("ps:set", "alpha", "restart-policy")).stdout
+    assert "=====> Unsetting tld" in _ok(run("network:set", "alpha", "tld")).stdout
     usage = run("checks:set", "alpha")
-    assert usage.exit_code != 0 and "usage: APP PROP [VALUE]" in usage.stderr
+    assert usage.exit_code == 1 and "No property specified" in usage.stderr
     assert run("checks:set", "no-such-app", "wait", "1").exit_code == 1
 
 
