@@ -39,21 +39,46 @@ def _after(c: CliContext, scope: str) -> None:
         log.info("Global domains changed; run proxy:build-config --all to apply them to deployed apps")
 
 
+def _need_names(c: CliContext, cmd: str, app: str | None, is_global: bool, names: tuple[str, ...]) -> str:
+    """The scope of an ``APP|--global DOMAIN…`` command; no DOMAIN fails as Dokku's (exit 1)."""
+    if not is_global and not app:
+        raise ValidationError("App name must not be null")
+    if not names:
+        target = "--global" if is_global else app
+        raise ValidationError(f"Please specify a domain name. Usage: dockyard {cmd} {target} <domain> [<domain> ...]")
+    return scope_of(c, app, is_global)
+
+
+def _enabled_again(store: PropertyStore, scope: str) -> None:
+    """Dokku's domains:add and domains:set enable the app's domains if they were disabled."""
+    if scope != GLOBAL_SCOPE:
+        store.delete(PLUGIN, scope, DISABLED_KEY)
+
+
 @click.command("domains:add")
 @click.option("--global", "is_global", is_flag=True)
 @click.argument("app", required=False)
 @click.argument("names", nargs=-1)
 @pass_cli
 def add(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...]) -> None:
-    """Add DOMAIN… to APP (or --global)."""
+    """Add DOMAIN… to APP (or --global); one already there is skipped."""
     app, names = split_global(is_global, app, names)
-    scope = scope_of(c, app, is_global)
-    if not names:
-        raise click.UsageError("specify at least one domain")
+    scope = _need_names(c, "domains:add", app, is_global, names)
     new = validate_domains(names)
-    routed(c, scope, lambda s: update_domains(s, scope, lambda current: current + new))
+    had: list[str] = []
+
+    def change(s: PropertyStore) -> None:
+        def extend(current: list[str]) -> list[str]:
+            had[:] = current
+            return current + new
+
+        update_domains(s, scope, extend)
+        _enabled_again(s, scope)
+
+    routed(c, scope, change)
+    for name in new:
+        c.info(f"Skipping: {name} already added to {scope}" if name in had else f"Added {name} to {scope}")
     _after(c, scope)
-    log.info("Added %s to %s", " ".join(new), scope)
 
 
 @click.command("domains:remove")
@@ -62,20 +87,14 @@ def add(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...])
 @click.argument("names", nargs=-1)
 @pass_cli
 def remove(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...]) -> None:
-    """Remove DOMAIN… from APP (or --global)."""
+    """Remove DOMAIN… from APP (or --global); one that is not there is no error, as in Dokku."""
     app, names = split_global(is_global, app, names)
-    scope = scope_of(c, app, is_global)
-    gone = validate_domains(names)
-
-    def drop(current: list[str]) -> list[str]:
-        missing = [n for n in gone if n not in current]
-        if missing:
-            raise ValidationError(f"{scope} has no domain {', '.join(missing)}")
-        return [d for d in current if d not in gone]
-
-    routed(c, scope, lambda s: update_domains(s, scope, drop))
+    scope = _need_names(c, "domains:remove", app, is_global, names)
+    gone = [n.strip().lower() for n in names]
+    routed(c, scope, lambda s: update_domains(s, scope, lambda current: [d for d in current if d not in gone]))
+    for name in gone:
+        c.info(f"Removed {name} from {scope}")
     _after(c, scope)
-    log.info("Removed %s from %s", " ".join(gone), scope)
 
 
 @click.command("domains:set")
@@ -84,10 +103,17 @@ def remove(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ..
 @click.argument("names", nargs=-1)
 @pass_cli
 def set_(c: CliContext, is_global: bool, app: str | None, names: tuple[str, ...]) -> None:
-    """Replace the domains of APP (or --global); no names clears them."""
+    """Replace the domains of APP (or --global) with DOMAIN… (domains:clear removes them all)."""
     app, names = split_global(is_global, app, names)
-    scope = scope_of(c, app, is_global)
-    routed(c, scope, lambda s: write_domains(s, scope, names))
+    scope = _need_names(c, "domains:set", app, is_global, names)
+    new = validate_domains(names)
+
+    def change(s: PropertyStore) -> None:
+        write_domains(s, scope, new)
+        _enabled_again(s, scope)
+
+    routed(c, scope, change)
+    c.info(f"Set {' '.join(new)} for {scope}")
     _after(c, scope)
 
 
@@ -95,8 +121,8 @@ def _global_command(name: str, what: str, body: Callable[[CliContext, tuple[str,
                     needs_names: bool = True) -> click.Command:
     """``domains:add-global`` and kin: the ``--global`` forms under Dokku's own names."""
     def run(c: CliContext, names: tuple[str, ...]) -> None:
-        if needs_names and not names:
-            raise click.UsageError("specify at least one domain")
+        if needs_names and not names:  # Dokku: exit 1
+            raise ValidationError(f"Please specify a domain name. Usage: dockyard {name} <domain> [<domain> ...]")
         body(c, names)
         _after(c, GLOBAL_SCOPE)
 
@@ -108,13 +134,19 @@ def _global_command(name: str, what: str, body: Callable[[CliContext, tuple[str,
 
 def _add_global(c: CliContext, names: tuple[str, ...]) -> None:
     new = validate_domains(names)
-    update_domains(c.store, GLOBAL_SCOPE, lambda current: current + new)
+    had: list[str] = []
+
+    def extend(current: list[str]) -> list[str]:
+        had[:] = current
+        return current + new
+
+    update_domains(c.store, GLOBAL_SCOPE, extend)
     for name in new:
-        c.info(f"Added {name}")
+        c.info(f"Skipping {name}: already added" if name in had else f"Added {name}")
 
 
 def _remove_global(c: CliContext, names: tuple[str, ...]) -> None:
-    gone = validate_domains(names)
+    gone = [n.strip().lower() for n in names]
     update_domains(c.store, GLOBAL_SCOPE, lambda current: [d for d in current if d not in gone])
     for name in gone:
         c.info(f"Removed {name}")
@@ -128,8 +160,8 @@ def _set_global(c: CliContext, names: tuple[str, ...]) -> None:
 def _clear_global(c: CliContext, names: tuple[str, ...]) -> None:
     if names:
         raise click.UsageError("domains:clear-global takes no arguments")
+    c.info("Clearing global domains")
     write_domains(c.store, GLOBAL_SCOPE, [])
-    c.info("Cleared global domains")
 
 
 add_global = _global_command("domains:add-global", "Add global DOMAIN…", _add_global)
@@ -140,13 +172,23 @@ clear_global = _global_command("domains:clear-global", "Remove every global doma
 
 
 @click.command("domains:clear")
-@click.argument("app")
+@click.argument("app", required=False)
+@click.option("--all", "all_apps", is_flag=True, help="Every app, one by one (Dokku's domains:clear --all).")
 @pass_cli
-def clear(c: CliContext, app: str) -> None:
-    """Remove every domain of APP."""
-    require_app(c.store, app)
-    routed(c, app, lambda s: write_domains(s, app, []))
-    c.info(f"Cleared domains in {app}")
+def clear(c: CliContext, app: str | None, all_apps: bool) -> None:
+    """Remove every domain of APP (or of every app, with --all)."""
+    from dockyard.core.properties import list_apps
+
+    if all_apps and app:
+        raise click.UsageError("give APP or --all, not both")
+    if not all_apps and not app:
+        raise ValidationError("App name must not be null")
+    def clear_one(name: str) -> None:
+        routed(c, name, lambda s: write_domains(s, name, []))
+        c.info(f"Cleared domains in {name}")
+
+    for name in list_apps(c.store) if all_apps else [require_app(c.store, app or "")]:
+        clear_one(name)
 
 
 @click.command("domains:reset")
@@ -165,6 +207,9 @@ def reset(c: CliContext, app: str) -> None:
 def enable(c: CliContext, app: str) -> None:
     """Route APP's domains again; an app with none gets the defaults, as in Dokku."""
     require_app(c.store, app)
+    if domains_enabled(c.store, app):
+        c.info(f"Domains (VHOST) support is already enabled for app ({app})")
+        return
 
     def enable_on(store: PropertyStore) -> None:
         store.delete(PLUGIN, app, DISABLED_KEY)
@@ -181,6 +226,9 @@ def enable(c: CliContext, app: str) -> None:
 def disable(c: CliContext, app: str) -> None:
     """Route none of APP's domains (they are kept for domains:enable)."""
     require_app(c.store, app)
+    if not domains_enabled(c.store, app):
+        c.info(f"Domains (VHOST) support is already disabled for app ({app})")
+        return
     routed(c, app, lambda s: s.set(PLUGIN, app, DISABLED_KEY, "true"))
     c.info(f"Disabled domains for {app}")
 

@@ -32,7 +32,7 @@ def test_global_set_remove_clear(run: Run) -> None:
     assert _ok(run("domains:report", "--global", "--domains-global-vhosts")).stdout == "b.test\n"
     _ok(run("domains:clear-global"))
     assert _ok(run("domains:report", "--global", "--domains-global-vhosts")).stdout == "\n"
-    assert run("domains:add-global").exit_code == 2
+    assert run("domains:add-global").exit_code == 1
     assert run("domains:add-global", "not a domain").exit_code == 1
 
 
@@ -52,3 +52,52 @@ def test_clear_reset_enable_disable(run: Run) -> None:
     assert _ok(run("domains:report", "web", "--domains-app-enabled")).stdout == "true\n"
     assert _vhosts(run, "web") == "web.dokku.me"
     assert run("domains:clear", "no-such-app").exit_code == 1
+
+
+def test_add_remove_set_say_and_exit_as_dokku(run: Run) -> None:
+    # domains.bats: a duplicate add and a remove of a name not there both succeed
+    _ok(run("apps:create", "web"))
+    assert _ok(run("domains:add", "web", "a.test", "b.test")).stdout == (
+        "-----> Added a.test to web\n-----> Added b.test to web\n")
+    assert _ok(run("domains:add", "web", "a.test")).stdout == "-----> Skipping: a.test already added to web\n"
+    assert _vhosts(run, "web") == "a.test b.test"
+    assert _ok(run("domains:remove", "web", "a.test", "nothere.test")).stdout == (
+        "-----> Removed a.test from web\n-----> Removed nothere.test from web\n")
+    assert _vhosts(run, "web") == "b.test"
+    assert _ok(run("domains:set", "web", "c.test", "d.test")).stdout == "-----> Set c.test d.test for web\n"
+    for cmd in ("domains:add", "domains:remove", "domains:set"):
+        bare = run(cmd, "web")
+        assert bare.exit_code == 1 and "Please specify a domain name" in bare.stderr
+        assert run(cmd, "no-such-app", "x.test").exit_code == 1
+        assert run(cmd).exit_code == 1
+    assert _vhosts(run, "web") == "c.test d.test"  # a refused command changed nothing
+    assert run("domains:add", "web", "http://x.test").exit_code == 1
+    assert run("domains:set-global").exit_code == 1
+    assert _ok(run("--quiet", "domains:add", "web", "e.test")).stdout == ""
+
+
+def test_add_and_set_enable_disabled_domains_as_dokku(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    assert _ok(run("domains:disable", "web")).stdout == "-----> Disabled domains for web\n"
+    assert _ok(run("domains:disable", "web")).stdout == (
+        "-----> Domains (VHOST) support is already disabled for app (web)\n")
+    _ok(run("domains:add", "web", "a.test"))
+    assert _ok(run("domains:report", "web", "--domains-app-enabled")).stdout == "true\n"
+    assert _ok(run("domains:enable", "web")).stdout == (
+        "-----> Domains (VHOST) support is already enabled for app (web)\n")
+    _ok(run("domains:disable", "web"))
+    _ok(run("domains:set", "web", "b.test"))
+    assert _vhosts(run, "web") == "b.test"
+
+
+def test_global_messages_and_clear_all(run: Run) -> None:
+    assert _ok(run("domains:add-global", "g.test")).stdout == "-----> Added g.test\n"
+    assert _ok(run("domains:add-global", "g.test")).stdout == "-----> Skipping g.test: already added\n"
+    assert _ok(run("domains:clear-global")).stdout == "-----> Clearing global domains\n"
+    _ok(run("apps:create", "one"))
+    _ok(run("apps:create", "two"))
+    _ok(run("domains:add", "one", "a.test"))
+    _ok(run("domains:add", "two", "b.test"))
+    assert _ok(run("domains:clear", "--all")).stdout == "-----> Cleared domains in one\n-----> Cleared domains in two\n"
+    assert _vhosts(run, "one") == _vhosts(run, "two") == ""
+    assert run("domains:clear").exit_code == 1
