@@ -192,11 +192,19 @@ class Instance:
 
 @dataclass(frozen=True)
 class NetworkInfo:
+    """One network as ``network:info`` / ``network:list`` show it; the fields after
+    ``containers`` are docker's (Dokku prints them), empty where a platform has none."""
+
     name: str
     id: str
     driver: str
     managed: bool
     containers: tuple[str, ...] = ()
+    scope: str = ""
+    created_at: str = ""
+    internal: bool = False
+    ipv6: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

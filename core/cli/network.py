@@ -7,13 +7,12 @@ accepted at set time (as in Dokku); the next deploy refuses it before changing a
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
 from dockyard.core.cli._props import global_triplet_rows, report_command, store_property, triplet_rows
 from dockyard.core.cli.context import CliContext, pass_cli
 from dockyard.core.errors import NotFound, ValidationError
+from dockyard.core.models import NetworkInfo
 from dockyard.core.names import GLOBAL_SCOPE, validate_network_name
 from dockyard.core.plan import ATTACH_PHASES as ATTACH
 from dockyard.core.plan import NETWORK, app_listeners, is_deployed, network_value, other_attach_phase, split_networks
@@ -29,54 +28,75 @@ DEFAULTS = {
 
 
 
+def _dokku_json(n: NetworkInfo) -> dict[str, object]:
+    """Dokku's JSON of a network (its Go ``DockerNetwork``: docker's own field names)."""
+    return {"CreatedAt": n.created_at, "DokkuManaged": n.managed, "Driver": n.driver, "ID": n.id,
+            "Internal": n.internal, "IPv6": n.ipv6, "Labels": dict(n.labels), "Name": n.name,
+            "Scope": n.scope}
+
+
+def _named(network: str | None) -> str:
+    if not network:
+        raise ValidationError("No network name specified")
+    return network
+
+
 @click.command("network:create")
-@click.argument("network")
+@click.argument("network", required=False)
 @pass_cli
-def create(c: CliContext, network: str) -> None:
+def create(c: CliContext, network: str | None) -> None:
     """Create NETWORK: an attachable bridge labelled as Dockyard's."""
+    network = _named(network)
     validate_network_name(network)
+    c.info(f"Creating network {network}")
     info = c.scheduler_for(None).network_create(network)
-    c.emit(dataclasses.asdict(info), f"-----> Created network {info.name} ({info.id[:12]})")
+    if c.json:
+        c.emit(_dokku_json(info))
 
 
 @click.command("network:destroy")
-@click.argument("network")
+@click.argument("network", required=False)
 @pass_cli
-def destroy(c: CliContext, network: str) -> None:
+def destroy(c: CliContext, network: str | None) -> None:
     """Destroy NETWORK; refused while any container is attached, even with --force."""
+    network = _named(network)
     scheduler = c.scheduler_for(None)
     if not scheduler.network_exists(network):
-        raise NotFound(f"network {network} does not exist")
+        raise NotFound("Network does not exist")
     c.confirm(f"destroy network {network}", network)
+    c.info(f"Destroying network {network}")
     scheduler.network_destroy(network)
-    click.echo(f"-----> Destroyed network {network}")
 
 
 @click.command("network:exists")
-@click.argument("network")
+@click.argument("network", required=False)
 @pass_cli
-def exists(c: CliContext, network: str) -> None:
+def exists(c: CliContext, network: str | None) -> None:
     """Exit 0 if NETWORK exists, 1 otherwise."""
-    if not network:
-        raise ValidationError("no network name specified")
-    if not c.scheduler_for(None).network_exists(network):
-        raise NotFound(f"network {network} does not exist")
-    click.echo("Network exists")
+    if not c.scheduler_for(None).network_exists(_named(network)):
+        raise NotFound("Network does not exist")
+    c.info("Network exists")
 
 
 @click.command("network:info")
-@click.argument("network")
+@click.argument("network", required=False)
 @pass_cli
-def info(c: CliContext, network: str) -> None:
-    """Show NETWORK: id, driver, whether Dockyard manages it, attached containers."""
-    found = c.scheduler_for(None).network_inspect(network)
-    c.report(f"{network} network information", {
-        "network-id": found.id,
-        "network-name": found.name,
-        "network-driver": found.driver,
-        "network-dockyard-managed": "true" if found.managed else "false",
-        "network-containers": " ".join(found.containers) if not c.json else list(found.containers),
-    })
+def info(c: CliContext, network: str | None) -> None:
+    """Show NETWORK as Dokku does (ID, name, driver, scope, whether Dockyard made it), and its containers."""
+    network = _named(network)
+    scheduler = c.scheduler_for(None)
+    if not scheduler.network_exists(network):
+        raise NotFound("Network does not exist")
+    found = scheduler.network_inspect(network)
+    if c.json:
+        c.emit({**_dokku_json(found), "Containers": list(found.containers)})
+        return
+    if not c.quiet:
+        click.echo(f"=====> {network} network information")
+    for label, value in (("ID:", found.id), ("Name:", found.name), ("Driver:", found.driver),
+                         ("Scope:", found.scope), ("Dokku managed:", str(found.managed).lower()),
+                         ("Containers:", " ".join(found.containers))):
+        click.echo(f"       {label:<16}{value}")
 
 
 @click.command("network:list")
@@ -88,9 +108,9 @@ def list_networks(c: CliContext, quiet: bool, managed_only: bool) -> None:
     """List networks."""
     nets = [n for n in c.scheduler_for(None).network_list() if n.managed or not managed_only]
     if c.json:
-        c.emit([{"name": n.name, "id": n.id, "driver": n.driver, "managed": n.managed} for n in nets])
+        c.emit([_dokku_json(n) for n in nets])
         return
-    if not quiet:
+    if not quiet and not c.quiet:
         click.echo("=====> Networks")
     for n in nets:
         click.echo(n.name)

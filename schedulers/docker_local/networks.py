@@ -36,12 +36,17 @@ def info(api: Any, name: str) -> NetworkInfo:
     net = _find(api, name)
     if net is None:
         raise NotFound(f"network {name} does not exist")
+    return _info(net, tuple(attached(api, name)))
+
+
+def _info(net: dict[str, Any], containers: tuple[str, ...] = ()) -> NetworkInfo:
+    labels = net.get("Labels") or {}
     return NetworkInfo(
-        name=name,
-        id=str(net["Id"]),
-        driver=str(net.get("Driver", "")),
-        managed=L.NETWORK_NAME in (net.get("Labels") or {}),
-        containers=tuple(attached(api, name)),
+        name=str(net["Name"]), id=str(net["Id"]), driver=str(net.get("Driver", "")),
+        managed=L.NETWORK_NAME in labels, containers=containers,
+        scope=str(net.get("Scope", "")), created_at=str(net.get("Created", "")),
+        internal=bool(net.get("Internal")), ipv6=bool(net.get("EnableIPv6")),
+        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
     )
 
 
@@ -69,10 +74,4 @@ def destroy(api: Any, name: str) -> None:
 
 
 def listing(api: Any) -> list[NetworkInfo]:
-    result = []
-    for net in sorted(api.networks(), key=lambda n: n.get("Name", "")):
-        result.append(NetworkInfo(
-            name=str(net["Name"]), id=str(net["Id"]), driver=str(net.get("Driver", "")),
-            managed=L.NETWORK_NAME in (net.get("Labels") or {}),
-        ))
-    return result
+    return [_info(dict(net)) for net in sorted(api.networks(), key=lambda n: n.get("Name", ""))]

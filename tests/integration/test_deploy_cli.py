@@ -166,7 +166,7 @@ def test_network_commands(run: Run, docker_client: Any, web_image: str, app_name
         assert "Network exists" in ok(run("network:exists", net)).stdout
         assert run("network:exists", net + "-nope").exit_code == 1
         listed = json.loads(ok(run("network:list", "--format", "json")).stdout)
-        assert {"name": net, "managed": True}.items() <= next(n for n in listed if n["name"] == net).items()
+        assert {"Name": net, "DokkuManaged": True}.items() <= next(n for n in listed if n["Name"] == net).items()
         assert net in ok(run("network:list", "--quiet")).stdout.split()
         for flag in ("--dokku-managed", "--managed"):  # Dokku's flag, and ours kept as an alias
             only = ok(run("network:list", flag, "--quiet")).stdout.split()
