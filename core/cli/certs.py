@@ -158,11 +158,11 @@ def remove(c: CliContext, app: str) -> None:
 
     require_app(c.store, app)
     if not has_cert(c.store, app):
-        raise NotFound(f"app {app} has no certificate")
+        raise NotFound("An app-specific SSL endpoint is not defined")  # Dokku's words, exit 1
+    c.info(f"Removing SSL endpoint from {app}")
     routed_with_ports(c, app, lambda view: remove_cert(view, app))
     if not is_deployed(c.store, app):  # a deployed app's proxy removed them once the new config was live
         forget_files(c.settings.root, app)
-    log.info("Removed the certificate of %s", app)
 
 
 def _no_global_rows(c: CliContext) -> dict[str, str]:

@@ -160,12 +160,24 @@ def report(c: CliContext, name: str) -> dict[str, str]:
 def set_(c: CliContext, is_global: bool, app: str | None, args: tuple[str, ...]) -> None:
     """Set the proxy type: proxy:set APP|--global type NAME (an empty NAME unsets)."""
     from dockyard.core.apps import set_proxy_type
+    from dockyard.core.errors import ValidationError
 
     app, args = split_global(is_global, app, args)
+    if not is_global and not app:
+        raise ValidationError("App name must not be null")
+    if not args:
+        scope_of(c, app, is_global)
+        raise ValidationError("No property specified")
     if len(args) == 1 and args[0] != "type":
+        if ":" in args[0]:  # Dokku's guard against a port mapping given as a proxy type
+            c.warn("Detected potential port mapping instead of proxy type")
+            raise ValidationError("Consider using ports:set command or specifying a valid proxy")
         value = args[0]  # Dokku's older form: proxy:set APP NAME
     elif len(args) in (1, 2) and args[0] == "type":
         value = args[1] if len(args) == 2 else ""
+    elif args[0] != "type":  # Dokku's proxy-port/proxy-ssl-port: not Dockyard's (see the docs)
+        scope_of(c, app, is_global)
+        raise ValidationError(f"Invalid property specified, valid properties include: type (not {args[0]})")
     else:
         raise click.UsageError("usage: proxy:set APP|--global type NAME")
     set_proxy_type(c.store, c.scheduler_for, scope_of(c, app, is_global), value)

@@ -53,3 +53,25 @@ def test_global_reports_carry_the_computed_rows(run: Run) -> None:
     assert _ok(run(f"{sdl}:report", "--global", f"--{sdl}-global-init-process")).stdout == "\n"
     # scheduler: the computed global selection is the scheduler in use
     assert _ok(run("scheduler:report", "--global", "--scheduler-computed-selected")).stdout == "docker-local\n"
+
+
+def test_proxy_set_refuses_as_dokku(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    mapping = run("proxy:set", "web", "http:80:5000")  # proxy.bats-era guard
+    assert mapping.exit_code == 1
+    assert "Detected potential port mapping instead of proxy type" in mapping.stderr
+    assert "Consider using ports:set command or specifying a valid proxy" in mapping.stderr
+    port = run("proxy:set", "web", "proxy-port", "5000")  # Dokku's property, not Dockyard's
+    assert port.exit_code == 1 and "Invalid property specified" in port.stderr
+    bare = run("proxy:set", "web")
+    assert bare.exit_code == 1 and "No property specified" in bare.stderr
+    assert run("proxy:set").exit_code == 1
+    _ok(run("proxy:set", "web", "nginx"))
+    assert _ok(run("proxy:report", "web", "--proxy-type")).stdout == "nginx\n"
+
+
+def test_certs_remove_without_a_certificate_fails_as_dokku(run: Run) -> None:
+    _ok(run("apps:create", "web"))
+    gone = run("certs:remove", "web")
+    assert gone.exit_code == 1 and "An app-specific SSL endpoint is not defined" in gone.stderr
+    assert run("certs:remove", "no-such-app").exit_code == 1
