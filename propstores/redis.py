@@ -11,8 +11,11 @@ Layout under the prefix (default ``dockyard:``); property coordinates can never 
   (``config:show``, ``apps:destroy``) one SMEMBERS + MGET instead of a scan of everything,
   and are updated in the same transaction as the data.
 
-Writes: a batch is one MULTI/EXEC transaction, so it is atomic as a whole (``ATOMIC_BATCH``).
-Iteration over everything uses SCAN, never KEYS.
+Writes: a batch is one MULTI/EXEC transaction, so it is atomic as a whole (``ATOMIC_BATCH``);
+one property's write, a read-modify-write and a list append are each one Lua script, as
+atomic and one round trip. The scripts also touch the index sets they do not declare as
+keys, so the store needs a single redis (or one shard), not Redis Cluster; the prefix keeps
+many installations apart on it. Iteration over everything uses SCAN, never KEYS.
 
 Watch: each batch also PUBLISHes, inside its transaction, what it changed (paths and new
 bytes, as JSON) on ``{prefix}changes``, and ``watch`` subscribes to that channel. This
