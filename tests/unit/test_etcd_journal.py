@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
 
-from dockyard.core.errors import DockyardError  # noqa: E402
-from dockyard.propstores import etcd  # noqa: E402
+from dockyard.core.errors import DockyardError
+from dockyard.propstores import etcd
 
 
 def test_an_entry_reads_back_as_the_same_writes() -> None:
