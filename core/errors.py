@@ -22,6 +22,14 @@ class NotFound(DockyardError):
     """The app, network, property or driver asked for does not exist."""
 
 
+class AppNotFound(NotFound):
+    """Dokku's ``App APP does not exist``, with Dokku's exit code for it (20, as its
+    ``verify_app_name`` and Go ``AppDoesNotExist`` exit), so a script can tell a missing app
+    from any other failure."""
+
+    exit_code = 20
+
+
 class NotSupported(DockyardError):
     """A driver lacks a capability that the request needs."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from dockyard.core.errors import NotFound, ValidationError
+from dockyard.core.errors import AppNotFound, ValidationError
 from dockyard.core.lookup import as_bool, computed, computed_float, computed_int, report_triplet
 from dockyard.core.names import GLOBAL_SCOPE, validate_app_name
 from dockyard.propstores.base import PropertyStore
@@ -48,7 +48,7 @@ def app_exists(store: PropertyStore, app: str) -> bool:
 def require_app(store: PropertyStore, app: str) -> str:
     validate_app_name(app)
     if not app_exists(store, app):
-        raise NotFound(f"app {app} does not exist")
+        raise AppNotFound(f"App {app} does not exist")
     return app
 
 

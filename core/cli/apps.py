@@ -6,7 +6,7 @@ import click
 
 from dockyard.core.cli._props import report_command, set_command, set_property
 from dockyard.core.cli.context import CliContext, pass_cli
-from dockyard.core.errors import DockyardError, NotFound
+from dockyard.core.errors import AppNotFound, DockyardError
 from dockyard.core.properties import APPS_PLUGIN, LOCK_KEY, app_exists, is_locked, list_apps, require_app
 
 
@@ -86,9 +86,9 @@ def locked(c: CliContext, app: str) -> None:
 @click.argument("app")
 @pass_cli
 def exists(c: CliContext, app: str) -> None:
-    """Exit 0 if APP exists, 1 otherwise."""
+    """Exit 0 if APP exists, else 20 (Dokku's exit code for a missing app)."""
     if not app_exists(c.store, app):
-        raise NotFound(f"app {app} does not exist")
+        raise AppNotFound(f"App {app} does not exist")
     click.echo(f"App {app} exists")
 
 

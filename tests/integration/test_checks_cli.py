@@ -46,7 +46,7 @@ def test_bad_types_and_unknown_apps_are_one_line_errors(run: Run) -> None:
     assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "invalid process type" in bad.stderr
     assert lists(run, "shop") == ("none", "none")
     missing = run("checks:skip", "nope")
-    assert missing.exit_code == 1 and "app nope does not exist" in missing.stderr
+    assert missing.exit_code == 20 and "App nope does not exist" in missing.stderr
     undeployed = run("checks:run", "shop")
     assert undeployed.exit_code == 1 and "has not been deployed" in undeployed.stderr
 

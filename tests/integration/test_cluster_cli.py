@@ -100,7 +100,7 @@ def test_render_commands_need_a_release_or_an_image(run: Run, file_store: Any) -
     for command in ("k8s:manifests", "nomad:job"):
         result = run(command, "fresh")
         assert result.exit_code == 1 and "not been deployed" in result.stderr
-    assert run("k8s:manifests", "missing").exit_code == 1
+    assert run("k8s:manifests", "missing").exit_code == 20  # Dokku's exit code for a missing app
 
 
 def test_nomad_job_prints_the_job_deploy_registers(run: Run, file_store: Any, nomad_double: Any) -> None:

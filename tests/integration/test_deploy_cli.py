@@ -75,7 +75,7 @@ def test_deploy_image_with_procfile_scale_before_deploy_and_report(
     # apps:destroy removes the containers and every property
     ok(run("apps:destroy", app, "--force"))
     assert containers(docker_client, app) == {}
-    assert run("apps:exists", app).exit_code == 1
+    assert run("apps:exists", app).exit_code == 20
 
 
 def test_deploy_build_and_from_image_and_procfile_option(
@@ -300,7 +300,7 @@ def test_rename_moves_properties_and_redeploys_under_the_new_name(
     assert sorted(running) == [f"{new}.web.1"]
     assert "GREETING=hi" in running[f"{new}.web.1"].attrs["Config"]["Env"]
     assert http_get(f"http://{web_ip(docker_client, new)}:5000/")[0] == 200
-    assert run("apps:exists", old).exit_code == 1
+    assert run("apps:exists", old).exit_code == 20
     assert ok(run("config:get", new, "GREETING")).stdout.strip() == "hi"
     ok(run("apps:destroy", new, "--force"))
     assert containers(docker_client, new) == {}

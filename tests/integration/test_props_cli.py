@@ -40,7 +40,7 @@ def test_apps_lifecycle(run: Run) -> None:
     assert json.loads(r.stdout) == ["api", "web"]
     assert run("apps:exists", "web").exit_code == 0
     r = run("apps:exists", "nope")
-    assert r.exit_code == 1 and "does not exist" in one_error_line(r)
+    assert r.exit_code == 20 and "App nope does not exist" in one_error_line(r)
 
     assert run("config:set", "web", "A=1", "B=two words").exit_code == 0
     assert run("ports:add", "web", "http:80:5000").exit_code in (0, 1, 2)  # other helpers' command, if any
@@ -55,7 +55,7 @@ def test_apps_lifecycle(run: Run) -> None:
 
     r = run("apps:rename", "web2", "site")
     assert r.exit_code == 0, r.stderr
-    assert run("apps:exists", "web2").exit_code == 1
+    assert run("apps:exists", "web2").exit_code == 20
     assert run("config:get", "site", "A").stdout == "1\n"
 
     r = run("apps:report", "site", "--format", "json")
@@ -70,7 +70,7 @@ def test_apps_lifecycle(run: Run) -> None:
     assert run("apps:exists", "site").exit_code == 0
     r = run("apps:destroy", "site", "--force")
     assert r.exit_code == 0, r.stderr
-    assert run("apps:exists", "site").exit_code == 1
+    assert run("apps:exists", "site").exit_code == 20
     assert run("props:list", "config", "site").stdout == ""
     assert run("config:get", "web", "A").stdout == "1\n"  # others untouched
 
@@ -193,7 +193,7 @@ def test_config_commands(run: Run, dockyard_root: Path) -> None:
     r = run("config:set", "web", "1BAD=x")
     assert r.exit_code == 1 and "invalid environment variable name" in one_error_line(r)
     r = run("config:set", "nope", "A=1")
-    assert r.exit_code == 1 and "app nope does not exist" in one_error_line(r)
+    assert r.exit_code == 20 and "App nope does not exist" in one_error_line(r)
     r = run("config:get", "Bad_App", "A")
     assert r.exit_code == 1 and "invalid app name" in one_error_line(r)
 

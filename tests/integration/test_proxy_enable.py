@@ -95,4 +95,4 @@ def test_disable_removes_the_config_and_enable_brings_it_back(
 
     usage = run("proxy:disable")
     assert usage.exit_code == 2
-    assert run("proxy:disable", "no-such-app").exit_code == 1
+    assert run("proxy:disable", "no-such-app").exit_code == 20

@@ -114,7 +114,7 @@ def test_ps_inspect_prints_the_containers_with_env_values_masked(
     assert "hunter2" not in result.stdout and "value=value" not in result.stdout
     assert json.loads(ok(run("ps:inspect", app, "--format", "json")).stdout)[1]["Name"] == f"/{app}.worker.1"
     missing = run("ps:inspect", "no-such-app")
-    assert missing.exit_code == 1 and "app no-such-app does not exist" in missing.stderr
+    assert missing.exit_code == 20 and "App no-such-app does not exist" in missing.stderr
     other = new_app(run, app_names("ins0"))
     assert ok(run("ps:inspect", other)).stdout == "[]\n"  # nothing deployed: no containers
 
@@ -216,7 +216,7 @@ def test_ps_restore_starts_what_ran_before_a_reboot(
     assert ok(run("ps:restore", "--all")).exit_code == 0
     bad = run("ps:restore", "--all", "--parallel", "-2")
     assert bad.exit_code == 1 and "Invalid value -2 for --parallel flag" in bad.stderr
-    assert run("ps:restore", "no-such-app").exit_code == 1
+    assert run("ps:restore", "no-such-app").exit_code == 20
 
 
 def test_cleanup_removes_leftovers_and_exited_one_offs_and_keeps_what_runs(

@@ -31,4 +31,4 @@ def test_report_without_an_app_covers_every_app(run: Run) -> None:
 
 def test_report_of_a_missing_app_is_one_error(run: Run) -> None:
     result = run("report", "nosuch")
-    assert result.exit_code == 1 and "nosuch" in result.stderr and "Traceback" not in result.stderr
+    assert result.exit_code == 20 and "nosuch" in result.stderr and "Traceback" not in result.stderr

@@ -26,7 +26,7 @@ def test_urls_follow_the_domains_and_the_port_map(run: Run) -> None:
     ok(run("ports:set", "shop", "tcp:7000:7000:worker"))
     none = run("url", "shop")
     assert none.exit_code == 1 and "no http or https port mapping" in none.stderr
-    assert run("urls", "nope").exit_code == 1
+    assert run("urls", "nope").exit_code == 20
 
 
 def test_version(run: Run) -> None:

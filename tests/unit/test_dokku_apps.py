@@ -27,7 +27,7 @@ def test_lock_unlock_locked_and_report(run: Run) -> None:
     assert "A deploy may be in progress." in unlocked.stderr
     again = _ok(run("apps:unlock", "web"))
     assert "Deploy lock does not exist" in again.stderr
-    assert run("apps:lock", "no-such-app").exit_code == 1
+    assert run("apps:lock", "no-such-app").exit_code == 20  # Dokku's exit code for a missing app
 
 
 def test_list_with_no_apps_says_so_as_dokku(run: Run) -> None:
@@ -58,7 +58,7 @@ def test_apps_set_deploy_source_and_its_report_flags(run: Run) -> None:
     assert bad.exit_code == 1 and "invalid apps property 'bogus'" in bad.stderr
     _ok(run("apps:set", "src", "deploy-source"))  # no value unsets, as Dokku
     assert _ok(run("apps:report", "src", "--app-deploy-source")).stdout == "\n"
-    assert run("apps:set", "nosuch", "deploy-source", "git").exit_code == 1
+    assert run("apps:set", "nosuch", "deploy-source", "git").exit_code == 20  # Dokku's exit code for a missing app
 
 
 def test_ps_scale_of_a_new_app_shows_the_implied_web_1(run: Run) -> None:

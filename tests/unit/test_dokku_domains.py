@@ -51,7 +51,7 @@ def test_clear_reset_enable_disable(run: Run) -> None:
     _ok(run("domains:enable", "web"))  # an app with no names gets the defaults back
     assert _ok(run("domains:report", "web", "--domains-app-enabled")).stdout == "true\n"
     assert _vhosts(run, "web") == "web.dokku.me"
-    assert run("domains:clear", "no-such-app").exit_code == 1
+    assert run("domains:clear", "no-such-app").exit_code == 20  # Dokku's exit code for a missing app
 
 
 def test_add_remove_set_say_and_exit_as_dokku(run: Run) -> None:
@@ -68,7 +68,7 @@ def test_add_remove_set_say_and_exit_as_dokku(run: Run) -> None:
     for cmd in ("domains:add", "domains:remove", "domains:set"):
         bare = run(cmd, "web")
         assert bare.exit_code == 1 and "Please specify a domain name" in bare.stderr
-        assert run(cmd, "no-such-app", "x.test").exit_code == 1
+        assert run(cmd, "no-such-app", "x.test").exit_code == 20  # Dokku's exit code for a missing app
         assert run(cmd).exit_code == 1
     assert _vhosts(run, "web") == "c.test d.test"  # a refused command changed nothing
     assert run("domains:add", "web", "http://x.test").exit_code == 1

@@ -28,7 +28,7 @@ def test_ports_list_prints_dokkus_table(run: Run) -> None:
         "http 8080 5000 http 80 5000 https 443 5000")
     assert json.loads(ok(run("ports:list", "web", "--format", "json")).stdout)[0] == {
         "container_port": 5000, "host_port": 8080, "scheme": "http"}
-    assert run("ports:list", "nosuch").exit_code == 1
+    assert run("ports:list", "nosuch").exit_code == 20  # Dokku's exit code for a missing app
 
 
 def test_ports_report_has_dokkus_stored_and_detected_rows(run: Run) -> None:

@@ -21,7 +21,7 @@ def test_set_without_a_property_fails_as_dokku(run: Run, cmd: str) -> None:
     _ok(run("apps:create", "web"))
     bare = run(cmd, "web")
     assert bare.exit_code == 1 and "No property specified" in bare.stderr
-    assert run(cmd, "no-such-app").exit_code == 1
+    assert run(cmd, "no-such-app").exit_code == 20  # Dokku's exit code for a missing app
     assert run(cmd, "--global").exit_code == 1
     assert run(cmd).exit_code == 1
 
@@ -74,4 +74,4 @@ def test_certs_remove_without_a_certificate_fails_as_dokku(run: Run) -> None:
     _ok(run("apps:create", "web"))
     gone = run("certs:remove", "web")
     assert gone.exit_code == 1 and "An app-specific SSL endpoint is not defined" in gone.stderr
-    assert run("certs:remove", "no-such-app").exit_code == 1
+    assert run("certs:remove", "no-such-app").exit_code == 20  # Dokku's exit code for a missing app

@@ -111,4 +111,4 @@ def test_lifecycle_commands_take_app_or_all_as_dokku(run: Run) -> None:
     assert both.exit_code == 1 and "Unable to restart all apps when specifying a process name" in both.stderr
     one = run("ps:restart", "web", "worker")
     assert one.exit_code == 1 and "not supported" in one.stderr
-    assert run("ps:start", "nosuch").exit_code == 1
+    assert run("ps:start", "nosuch").exit_code == 20  # Dokku's exit code for a missing app

@@ -30,7 +30,7 @@ def test_unknown_info_flag_lists_the_valid_ones_and_json_refuses_a_flag(run: Run
     assert bad.exit_code == 1 and "Invalid flag passed, valid flags: --ports-map," in bad.stderr
     both = run("ports:report", "web", "--ports-map", "--format", "json")
     assert both.exit_code == 1 and "--format flag cannot be specified" in both.stderr
-    assert run("ports:report", "no-such-app", "--ports-map").exit_code == 1
+    assert run("ports:report", "no-such-app", "--ports-map").exit_code == 20  # Dokku's exit code for a missing app
 
 
 def test_json_carries_prefixed_and_stripped_keys(run: Run) -> None:
@@ -104,4 +104,4 @@ def test_nginx_report_takes_dokku_info_flags_global_and_every_app(run: Run) -> N
     assert "=====> api nginx information" in every and "=====> web nginx information" in every
     rows = json.loads(_ok(run("--format", "json", "nginx:report", "web")).stdout)
     assert rows["nginx-client-max-body-size"] == rows["client-max-body-size"] == "5m"
-    assert run("nginx:report", "no-such-app").exit_code == 1
+    assert run("nginx:report", "no-such-app").exit_code == 20  # Dokku's exit code for a missing app

@@ -22,8 +22,8 @@ from tests.fixtures.cli import ok
 from tests.fixtures.nginx import make_cert
 
 
-def one_line_error(result: Any, *fragments: str) -> None:
-    assert result.exit_code == 1, result
+def one_line_error(result: Any, *fragments: str, code: int = 1) -> None:
+    assert result.exit_code == code, result
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for fragment in fragments:
@@ -76,7 +76,7 @@ def test_set_and_report_with_dokku_precedence(run: Any) -> None:
 def test_enable_refuses_in_one_line_before_any_request(run: Any, file_store: Any) -> None:
     ok(run("apps:create", "web"))
     one_line_error(run("letsencrypt:enable", "web"), "not deployed")
-    one_line_error(run("letsencrypt:enable", "ghost"), "ghost")
+    one_line_error(run("letsencrypt:enable", "ghost"), "App ghost does not exist", code=20)
     one_line_error(run("letsencrypt:revoke", "web"), "no certificate from letsencrypt")
     one_line_error(run("letsencrypt:disable", "web"), "no certificate from letsencrypt")
     with pytest.raises(Exception, match="no domains"):

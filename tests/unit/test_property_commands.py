@@ -29,7 +29,7 @@ def test_set_says_what_it_did_and_a_refused_value_keeps_the_old_one(run: Run) ->
     assert "=====> Unsetting tld" in _ok(run("network:set", "alpha", "tld")).stdout
     usage = run("checks:set", "alpha")
     assert usage.exit_code == 1 and "No property specified" in usage.stderr
-    assert run("checks:set", "no-such-app", "wait", "1").exit_code == 1
+    assert run("checks:set", "no-such-app", "wait", "1").exit_code == 20  # Dokku's exit code for a missing app
 
 
 def test_report_over_every_app_in_text_and_json(run: Run) -> None:
@@ -52,4 +52,4 @@ def test_report_over_every_app_in_text_and_json(run: Run) -> None:
     assert nets["alpha"]["network-web-listeners"] == ""
     sched = _ok(run("scheduler:report", "alpha")).stdout
     assert "=====> alpha scheduler information" in sched and "scheduler-computed-selected:" in sched
-    assert run("ps:report", "no-such-app").exit_code == 1
+    assert run("ps:report", "no-such-app").exit_code == 20  # Dokku's exit code for a missing app
