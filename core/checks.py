@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from dockyard.core.errors import NotFound, ValidationError
-from dockyard.core.plan import CHECKS, build_plan
+from dockyard.core.plan import CHECKS, build_plan, is_deployed
 from dockyard.core.procfile import _TYPE_RE
 from dockyard.core.properties import require_app, set_or_unset
 from dockyard.propstores.base import PropertyStore
@@ -77,6 +77,8 @@ def run(store: PropertyStore, scheduler: Scheduler, app: str,
     """Check the running instances now: yields ("skip", "APP.TYPE", None) for a type whose
     checks are off, and ("checked", instance, None or why it failed) for each instance."""
     require_app(store, app)
+    if not is_deployed(store, app):
+        raise NotFound(f"App {app} has not been deployed: there are no containers to check")
     plan = build_plan(store, app, warn=False)
     running = [p.name for p in plan.processes if p.scale > 0]
     wanted: list[tuple[str, int | None]] = []

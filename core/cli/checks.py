@@ -80,7 +80,7 @@ def _list_command(name: str, change: Callable[[PropertyStore, str, Sequence[str]
     def body(c: CliContext, app: str, proctypes: str | None) -> None:
         types = zd.parse_types(proctypes)
         change(c.store, app, types)
-        click.echo(f"-----> {verb} zero downtime for app {_which(app, types)}")
+        click.echo(f"-----> {verb} zero downtime for {_which(verb, app, types)}")
 
     body.__doc__ = doc
     return click.command(name)(_types_arg(pass_cli(body)))
@@ -106,6 +106,7 @@ def run(c: CliContext, app: str, proctypes: str | None) -> None:
 
     Exits 1 on the first failing container.
     """
+    c.require_app(app)  # Dokku's verify_app_name comes before any output
     types = zd.parse_types(proctypes)
     click.echo("-----> Running pre-flight checks")
     scheduler = c.scheduler_for(app)
@@ -119,5 +120,9 @@ def run(c: CliContext, app: str, proctypes: str | None) -> None:
         click.echo(f"       {what} passed")
 
 
-def _which(app: str, types: list[str]) -> str:
-    return f"({app})" if types == [zd.ALL] else f"({app}) proctypes ({','.join(types)})"
+def _which(verb: str, app: str, types: list[str]) -> str:
+    """Dokku's words: ``app's (APP) proctypes (TYPES)``, and for every type ``app (APP)``,
+    except that Dokku's checks:enable says ``app's (APP)`` there too."""
+    if types == [zd.ALL]:
+        return f"app's ({app})" if verb == "Enabling" else f"app ({app})"
+    return f"app's ({app}) proctypes ({','.join(types)})"

@@ -24,7 +24,7 @@ def test_disable_skip_enable_move_types_between_dokkus_two_lists(run: Run) -> No
     ok(run("apps:create", "shop"))
     assert lists(run, "shop") == ("none", "none")
     out = ok(run("checks:disable", "shop", "web,worker")).stdout
-    assert out == "-----> Disabling zero downtime for app (shop) proctypes (web,worker)\n"
+    assert out == "-----> Disabling zero downtime for app's (shop) proctypes (web,worker)\n"
     assert lists(run, "shop") == ("web,worker", "none")
     # a type is in one list at most: skipping it takes it out of the disabled list
     ok(run("checks:skip", "shop", "worker"))
