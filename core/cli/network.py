@@ -128,23 +128,42 @@ def _rebuild(c: CliContext, app: str) -> dict[str, list[str]]:
     return {proc: [str(x) for x in lst] for proc, lst in listeners.items()}
 
 
+def _say_rebuilt(c: CliContext, app: str, listeners: dict[str, list[str]]) -> None:
+    """Dokku's line for a deployed app, then Dockyard's: each type's listeners."""
+    c.info(f"Ensuring network configuration is in sync for {app}")
+    for proc, found in listeners.items():
+        click.echo(f"       {proc}: {' '.join(found) or '-'}")
+
+
 @click.command("network:rebuild")
 @click.argument("app")
 @pass_cli
 def rebuild(c: CliContext, app: str) -> None:
-    """Recompute APP's listeners (every process type)."""
+    """Recompute APP's listeners (every process type); an app never deployed has none (no output)."""
     result = _rebuild(c, require_app(c.store, app))
-    c.emit(result, lambda r: "\n".join(f"{proc}: {' '.join(ls) or '-'}" for proc, ls in r.items())
-           or f"{app} is not deployed")
+    if c.json:
+        c.emit(result)
+    elif is_deployed(c.store, app):
+        _say_rebuilt(c, app, result)
 
 
 @click.command("network:rebuildall")
 @pass_cli
 def rebuildall(c: CliContext) -> None:
     """Recompute every app's listeners."""
-    result = {app: _rebuild(c, app) for app in list_apps(c.store)}
-    c.emit(result, lambda r: "\n".join(
-        f"{app} {proc}: {' '.join(ls) or '-'}" for app, procs in r.items() for proc, ls in procs.items()))
+    apps = list_apps(c.store)
+    if not apps:
+        c.warn("You haven't deployed any applications yet")
+        if c.json:
+            c.emit({})
+        return
+    result = {app: _rebuild(c, app) for app in apps}
+    if c.json:
+        c.emit(result)
+        return
+    for app, listeners in result.items():
+        if is_deployed(c.store, app):
+            _say_rebuilt(c, app, listeners)
 
 
 def _global_rows(c: CliContext) -> dict[str, str]:

@@ -27,30 +27,53 @@ def _targets(c: CliContext, app: str | None, all_apps: bool) -> list[str]:
 @click.command("proxy:build-config")
 @click.argument("app", required=False)
 @click.option("--all", "all_apps", is_flag=True, help="Every deployed app: one validation, one reload.")
-@click.option("--parallel", type=int, default=None, hidden=True, help="Accepted for Dokku compatibility.")
+@click.option("--parallel", type=int, default=None, hidden=True,
+              help="Accepted for Dokku compatibility (checked as Dokku checks it); the apps are built in one batch.")
 @pass_cli
 def build_config(c: CliContext, app: str | None, all_apps: bool, parallel: int | None) -> None:
-    """Rebuild the proxy config of APP, or of every deployed app with --all."""
+    """Rebuild the proxy config of APP, or of every deployed app with --all.
+
+    With --all, every app's result is told under Dokku's ``Running build-config against app
+    APP``, a rejected one warned as ``Error running build-config against app APP: …`` and
+    counted (``build-config command returned N errors``, exit 1), the others kept.
+    """
     from dockyard.core.routing import rebuild_many
 
+    if all_apps and parallel is not None and parallel < -1:
+        raise DockyardError(f"Invalid value {parallel} for --parallel flag")
+    if all_apps and not app and not list_apps(c.store):
+        c.warn("You haven't deployed any applications yet")
+        return
     apps = _targets(c, app, all_apps)
     if not apps:
-        log.info("No deployed apps")
+        c.info("No deployed apps")
         return
     with c.timed(f"Built proxy config for {len(apps)} app(s)"):
         results = rebuild_many(c.store, apps, c.scheduler_for, force=True)
     failed = [r for r in results if not r.ok]
-    c.emit([{"app": r.app, "changed": r.changed, "active": r.active, "ok": r.ok, "message": r.message}
-            for r in results],
-           lambda rows: "\n".join(f"{r['app']}: {'changed' if r['changed'] else 'unchanged'}"
-                                  + ("" if r["ok"] else " (rejected)") for r in rows))
-    if len(results) == 1 and failed and "\n" not in failed[0].message:
-        raise DockyardError(f"{failed[0].message}; its previous config stays active")
-    for r in failed:
-        click.echo(f" !     {r.app}: {r.message}", err=True)
+    rows = [{"app": r.app, "changed": r.changed, "active": r.active, "ok": r.ok, "message": r.message}
+            for r in results]
+    if not all_apps:
+        c.emit(rows, lambda rows: "\n".join(f"{r['app']}: {'changed' if r['changed'] else 'unchanged'}"
+                                            + ("" if r["ok"] else " (rejected)") for r in rows))
+        if failed and "\n" not in failed[0].message:
+            raise DockyardError(f"{failed[0].message}; its previous config stays active")
+        for r in failed:
+            click.echo(f" !     {r.app}: {r.message}", err=True)
+        if failed:
+            raise DockyardError(f"nginx rejected the config of {app}; its previous config stays active")
+        return
+    if c.json:
+        c.emit(rows)
+    else:
+        for r in results:
+            c.info(f"Running build-config against app {r.app}")
+            if r.ok:
+                click.echo(f"       {'changed' if r.changed else 'unchanged'}")
+            else:
+                c.warn(f"Error running build-config against app {r.app}: {r.message}")
     if failed:
-        raise DockyardError(f"nginx rejected the config of {', '.join(r.app for r in failed)}; "
-                            "their previous config stays active")
+        raise DockyardError(f"build-config command returned {len(failed)} errors")
 
 
 @click.command("proxy:clear-config")

@@ -195,10 +195,11 @@ def test_network_commands(run: Run, docker_client: Any, web_image: str, app_name
         ok(run("ps:stop", app))
         result = run("network:destroy", net, "--force")
         assert result.exit_code == 1 and f"{app}.web.1" in result.stderr
-        listeners = ok(run("network:rebuild", app)).stdout
-        assert listeners.startswith("tcp: -")
+        listeners = ok(run("network:rebuild", app)).stdout.splitlines()
+        assert listeners[0] == f"-----> Ensuring network configuration is in sync for {app}"
+        assert listeners[1] == "       tcp: -"
         ok(run("ps:start", app))
-        assert "web: " in ok(run("network:rebuild", app)).stdout
+        assert "       web: " in ok(run("network:rebuild", app)).stdout
         assert report["network-web-listeners"] == ""
         assert json.loads(ok(run("network:report", app, "--format", "json")).stdout)["network-web-listeners"]
         ok(run("apps:destroy", app, "--force"))
