@@ -18,7 +18,8 @@ keys, so the store needs a single redis (or one shard), not Redis Cluster; the p
 many installations apart on it. Iteration over everything uses SCAN, never KEYS.
 
 Watch: each batch also PUBLISHes, inside its transaction, what it changed (paths and new
-bytes, as JSON) on ``{prefix}changes``, and ``watch`` subscribes to that channel. This
+bytes, as JSON; a list append only the bytes it appended, and the watcher reads the list) on
+``{prefix}changes``, and ``watch`` subscribes to that channel. This
 needs no ``CONFIG SET notify-keyspace-events`` (often forbidden on managed redis) and costs
 one command per batch, but it only sees changes made through Dockyard.
 
@@ -104,25 +105,28 @@ return 1
 
 #: list_add's append in one round trip: Dokku's list bytes are lines, so appending an item is
 #: APPEND of ``item\n`` (after a newline when the key holds a single value, which a list
-#: operation reads as a one-item list), plus the scope indexes and the change notice. This is
-#: the one write measured against a bare APPEND, and each argument costs the client an encode
-#: and the wire a bulk string, so it takes two: ARGV 1 ``item\n``, ARGV 2 the path
+#: operation reads as a one-item list: GETRANGE of the last byte tells), plus the scope
+#: indexes for a new key (APPEND answers the new length: the item's own means the key was
+#: new) and the change notice. The notice names the appended bytes, ``{"append": ...}``, not
+#: the whole list: an append costs the same for the thousandth domain as for the first, and
+#: a watcher reads the list when it gets the notice (``_watch_events``). This is the one
+#: write measured against a bare APPEND, and each argument costs the client an encode and
+#: the wire a bulk string, so it takes two: ARGV 1 ``item\n``, ARGV 2 the path
 #: ``plugin/scope/key`` (split here; no component holds a '/'); KEYS 1 is the property's key.
 #: The index keys are built here from the store's prefix, written into the script's text by
 #: ``_lua_string`` (every byte as a decimal escape, so no prefix can change the code).
 _APPEND = """
 local p = @PREFIX@
-local cur = redis.call('get', KEYS[1])
 local add = ARGV[1]
-if cur and cur ~= '' and string.sub(cur, -1) ~= '\\n' then add = '\\n' .. add end
-redis.call('append', KEYS[1], add)
-if not cur then  -- a key that exists is already in its scope's index (written in the same script)
+local last = redis.call('getrange', KEYS[1], -1, -1)
+if last ~= '' and last ~= '\\n' then add = '\\n' .. add end
+if redis.call('append', KEYS[1], add) == #add then  -- a new key: into its scope's index
   local plugin, scope, key = string.match(ARGV[2], '^([^/]+)/([^/]+)/([^/]+)$')
   redis.call('sadd', p .. 'idx/' .. plugin .. '/' .. scope, key)
   redis.call('sadd', p .. 'scopes/' .. plugin, scope)
   redis.call('sadd', p .. 'plugins', plugin)
 end
-redis.call('publish', p .. 'changes', '[[' .. cjson.encode(ARGV[2]) .. ',' .. cjson.encode((cur or '') .. add) .. ']]')
+redis.call('publish', p .. 'changes', '[[' .. cjson.encode(ARGV[2]) .. ',{"append":' .. cjson.encode(add) .. '}]]')
 return 1
 """
 
@@ -431,6 +435,8 @@ class RedisStore(PropertyStore):
                 for path, raw in json.loads(msg["data"]):
                     coords = path.split("/")
                     if len(coords) == 3 and watch_matches(parts, *coords):
+                        if isinstance(raw, dict):  # an append names only its bytes: read the list
+                            raw = self._call(self.client.get, self._data + path)
                         yield WatchEvent(coords[0], coords[1], coords[2], None if raw is None else decode_data(raw))
         finally:
             try:

@@ -2,7 +2,7 @@
 
 The store calls its scripts by SHA (EVALSHA); a server that restarted or ran SCRIPT FLUSH
 no longer knows them. Each write must still land, once, with its change notice, and a list
-append must announce the whole new value in the notice, as every other write does.
+append announces the bytes it appended, and a watcher still sees the whole list.
 """
 
 from __future__ import annotations
@@ -40,26 +40,33 @@ def test_writes_land_after_the_server_forgot_the_scripts(redis_store: Any) -> No
     assert redis_store.get("ports", "--global", "tcp-7700") == "shop"
 
 
-def test_a_list_append_announces_the_whole_list(redis_store: Any) -> None:
+def test_a_list_append_announces_its_bytes_and_watchers_see_the_whole_list(redis_store: Any) -> None:
     pubsub = redis_store.client.pubsub()
     pubsub.subscribe(redis_store.channel)
+    events = redis_store.watch("domains/shop")
     try:
         deadline = time.monotonic() + 5
         while pubsub.get_message(timeout=0.1) is None and time.monotonic() < deadline:
             pass  # the subscribe confirmation
-        redis_store.list_add("domains", "shop", "vhosts", "a.example.com")
+        redis_store.set("domains", "shop", "vhosts", "a.example.com")  # a single value first
         redis_store.list_add("domains", "shop", "vhosts", "b.example.com")
+        redis_store.list_add("domains", "other", "vhosts", "c.example.com")  # a new key
         notices = []
-        while len(notices) < 2 and time.monotonic() < deadline:
+        while len(notices) < 3 and time.monotonic() < deadline:
             msg = pubsub.get_message(timeout=0.2)
             if msg and msg["type"] == "message":
                 notices.append(json.loads(msg["data"]))
+        seen = [next(events), next(events)]
     finally:
         pubsub.close()
-    assert notices == [[["domains/shop/vhosts", "a.example.com\n"]],
-                       [["domains/shop/vhosts", "a.example.com\nb.example.com\n"]]]
-    assert redis_store.scopes("domains") == ["shop"]
-    assert list(redis_store.get_all("domains", "shop")) == ["vhosts"]
+        events.close()
+    assert notices == [[["domains/shop/vhosts", "a.example.com"]],
+                       [["domains/shop/vhosts", {"append": "\nb.example.com\n"}]],
+                       [["domains/other/vhosts", {"append": "c.example.com\n"}]]]
+    assert [(e.scope, e.key, e.data) for e in seen] == [
+        ("shop", "vhosts", "a.example.com"), ("shop", "vhosts", ["a.example.com", "b.example.com"])]
+    assert redis_store.scopes("domains") == ["other", "shop"]
+    assert list(redis_store.get_all("domains", "other")) == ["vhosts"]
 
 
 def test_a_prefix_with_quotes_and_newlines_cannot_change_the_script(redis_url: str) -> None:
