@@ -103,6 +103,14 @@ redis.call('publish', KEYS[5], ARGV[8])
 return 1
 """
 
+#: Lua: put a new key (ARGV 2 its path) into its scope's, plugin's and the plugins' index sets
+_INDEX_NEW_KEY = """
+  local plugin, scope, key = string.match(ARGV[2], '^([^/]+)/([^/]+)/([^/]+)$')
+  redis.call('sadd', p .. 'idx/' .. plugin .. '/' .. scope, key)
+  redis.call('sadd', p .. 'scopes/' .. plugin, scope)
+  redis.call('sadd', p .. 'plugins', plugin)
+"""
+
 #: list_add's append in one round trip: Dokku's list bytes are lines, so appending an item is
 #: APPEND of ``item\n`` (after a newline when the key holds a single value, which a list
 #: operation reads as a one-item list: GETRANGE of the last byte tells), plus the scope
@@ -121,12 +129,18 @@ local add = ARGV[1]
 local last = redis.call('getrange', KEYS[1], -1, -1)
 if last ~= '' and last ~= '\\n' then add = '\\n' .. add end
 if redis.call('append', KEYS[1], add) == #add then  -- a new key: into its scope's index
-  local plugin, scope, key = string.match(ARGV[2], '^([^/]+)/([^/]+)/([^/]+)$')
-  redis.call('sadd', p .. 'idx/' .. plugin .. '/' .. scope, key)
-  redis.call('sadd', p .. 'scopes/' .. plugin, scope)
-  redis.call('sadd', p .. 'plugins', plugin)
-end
+""" + _INDEX_NEW_KEY + """end
 redis.call('publish', p .. 'changes', '[[' .. cjson.encode(ARGV[2]) .. ',{"append":' .. cjson.encode(add) .. '}]]')
+return 1
+"""
+
+#: claim's create-if-absent, SET NX with the indexes and the notice in the same script: ARGV
+#: 1 the owner's bytes, 2 the path; answers 1 if this call created the name, 0 if it was held
+_CLAIM = """
+local p = @PREFIX@
+if not redis.call('set', KEYS[1], ARGV[1], 'NX') then return 0 end
+""" + _INDEX_NEW_KEY + """local notice = '[[' .. cjson.encode(ARGV[2]) .. ',' .. cjson.encode(ARGV[1]) .. ']]'
+redis.call('publish', p .. 'changes', notice)
 return 1
 """
 
@@ -199,7 +213,9 @@ class RedisStore(PropertyStore):
         self._plugins_key = f"{self.prefix}plugins"
         self._prune = self.client.register_script(_PRUNE)
         self._cas = _Script(_CAS)
-        self._append = _Script(_APPEND.replace("@PREFIX@", _lua_string(self.prefix)))
+        prefix = _lua_string(self.prefix)
+        self._append = _Script(_APPEND.replace("@PREFIX@", prefix))
+        self._claim = _Script(_CLAIM.replace("@PREFIX@", prefix))
 
     # ---- helpers -----------------------------------------------------------------------
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -332,15 +348,11 @@ class RedisStore(PropertyStore):
         self._call(self._append, self.client, [self._data + path], [f"{item}\n", path])
 
     def claim(self, plugin: str, key: str, owner: str) -> str:
-        """Create-if-absent first, as SET NX would, in one round trip; only a name already
-        held costs the read of ``update``."""
+        """Create-if-absent first: SET NX in one script with the indexes and the notice, one
+        round trip; only a name already held costs the read of ``update``."""
         self._check_claim(plugin, key, owner)
         path = f"{plugin}/{GLOBAL_SCOPE}/{key}"
-        encoded = encode_data(owner)
-        keys = [self._data + path, self._idx(plugin, GLOBAL_SCOPE), self._scopes_key(plugin), self._plugins_key,
-                self.channel]
-        notice = f"[[{_json_str(path)},{_json_str(encoded)}]]"
-        if self._call(self._cas, self.client, keys, ["0", "", "0", encoded, key, GLOBAL_SCOPE, plugin, notice]):
+        if self._call(self._claim, self.client, [self._data + path], [encode_data(owner), path]):
             return owner
         return super().claim(plugin, key, owner)
 

@@ -85,3 +85,27 @@ def test_a_prefix_with_quotes_and_newlines_cannot_change_the_script(redis_url: s
         for key in store.client.scan_iter(match=prefix.replace("\\", "\\\\").replace("*", "\\*") + "*"):
             store.client.delete(key)
         store.close()
+
+
+def test_a_claim_is_one_script_that_indexes_and_announces(redis_store: Any) -> None:
+    pubsub = redis_store.client.pubsub()
+    pubsub.subscribe(redis_store.channel)
+    try:
+        deadline = time.monotonic() + 5
+        while pubsub.get_message(timeout=0.1) is None and time.monotonic() < deadline:
+            pass
+        assert redis_store.claim("ports", "tcp-7700", "shop") == "shop"
+        assert redis_store.claim("ports", "tcp-7700", "blog") == "shop"  # held: the holder comes back
+        assert redis_store.claim("ports", "tcp-7700", "shop") == "shop"  # the holder again: a no-op
+        notices = []
+        while time.monotonic() < deadline and len(notices) < 2:
+            msg = pubsub.get_message(timeout=0.3)
+            if msg and msg["type"] == "message":
+                notices.append(json.loads(msg["data"]))
+            elif notices:
+                break
+    finally:
+        pubsub.close()
+    assert notices == [[["ports/--global/tcp-7700", "shop"]]]  # one write, announced once
+    assert redis_store.scopes("ports") == ["--global"]
+    assert list(redis_store.get_all("ports", "--global")) == ["tcp-7700"]
