@@ -230,7 +230,8 @@ class NomadScheduler(LocalEngineImages, RemoteScheduler[str]):
     # ---- lifecycle ---------------------------------------------------------------
     def stop(self, app: str) -> None:
         """Every group's count to 0, noting the counts in the job's Meta, so ``start`` can
-        bring back what ran without asking the core for a plan."""
+        bring back what ran without asking the core for a plan; returns once the allocations
+        have stopped."""
         c = self.client(app)
         job = c.call(f"read job {app}", c.api.job.get_job, app)
         counts = {g["Name"]: int(g.get("Count") or 0) for g in job.get("TaskGroups") or []}
@@ -239,6 +240,14 @@ class NomadScheduler(LocalEngineImages, RemoteScheduler[str]):
         for group in job.get("TaskGroups") or []:
             group["Count"] = 0
         c.call(f"scale job {app} to 0", c.api.jobs.register_job, {"Job": job})
+
+        def still_running() -> str | None:
+            # an allocation told to stop still runs its task until the kill timeout
+            allocs = c.maybe(f"list allocations of {app}", c.api.job.get_allocations, app) or []
+            left = [a for a in allocs if a.get("ClientStatus") in ("pending", "running")]
+            return f"{len(left)} allocation{'s' if len(left) != 1 else ''}" if left else None
+
+        self._wait_stopped(app, still_running)
 
     def start(self, app: str) -> None:
         """Each group back to the count ``stop`` noted, then wait until that many allocations
