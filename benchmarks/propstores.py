@@ -59,18 +59,6 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def per_op(fn: Callable[[int], Any], n: int) -> float:
-    """Median seconds per call over ``n`` calls (after a short warm-up)."""
-    for i in range(min(50, n)):
-        fn(i)
-    samples = []
-    for i in range(n):
-        start = time.perf_counter()
-        fn(i)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def paired_per_op(ours: Callable[[int], Any], base: Callable[[int], Any], n: int) -> tuple[float, float]:
     """Median seconds per call of each, their calls alternated one by one (after a warm-up of
     both), so a drift in the machine's speed during the run weighs on both sides alike."""
@@ -153,29 +141,29 @@ def bench_per_op(stores: dict[str, PropertyStore], raw: dict[str, Any], tmp: Pat
     raw_dir = tmp / "rawfile" / "config" / "bench" / "web"
     raw_dir.mkdir(parents=True)
     d = str(raw_dir)
-    t_set = per_op(lambda i: fs.set("bench", "web", f"k{i % 100}", f"value {i}"), ops)
-    b_set = per_op(lambda i: raw_atomic_write(d, f"k{i % 100}", f"value {i}".encode()), ops)
+    t_set, b_set = paired_per_op(lambda i: fs.set("bench", "web", f"k{i % 100}", f"value {i}"),
+                                 lambda i: raw_atomic_write(d, f"k{i % 100}", f"value {i}".encode()), ops)
     row("file set (atomic, fsync)", us(t_set), us(b_set), f"{t_set / b_set:.2f}x",
         goal_met(t_set / b_set <= 1.3, "≤1.3x"))
-    t_get = per_op(lambda i: fs.get("bench", "web", f"k{i % 100}"), ops)
-    b_get = per_op(lambda i: raw_read(f"{d}/k{i % 100}").decode(), ops)
+    t_get, b_get = paired_per_op(lambda i: fs.get("bench", "web", f"k{i % 100}"),
+                                 lambda i: raw_read(f"{d}/k{i % 100}").decode(), ops)
     row("file get", us(t_get), us(b_get), f"{t_get / b_get:.2f}x", goal_met(t_get / b_get <= 1.3, "≤1.3x"))
     # redis
     rs, rc = stores["redis"], raw["redis"]
-    t_set = per_op(lambda i: rs.set("bench", "web", f"k{i % 100}", f"value {i}"), ops)
-    b_set = per_op(lambda i: rc.set(f"rawbench:k{i % 100}", f"value {i}"), ops)
+    t_set, b_set = paired_per_op(lambda i: rs.set("bench", "web", f"k{i % 100}", f"value {i}"),
+                                 lambda i: rc.set(f"rawbench:k{i % 100}", f"value {i}"), ops)
     row("redis set", us(t_set), us(b_set), f"{t_set / b_set:.2f}x", goal_met(t_set / b_set <= 1.3, "≤1.3x"))
-    t_get = per_op(lambda i: rs.get("bench", "web", f"k{i % 100}"), ops)
-    b_get = per_op(lambda i: rc.get(f"rawbench:k{i % 100}"), ops)
+    t_get, b_get = paired_per_op(lambda i: rs.get("bench", "web", f"k{i % 100}"),
+                                 lambda i: rc.get(f"rawbench:k{i % 100}"), ops)
     row("redis get", us(t_get), us(b_get), f"{t_get / b_get:.2f}x", goal_met(t_get / b_get <= 1.3, "≤1.3x"))
     # etcd
     es, ec = stores["etcd"], raw["etcd"]
     n = max(200, ops // 4)
-    t_set = per_op(lambda i: es.set("bench", "web", f"k{i % 100}", f"value {i}"), n)
-    b_set = per_op(lambda i: ec.put(f"/rawbench/k{i % 100}", f"value {i}"), n)
+    t_set, b_set = paired_per_op(lambda i: es.set("bench", "web", f"k{i % 100}", f"value {i}"),
+                                 lambda i: ec.put(f"/rawbench/k{i % 100}", f"value {i}"), n)
     row("etcd set", us(t_set), us(b_set), f"{t_set / b_set:.2f}x", goal_met(t_set / b_set <= 1.3, "≤1.3x"))
-    t_get = per_op(lambda i: es.get("bench", "web", f"k{i % 100}"), n)
-    b_get = per_op(lambda i: ec.get(f"/rawbench/k{i % 100}")[0], n)
+    t_get, b_get = paired_per_op(lambda i: es.get("bench", "web", f"k{i % 100}"),
+                                 lambda i: ec.get(f"/rawbench/k{i % 100}")[0], n)
     row("etcd get", us(t_get), us(b_get), f"{t_get / b_get:.2f}x", goal_met(t_get / b_get <= 1.3, "≤1.3x"))
     fs.destroy_scope("web")
     rs.destroy_scope("web")
