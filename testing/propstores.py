@@ -33,15 +33,12 @@ from pathlib import Path
 
 from dockyard.core.errors import DockyardError, LockHeld, NotSupported, ValidationError
 from dockyard.propstores.base import Delete, Op, Property, PropertyStore, Put, StoreCapability, WatchEvent
+from dockyard.testing.ports import free_port
 
 __all__ = ["PropertyStoreSuite", "free_port", "run_etcd_server", "run_redis_server"]
 
 
 # ---- throwaway servers ---------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(check: Callable[[], bool], proc: subprocess.Popen[bytes], what: str, log: Path,

@@ -33,7 +33,6 @@ import contextlib
 import http.client
 import http.server
 import re
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,6 +43,7 @@ import pytest
 from dockyard.core.errors import DockyardError, NotSupported, ProxyError
 from dockyard.core.models import Listener, PortMapping
 from dockyard.proxy.base import AppRoutes, Proxy
+from dockyard.testing.ports import free_port
 
 __all__ = ["Backend", "ProxySuite", "free_port"]
 
@@ -58,13 +58,6 @@ _REPORT_KEY = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 #: each bad listener host: refused before the proxy's own check, and refused by it
 _BAD_HOSTS = pytest.mark.parametrize("host", [HOSTILE_HOST, UNRESOLVABLE_HOST],
                                      ids=["hostile-host", "unresolvable-host"])
-
-
-def free_port() -> int:
-    """A loopback TCP port free right now, for the proxy to listen on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Answer(http.server.BaseHTTPRequestHandler):

@@ -22,18 +22,14 @@ from typing import Any
 import pytest
 from clihelp import Result, ok
 
+from dockyard.testing.ports import free_port
+
 pytestmark = [pytest.mark.docker]
 
 PROCFILE = (
     "web: sh -c 'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p $PORT -h /tmp/www'\n"
     "tcp: nc -ll -p 7000 -e cat\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(port: int, timeout: float = 3.0) -> tuple[int, str]:
