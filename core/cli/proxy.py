@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from dockyard.core.cli._all_apps import against_apps, check_parallel
 from dockyard.core.cli._props import report_command
 from dockyard.core.cli.context import CliContext, pass_cli, scope_of, split_global
 from dockyard.core.errors import DockyardError
@@ -39,8 +40,8 @@ def build_config(c: CliContext, app: str | None, all_apps: bool, parallel: int |
     """
     from dockyard.core.routing import rebuild_many
 
-    if all_apps and parallel is not None and parallel < -1:
-        raise DockyardError(f"Invalid value {parallel} for --parallel flag")
+    if all_apps:
+        check_parallel(parallel)
     if all_apps and not app and not list_apps(c.store):
         c.warn("You haven't deployed any applications yet")
         return
@@ -100,29 +101,7 @@ def _switch(c: CliContext, app: str, enable: bool) -> None:
 
 def _switch_all(c: CliContext, app: str | None, all_apps: bool, parallel: int | None, enable: bool) -> None:
     """``APP`` or ``--all`` (every app, one by one, errors counted as Dokku counts them)."""
-    name = "enable" if enable else "disable"
-    if all_apps == bool(app):
-        raise click.UsageError("specify APP or --all")
-    if app:
-        _switch(c, require_app(c.store, app), enable)
-        return
-    if parallel is not None and parallel < -1:
-        raise DockyardError(f"Invalid value {parallel} for --parallel flag")
-    apps = list_apps(c.store)
-    if not apps:
-        c.warn("You haven't deployed any applications yet")
-        return
-    c.warn(f"Running {name} in serial mode")
-    errors = 0
-    for each in apps:
-        c.info(f"Running {name} against app {each}")
-        try:
-            _switch(c, each, enable)
-        except DockyardError as exc:
-            c.warn(f"Error running {name} against app {each}: {exc}")
-            errors += 1
-    if errors:
-        raise DockyardError(f"{name} command returned {errors} errors")
+    against_apps(c, app, all_apps, parallel, "enable" if enable else "disable", lambda name: _switch(c, name, enable))
 
 
 @click.command("proxy:enable")

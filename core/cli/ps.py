@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from dockyard.core.cli._all_apps import against_apps, check_parallel
 from dockyard.core.cli._props import (
     global_triplet_rows,
     report_command,
@@ -228,8 +229,7 @@ def restore(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> No
     from dockyard.core.errors import DockyardError
     from dockyard.core.properties import list_apps
 
-    if parallel < -1:
-        raise DockyardError(f"Invalid value {parallel} for --parallel flag")
+    check_parallel(parallel)
     every = all_apps or not app
     if every and not all_apps:
         c.warn("Restore specified without app, assuming --all")
@@ -270,46 +270,6 @@ def _all_apps_option(verb: str) -> Any:
     return wrap
 
 
-def _each_app(c: CliContext, app: str | None, all_apps: bool, parallel: int, command: str,
-              action: Any) -> None:
-    """``action(name)`` on APP, or with ``--all`` on every app in turn as Dokku's
-    ``RunCommandAgainstAllApps`` does (``Running CMD against app APP``; a failure is warned and
-    counted, the other apps go on, and the command exits 1 with ``CMD command returned N
-    errors``). An app that has not been deployed is passed over with Dokku's warning."""
-    from dockyard.core.errors import DockyardError
-    from dockyard.core.properties import list_apps
-
-    if all_apps == bool(app):
-        raise click.UsageError("specify APP or --all")
-    if parallel < -1:
-        raise DockyardError(f"Invalid value {parallel} for --parallel flag")
-    if not all_apps:
-        name = require_app(c.store, app or "")
-        if not is_deployed(c.store, name):
-            c.warn(f"App {name} has not been deployed")
-            return
-        action(name)
-        return
-    c.warn(f"Running {command} in serial mode")
-    apps = list_apps(c.store)
-    if not apps:
-        c.warn("You haven't deployed any applications yet")
-        return
-    errors = 0
-    for name in apps:
-        c.info(f"Running {command} against app {name}")
-        if not is_deployed(c.store, name):
-            c.warn(f"App {name} has not been deployed")
-            continue
-        try:
-            action(name)
-        except Exception as exc:  # any failure of one app is counted, as Dokku counts it
-            c.warn(f"Error running {command} against app {name}: {exc}")
-            errors += 1
-    if errors:
-        raise DockyardError(f"{command} command returned {errors} errors")
-
-
 @click.command("ps:start")
 @click.argument("app", required=False)
 @_all_apps_option("Start")
@@ -323,7 +283,7 @@ def start(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> None
         with c.timed(f"Started {name}"):
             start_app(c.store, c.scheduler_for(name), name, progress=progress_logger(c))
 
-    _each_app(c, app, all_apps, parallel, "start", one)
+    against_apps(c, app, all_apps, parallel, "start", one, deployed_only=True)
 
 
 @click.command("ps:stop")
@@ -339,7 +299,7 @@ def stop(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> None:
         with c.timed(f"Stopped {name}"):
             stop_app(c.store, c.scheduler_for, name)
 
-    _each_app(c, app, all_apps, parallel, "stop", one)
+    against_apps(c, app, all_apps, parallel, "stop", one, deployed_only=True)
 
 
 @click.command("ps:restart")
@@ -357,7 +317,8 @@ def restart(c: CliContext, app: str | None, process_type: str | None, all_apps: 
     if process_type:
         raise DockyardError(f"ps:restart of one process type ({process_type}) is not supported: "
                             f"run ps:restart {app} to restart every process type")
-    _each_app(c, app, all_apps, parallel, "restart", lambda name: _redeploy(c, name, "Restarted"))
+    against_apps(c, app, all_apps, parallel, "restart", lambda name: _redeploy(c, name, "Restarted"),
+                 deployed_only=True)
 
 
 @click.command("ps:rebuild")
@@ -367,8 +328,9 @@ def restart(c: CliContext, app: str | None, process_type: str | None, all_apps: 
 def rebuild(c: CliContext, app: str | None, all_apps: bool, parallel: int) -> None:
     """Redeploy APP's current image and processes as a new release (zero downtime); a changed
     procfile-path reads the image's Procfile again, as Dokku's rebuild from source does."""
-    _each_app(c, app, all_apps, parallel, "rebuild",
-              lambda name: _redeploy(c, name, "Rebuilt", reread_procfile=True, description="Rebuild"))
+    against_apps(c, app, all_apps, parallel, "rebuild",
+                 lambda name: _redeploy(c, name, "Rebuilt", reread_procfile=True, description="Rebuild"),
+                 deployed_only=True)
 
 
 def _redeploy(c: CliContext, app: str, what: str, reread_procfile: bool = False,
