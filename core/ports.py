@@ -60,11 +60,19 @@ def web_port(store: PropertyStore, app: str) -> int:
     return DEFAULT_WEB_PORT
 
 
-def read_port_map(store: PropertyStore, app: str) -> list[PortMapping]:
-    stored = store.list_get(PLUGIN, app, KEY)
-    if stored:
-        return parse_mappings(stored)
+def stored_port_map(store: PropertyStore, app: str) -> list[PortMapping]:
+    """The map ports:add/set wrote (Dokku's ``ports-map``); empty when none is stored."""
+    return parse_mappings(store.list_get(PLUGIN, app, KEY))
+
+
+def detected_port_map(store: PropertyStore, app: str) -> list[PortMapping]:
+    """The map that applies when none is stored (Dokku's ``ports-map-detected``)."""
     return [PortMapping("http", 80, web_port(store, app), "web")]
+
+
+def read_port_map(store: PropertyStore, app: str) -> list[PortMapping]:
+    """The map that routes the app: the stored one, else the detected one."""
+    return stored_port_map(store, app) or detected_port_map(store, app)
 
 
 # ---- writing, with conflict checks (ports:add/set/remove/clear) --------------------------

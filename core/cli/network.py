@@ -84,10 +84,10 @@ def exists(c: CliContext, network: str | None) -> None:
 def info(c: CliContext, network: str | None) -> None:
     """Show NETWORK as Dokku does (ID, name, driver, scope, whether Dockyard made it), and its containers."""
     network = _named(network)
-    scheduler = c.scheduler_for(None)
-    if not scheduler.network_exists(network):
-        raise NotFound("Network does not exist")
-    found = scheduler.network_inspect(network)
+    try:  # one lookup: the driver's inspect says when the network is missing
+        found = c.scheduler_for(None).network_inspect(network)
+    except NotFound:
+        raise NotFound("Network does not exist") from None
     if c.json:
         c.emit({**_dokku_json(found), "Containers": list(found.containers)})
         return

@@ -139,16 +139,15 @@ def _as_json(entries: list[PortMapping]) -> str:
 
 
 def _stored(c: CliContext, app: str) -> list[PortMapping]:
-    from dockyard.core.ports import parse_mappings
+    from dockyard.core.ports import stored_port_map
 
-    return parse_mappings(c.store.list_get(PLUGIN, app, KEY))
+    return stored_port_map(c.store, app)
 
 
 def _detected(c: CliContext, app: str) -> list[PortMapping]:
-    """What applies when no map is stored (Dokku's ``map-detected``): ``http:80:PORT`` for web."""
-    from dockyard.core.ports import web_port
+    from dockyard.core.ports import detected_port_map
 
-    return [PortMapping("http", 80, web_port(c.store, app), "web")]
+    return detected_port_map(c.store, app)
 
 
 @click.command("ports:list")
