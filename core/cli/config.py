@@ -157,9 +157,7 @@ def show(c: CliContext, is_global: bool, merged: bool, shell: bool, exports: boo
         if exports and shell:
             raise ValidationError("Only one of --shell and --export can be given")
         c.warn(f"Deprecated: Use 'config:export --format {'exports' if exports else 'shell'}' instead")
-        text = ("\n".join(f"export {k}='{_sq(v)}'" for k, v in values.items()) if exports
-                else " ".join(f"{k}='{_sq(v)}'" for k, v in values.items()))
-        c.emit(values, text)
+        c.emit(values, _formatted(values, "exports" if exports else "shell"))
         return
     header = "" if c.quiet else f"=====> {scope} env vars\n"
     c.emit(values, header + _pretty(values))  # Dokku's columns: KEY: padded, two spaces, value
@@ -188,30 +186,32 @@ EXPORT_FORMATS = ("exports", "envfile", "docker-args", "docker-args-keys", "shel
 @pass_cli
 def export(c: CliContext, is_global: bool, fmt: str, merged: bool, app: str | None) -> None:
     """Print the environment in one of Dokku's formats, ready for a shell or another tool."""
-    import json
-
-    scope = scope_of(c, app, is_global)
-    values = _merged(c, scope, merged)
-    if fmt == "json":
-        text = json.dumps(values)
-    elif fmt == "json-list":
-        text = json.dumps([{"name": k, "value": v} for k, v in values.items()])
-    elif fmt == "exports":
-        text = "\n".join(f"export {k}='{_sq(v)}'" for k, v in values.items())
-    elif fmt == "envfile":
-        from dockyard.core.dokku.envfile import marshal
-
-        text = marshal(values).rstrip("\n")  # Dokku's own envfile writer (godotenv.Marshal)
-    elif fmt == "docker-args":
-        text = " ".join(f"--env={k}='{_sq(v)}'" for k, v in values.items())
-    elif fmt == "docker-args-keys":
-        text = " ".join(f"--env={k}" for k in values)
-    elif fmt == "shell":
-        text = " ".join(f"{k}='{_sq(v)}'" for k, v in values.items())
-    else:
-        text = _pretty(values)
+    text = _formatted(_merged(c, scope_of(c, app, is_global), merged), fmt)
     if text:
         click.echo(text)
+
+
+def _formatted(values: dict[str, str], fmt: str) -> str:
+    """``values`` in one of Dokku's ``EXPORT_FORMATS``."""
+    import json
+
+    if fmt == "json":
+        return json.dumps(values)
+    if fmt == "json-list":
+        return json.dumps([{"name": k, "value": v} for k, v in values.items()])
+    if fmt == "exports":
+        return "\n".join(f"export {k}='{_sq(v)}'" for k, v in values.items())
+    if fmt == "envfile":
+        from dockyard.core.dokku.envfile import marshal
+
+        return marshal(values).rstrip("\n")  # Dokku's own envfile writer (godotenv.Marshal)
+    if fmt == "docker-args":
+        return " ".join(f"--env={k}='{_sq(v)}'" for k, v in values.items())
+    if fmt == "docker-args-keys":
+        return " ".join(f"--env={k}" for k in values)
+    if fmt == "shell":
+        return " ".join(f"{k}='{_sq(v)}'" for k, v in values.items())
+    return _pretty(values)
 
 
 def _pretty(values: dict[str, str]) -> str:
